@@ -9,9 +9,13 @@
 pub mod error;
 pub mod sample;
 pub mod time;
+pub mod transport;
 
 pub use error::{Error, Result};
 pub use sample::{Sample, SampleSource};
 pub use time::{FakeTimeSource, OsTimeSource, TimeSource};
+#[cfg(feature = "http")]
+pub use transport::UreqTransport;
+pub use transport::{HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport};
 
 uniffi::setup_scaffolding!("mxclock");
