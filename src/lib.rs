@@ -22,5 +22,8 @@ pub use error::{Error, Result};
 pub use policy::{SyncPolicy, SyncReason};
 pub use sample::{Sample, SampleSource};
 pub use time::{FakeTimeSource, OsTimeSource, TimeSource};
+#[cfg(feature = "http")]
+pub use transport::UreqTransport;
+pub use transport::{HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport};
 
 uniffi::setup_scaffolding!("mxclock");
