@@ -379,9 +379,11 @@ fn parse_state(json: &str) -> Result<SavedState> {
     }
     match value.get("version").and_then(|v| v.as_u64()) {
         Some(v) if v == STATE_VERSION as u64 => {}
-        Some(v) => return Err(Error::InvalidState(format!(
+        Some(v) => {
+            return Err(Error::InvalidState(format!(
             "format version {v} is not supported by this mxclock (reads version {STATE_VERSION})"
-        ))),
+        )))
+        }
         None => return Err(Error::InvalidState("it has no format version".into())),
     }
     let saved: SavedState = serde_json::from_value(value).map_err(|e| {

@@ -17,7 +17,7 @@ use crate::estimate::select;
 use crate::policy::{date_probe_send_at_boot_ms, SyncReason};
 use crate::sample::Sample;
 use crate::transport::{
-    parse, HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport,
+    parse, redact_error, HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport,
 };
 
 /// A `Date`-header burst stops once its uncertainty is at most this, or the
@@ -70,9 +70,14 @@ impl Burst<'_> {
         self.new.push(s);
     }
 
-    fn exchange(&mut self, request: HttpRequest) -> (Result<HttpResponse>, i64, i64) {
+    fn exchange(&mut self, request: &HttpRequest) -> (Result<HttpResponse>, i64, i64) {
         let sent = self.clock.time.boot_ms();
-        let response = self.transport.get(request);
+        // A foreign transport may echo request details (the token) into its
+        // error text: scrub before the error goes anywhere.
+        let response = self
+            .transport
+            .get(request.clone())
+            .map_err(|e| redact_error(e, request));
         let received = self.clock.time.boot_ms();
         self.requests += 1;
         if response.is_ok() {
@@ -96,7 +101,7 @@ impl Burst<'_> {
             c.access_token.as_deref(),
             c.request_timeout_ms,
         );
-        let (response, sent, received) = self.exchange(request);
+        let (response, sent, received) = self.exchange(&request);
         let response = match response {
             Ok(r) => r,
             Err(e) => return self.fail(e),
@@ -143,7 +148,7 @@ impl Burst<'_> {
                 Err(e) => self.fail(e),
             };
         }
-        let error = parse::response_to_error(&response, &self.url.origin());
+        let error = parse::response_to_error(&response, &request);
         if let Error::RateLimited { retry_after_ms } = error {
             let now = self.clock.time.boot_ms();
             let policy = self.clock.config.policy;
@@ -173,7 +178,7 @@ impl Burst<'_> {
             ],
             timeout_ms: self.clock.config.request_timeout_ms,
         };
-        let (response, sent, received) = self.exchange(request);
+        let (response, sent, received) = self.exchange(&request);
         let response = match response {
             Ok(r) => r,
             Err(e) => return self.fail(e),
@@ -189,7 +194,7 @@ impl Burst<'_> {
             Err(e) => return self.fail(e),
         }
         if response.status == 429 {
-            let e = parse::response_to_error(&response, &self.url.origin());
+            let e = parse::response_to_error(&response, &request);
             if let Error::RateLimited { retry_after_ms } = e {
                 let now = self.clock.time.boot_ms();
                 let policy = self.clock.config.policy;
