@@ -79,7 +79,10 @@ mod os {
 
     /// `CLOCK_BOOTTIME`: monotonic and counts suspend (unlike `Instant`).
     pub fn boot_ms() -> i64 {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
         let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
         if rc != 0 {
@@ -102,12 +105,20 @@ mod os {
     }
 }
 
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "tvos",
+    target_os = "watchos"
+))]
 mod os {
     /// Apple's `CLOCK_MONOTONIC` counts time asleep (unlike `Instant`, which
     /// uses `CLOCK_UPTIME_RAW` there).
     pub fn boot_ms() -> i64 {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
         let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
         if rc != 0 {
@@ -118,7 +129,10 @@ mod os {
 
     /// `kern.boottime` (the wall time of boot) identifies a boot.
     pub fn boot_id() -> String {
-        let mut tv = libc::timeval { tv_sec: 0, tv_usec: 0 };
+        let mut tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        };
         let mut size = std::mem::size_of::<libc::timeval>();
         let mut mib = [libc::CTL_KERN, libc::KERN_BOOTTIME];
         // SAFETY: mib, tv and size are valid for the duration of the call and
@@ -246,7 +260,10 @@ impl TimeSource for FakeTimeSource {
         self.wall_ms.load(Ordering::SeqCst)
     }
     fn boot_id(&self) -> String {
-        self.boot_id.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.boot_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -282,6 +299,9 @@ mod tests {
         t.jump_wall_ms(100);
         assert_eq!((t.boot_ms(), t.wall_ms()), (15, 125));
         t.reboot("b", 0);
-        assert_eq!((t.boot_ms(), t.wall_ms(), t.boot_id()), (0, 125, "b".to_owned()));
+        assert_eq!(
+            (t.boot_ms(), t.wall_ms(), t.boot_id()),
+            (0, 125, "b".to_owned())
+        );
     }
 }
