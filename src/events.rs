@@ -406,9 +406,10 @@ fn rtc_member(
         return Ok(plain(event_type, ExpiryRule::RtcMemberStickyTtl, expiry));
     }
     // Top-level `sticky` (stable) or `msc4354_sticky` (unstable).
-    let (sticky, name) = match ev.opt_object("sticky")? {
-        Some(s) => (Some(s), "sticky"),
-        None => (ev.opt_object("msc4354_sticky")?, "msc4354_sticky"),
+    let (sticky, name) = match (ev.opt_object("sticky")?, ev.opt_object("msc4354_sticky")?) {
+        (Some(s), _) => (Some(s), "sticky"),
+        (None, Some(s)) => (Some(s), "msc4354_sticky"),
+        (None, None) => (None, "sticky"),
     };
     let duration_path = format!("{name}.duration_ms");
     let duration = match sticky {
