@@ -63,7 +63,12 @@ pub fn connect(port: u16) -> TcpStream {
     tcp
 }
 
-pub fn request_text(method: &str, path: &str, extra_headers: &[(&str, &str)], close: bool) -> String {
+pub fn request_text(
+    method: &str,
+    path: &str,
+    extra_headers: &[(&str, &str)],
+    close: bool,
+) -> String {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
     for (n, v) in extra_headers {
         req.push_str(&format!("{n}: {v}\r\n"));
