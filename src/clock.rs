@@ -70,8 +70,10 @@ pub struct SyncReport {
     pub source: SampleSource,
     /// Whether the server has the MSC4094 endpoint (as far as we know).
     pub endpoint_supported: bool,
-    /// Why the sync ran (None for an explicit `sync()` that was not due).
+    /// Why the sync ran (None for an explicit `sync()`).
     pub reason: Option<SyncReason>,
+    /// Shortest round trip of the burst, ms (None if no reply came back).
+    pub min_rtt_ms: Option<i64>,
     /// The estimate after the sync.
     pub estimate: Estimate,
 }
@@ -693,5 +695,54 @@ impl ServerClock {
         let boot_ms = self.time.boot_ms();
         self.estimate_from(&st, boot_ms, self.time.wall_ms())
             .ok_or(Error::NotSynced)
+    }
+}
+
+/// Expiry questions, answered with one reading of the estimate.
+#[uniffi::export]
+impl ServerClock {
+    /// Server time now with its uncertainty and the boot time of the
+    /// reading: what the expiry rules take.
+    pub fn server_now(&self) -> Result<crate::expiry::ServerNow> {
+        let e = self.estimate().ok_or(Error::NotSynced)?;
+        Ok(crate::expiry::ServerNow::new(
+            e.server_now_ms,
+            e.uncertainty_ms,
+            e.boot_ms,
+        ))
+    }
+
+    /// `server_now_ms() + duration_ms`: the `expires_ts` to put in an event
+    /// the app creates (`created_ts`/`sender_ts` are `server_now_ms()`).
+    pub fn server_ms_after(&self, duration_ms: i64) -> Result<i64> {
+        Ok(self.server_now_ms()?.saturating_add(duration_ms))
+    }
+
+    /// The expiry of a deadline on the server clock.
+    pub fn expiry_at(&self, deadline_ms: i64) -> Result<crate::expiry::Expiry> {
+        Ok(crate::expiry::expiry_at(deadline_ms, &self.server_now()?))
+    }
+
+    /// Evaluates one event (JSON) against its rule (see `events.rs`).
+    /// `received_boot_ms`: when the app received it, for rules with a
+    /// boot-clock part (verification prompts, sticky TTLs).
+    pub fn evaluate_event_json(
+        &self,
+        json: String,
+        received_boot_ms: Option<i64>,
+    ) -> Result<crate::events::EventExpiry> {
+        crate::events::evaluate_event_json(&json, &self.server_now()?, received_boot_ms)
+    }
+
+    /// Evaluates a JSON array of events with one estimate, in one call (a
+    /// call across the FFI costs microseconds; a timeline must not pay it per
+    /// event). One outcome per event, in order; a bad event gives an error
+    /// outcome, not a failed batch.
+    pub fn evaluate_events_json(
+        &self,
+        json_array: String,
+        received_boot_ms: Option<i64>,
+    ) -> Result<Vec<crate::events::EventOutcome>> {
+        crate::events::evaluate_events_json(&json_array, &self.server_now()?, received_boot_ms)
     }
 }

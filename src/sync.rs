@@ -149,13 +149,6 @@ impl Burst<'_> {
             };
         }
         let error = parse::response_to_error(&response, &request);
-        if let Error::RateLimited { retry_after_ms } = error {
-            let now = self.clock.time.boot_ms();
-            let policy = self.clock.config.policy;
-            let _ = self
-                .clock
-                .update_policy(|p| p.record_rate_limited(&policy, now, Some(retry_after_ms)));
-        }
         self.fail(error)
     }
 
@@ -195,13 +188,6 @@ impl Burst<'_> {
         }
         if response.status == 429 {
             let e = parse::response_to_error(&response, &request);
-            if let Error::RateLimited { retry_after_ms } = e {
-                let now = self.clock.time.boot_ms();
-                let policy = self.clock.config.policy;
-                let _ = self
-                    .clock
-                    .update_policy(|p| p.record_rate_limited(&policy, now, Some(retry_after_ms)));
-            }
             return self.fail(e);
         }
         Outcome::Continue
@@ -279,13 +265,22 @@ impl ServerClock {
                 break;
             }
         }
+        // Samples are kept whatever happened after them. The server's own
+        // refusals (auth, 429, 5xx) still fail the sync so the app hears of
+        // them; a network failure after good samples only shortens the burst.
         let result = if burst.new.is_empty() {
             Err(burst
                 .last_error
                 .take()
                 .unwrap_or_else(|| Error::Protocol("the homeserver gave no usable time".into())))
         } else {
-            self.commit_samples(&burst.new)
+            let committed = self.commit_samples(&burst.new);
+            match burst.last_error.take() {
+                Some(e @ (Error::Http { .. } | Error::RateLimited { .. })) if committed.is_ok() => {
+                    Err(e)
+                }
+                _ => committed,
+            }
         };
         match result {
             Ok(estimate) => Ok(SyncReport {
@@ -294,13 +289,20 @@ impl ServerClock {
                 source: estimate.source,
                 endpoint_supported: burst.endpoint_supported,
                 reason,
+                min_rtt_ms: burst.min_rtt_ms,
                 estimate,
             }),
             Err(e) => {
                 let now = self.time.boot_ms();
                 let random = self.next_random();
-                if !matches!(e, Error::RateLimited { .. }) {
-                    self.update_policy(|p| p.record_failure(&policy, now, random))?;
+                // After commit_samples, so its record_success cannot undo this.
+                match e {
+                    Error::RateLimited { retry_after_ms } => self.update_policy(|p| {
+                        p.record_rate_limited(&policy, now, Some(retry_after_ms))
+                    })?,
+                    _ => {
+                        self.update_policy(|p| p.record_failure(&policy, now, random))?;
+                    }
                 }
                 Err(e)
             }
