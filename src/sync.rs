@@ -252,6 +252,14 @@ impl ServerClock {
             }
         }
         self.update_policy(|p| p.record_attempt(now))?;
+        // The request that carries the token, for scrubbing it from any
+        // message a reply may have echoed it into (Date, Age, body).
+        let token_request = parse::server_now_request(
+            &url,
+            &self.config.endpoint_path,
+            self.config.access_token.as_deref(),
+            self.config.request_timeout_ms,
+        );
         let mut burst = Burst {
             clock: self,
             transport,
@@ -299,6 +307,7 @@ impl ServerClock {
                 _ => committed,
             }
         };
+        let result = result.map_err(|e| redact_error(e, &token_request));
         match result {
             Ok(estimate) => Ok(SyncReport {
                 requests: burst.requests,

@@ -231,13 +231,30 @@ pub(crate) fn redact_url_query(url: &str) -> String {
 /// `text` with every occurrence of each non-empty secret replaced by
 /// [`REDACTED`]: a last line of defence for messages built from a library's
 /// error text, which we do not control.
+///
+/// Matching ignores ASCII case: messages lower-case some parts (the origin of
+/// a `Location` header, where a server may have reflected the token).
 pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_owned();
     for s in secrets.iter().filter(|s| !s.is_empty()) {
-        if out.contains(*s) {
-            out = out.replace(*s, REDACTED);
-        }
+        out = replace_ignore_ascii_case(&out, s, REDACTED);
     }
+    out
+}
+
+fn replace_ignore_ascii_case(text: &str, needle: &str, with: &str) -> String {
+    // ASCII lower-casing keeps every byte offset, so the matches found in
+    // the lowered copy are char boundaries of the original.
+    let lowered = text.to_ascii_lowercase();
+    let needle_lowered = needle.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (i, _) in lowered.match_indices(&needle_lowered) {
+        out.push_str(&text[last..i]);
+        out.push_str(with);
+        last = i + needle.len();
+    }
+    out.push_str(&text[last..]);
     out
 }
 
@@ -401,6 +418,10 @@ mod tests {
             "x <redacted> y <redacted> <redacted>"
         );
         assert_eq!(scrub("nothing", &["", "q"]), "nothing");
+        assert_eq!(
+            scrub("https://syt_abc.x and SYT_ABC é syt_AbC", &["syt_AbC"]),
+            "https://<redacted>.x and <redacted> é <redacted>"
+        );
     }
 
     #[test]
