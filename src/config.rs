@@ -159,6 +159,11 @@ impl ClockConfig {
         {
             return bad(format!("policy has a negative or inverted value: {p:?}"));
         }
+        // An empty token means none (it is never sent); any other must fit in
+        // a header, or it could break the request or inject headers.
+        if let Some(token) = self.access_token.as_deref().filter(|t| !t.is_empty()) {
+            crate::transport::validate_access_token(token)?;
+        }
         if !self.homeserver_url.is_empty() {
             crate::transport::HomeserverUrl::parse(&self.homeserver_url, self.allow_insecure_http)?;
         }
