@@ -21,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
     let age_s = age.map(parse_age_header);
     if let Ok(d) = date_s {
         // Boot times as a real transport would read them, and extreme ones.
-        for (sent, received) in [(0, 40), (1_000_000, 1_000_000), (i64::MAX / 2, i64::MAX / 2 + 1)] {
+        for (sent, received) in [
+            (0, 40),
+            (1_000_000, 1_000_000),
+            (i64::MAX / 2, i64::MAX / 2 + 1),
+        ] {
             let age = match &age_s {
                 Some(Ok(a)) => Some(*a),
                 Some(Err(_)) | None => None,

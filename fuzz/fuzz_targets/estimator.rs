@@ -44,8 +44,11 @@ fn next_sample(b: &mut Bytes) -> Option<Result<Sample, Error>> {
     let boot = b.near(1_000_000);
     Some(match kind % 5 {
         0 => Ok(Sample {
-            source: [SampleSource::Endpoint, SampleSource::DateHeader, SampleSource::EventAge]
-                [usize::from(kind / 5 % 3)],
+            source: [
+                SampleSource::Endpoint,
+                SampleSource::DateHeader,
+                SampleSource::EventAge,
+            ][usize::from(kind / 5 % 3)],
             lo_ms: b.near(T - 1_000_000),
             hi_ms: b.near(T - 1_000_000),
             taken_boot_ms: boot,
@@ -84,7 +87,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(sel) => {
             assert!(sel.lo_ms <= sel.hi_ms, "{sel:?}");
             assert!(!sel.survivors.is_empty(), "{sel:?}");
-            assert!(sel.lo_ms <= sel.offset_ms() && sel.offset_ms() <= sel.hi_ms, "{sel:?}");
+            assert!(
+                sel.lo_ms <= sel.offset_ms() && sel.offset_ms() <= sel.hi_ms,
+                "{sel:?}"
+            );
             assert!(sel.half_width_ms() >= 0);
             assert_eq!(
                 sel.survivors.len() + sel.falsetickers.len() + sel.dropped_by_step.len(),

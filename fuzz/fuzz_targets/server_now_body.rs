@@ -13,10 +13,16 @@ fuzz_target!(|body: &[u8]| {
     match parse_server_now_body(body) {
         Ok(ms) => {
             // Accepted times are always inside the sane window.
-            assert!((MIN_SANE_SERVER_MS..=MAX_SANE_SERVER_MS).contains(&ms), "{ms}");
+            assert!(
+                (MIN_SANE_SERVER_MS..=MAX_SANE_SERVER_MS).contains(&ms),
+                "{ms}"
+            );
             assert!(body.len() <= MAX_BODY_BYTES);
             // And always make a valid sample.
-            Sample::from_endpoint(1_000, 1_050, ms).unwrap().validate().unwrap();
+            Sample::from_endpoint(1_000, 1_050, ms)
+                .unwrap()
+                .validate()
+                .unwrap();
         }
         Err(Error::Protocol(_) | Error::TimeOutOfRange(_)) => {}
         Err(other) => panic!("unexpected error kind: {other:?}"),

@@ -40,7 +40,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // Same boot, later.
-    check(state, Arc::new(FakeTimeSource::new(BOOT_MS + 60_000, WALL_MS + 60_000, BOOT_ID)));
+    check(
+        state,
+        Arc::new(FakeTimeSource::new(
+            BOOT_MS + 60_000,
+            WALL_MS + 60_000,
+            BOOT_ID,
+        )),
+    );
     // After a reboot: carried over through the wall clock.
     let t = Arc::new(FakeTimeSource::new(BOOT_MS, WALL_MS, BOOT_ID));
     t.reboot("fuzz-boot-2", 5_000);
