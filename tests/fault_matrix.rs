@@ -757,6 +757,14 @@ fn random_time_per_request_is_rejected_as_inconsistent() {
     assert!(took <= BOUND, "{took:?}");
     r.unwrap();
     assert_truth_inside("recovered", &clock, &server);
+    // The random samples stay in the window (they might have been a real
+    // step); the recovering burst outvotes them by the newest-wins rule, so
+    // the estimate may say `server_clock_stepped` although the server never
+    // stepped (reported to the lead; not asserted either way).
+    eprintln!(
+        "after recovery: server_clock_stepped = {}",
+        clock.estimate().unwrap().server_clock_stepped
+    );
     assert_eq!(panics_so_far(), 0);
 }
 
