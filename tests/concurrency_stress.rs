@@ -12,6 +12,9 @@
 //!
 //! `scripts/stress-loop.sh` runs this file 100 times in a row.
 
+// Needs the built-in ureq transport (default feature `http`).
+#![cfg(feature = "http")]
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;

@@ -13,6 +13,9 @@
 //!
 //! Run with `--nocapture` to see the table of outcomes and durations.
 
+// Needs the built-in ureq transport (default feature `http`).
+#![cfg(feature = "http")]
+
 use std::cell::Cell;
 use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;

@@ -1,22 +1,27 @@
 //! Security and robustness checks of issue 9 (DESIGN.md section 9).
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use mxclock::sample::{MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS};
 use mxclock::transport::{
-    parse_server_now_body, HttpHeader, HttpRequest, HttpResponse, HttpTransport, UreqTransport,
-    MAX_BODY_BYTES,
+    parse_server_now_body, HttpHeader, HttpRequest, HttpResponse, HttpTransport,
 };
 use mxclock::{
     ClockConfig, Error, FakeTimeSource, HomeserverUrl, Sample, SampleSource, ServerClock,
     SyncReport,
 };
-use mxclock_test_homeserver::{Fault, HomeserverConfig, TestHomeserver};
+use mxclock_test_homeserver::{HomeserverConfig, TestHomeserver};
+// The tests over the built-in ureq transport (default feature `http`).
 use proptest::prelude::*;
+#[cfg(feature = "http")]
+use {
+    mxclock::transport::{UreqTransport, MAX_BODY_BYTES},
+    mxclock_test_homeserver::Fault,
+    std::io::{Read, Write},
+    std::net::TcpListener,
+    std::time::Duration,
+};
 
 const T: i64 = 1_750_000_000_000;
 
@@ -347,6 +352,7 @@ proptest! {
 
 /// The loopback server (real ureq) echoes the token in its 401's `error`
 /// text: the error the app sees does not carry it.
+#[cfg(feature = "http")]
 #[test]
 fn token_echoed_by_a_real_server_is_redacted() {
     let token = "syt_ZWNobw_ECHOECHOECHO_4fk2";
@@ -477,6 +483,7 @@ fn https_required_for_non_loopback_hosts() {
 // Redirects: never followed, so the token never reaches another origin.
 // ---------------------------------------------------------------------------
 
+#[cfg(feature = "http")]
 #[test]
 fn no_redirect_carries_the_token_elsewhere() {
     let token = "syt_cmVkaXI_REDIRECTSECRET_9x";
@@ -533,6 +540,7 @@ fn no_redirect_carries_the_token_elsewhere() {
 /// A one-shot raw HTTP server: answers one request with a body of `len`
 /// bytes, with or without `Content-Length` (then chunked), so the cap is
 /// tested at the byte.
+#[cfg(feature = "http")]
 fn raw_server(len: usize, content_length: bool) -> (String, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -570,6 +578,7 @@ fn raw_server(len: usize, content_length: bool) -> (String, std::thread::JoinHan
     (url, handle)
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn bodies_are_capped_at_64_kib() {
     for content_length in [true, false] {
@@ -681,6 +690,7 @@ fn server_times_outside_2000_to_2200_are_rejected() {
 // export_state() never contains the token.
 // ---------------------------------------------------------------------------
 
+#[cfg(feature = "http")]
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
