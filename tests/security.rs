@@ -712,3 +712,134 @@ proptest! {
         assert_token_absent(&token, "export after restore", &restored.export_state().unwrap());
     }
 }
+
+// ---------------------------------------------------------------------------
+// Extreme numbers in every field of saved state and of events: a typed
+// error or a result, never an overflow panic (deterministic complement to
+// the fuzz targets).
+// ---------------------------------------------------------------------------
+
+const EXTREMES: [i64; 6] = [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX];
+
+/// Every copy of `value` with one integer replaced by one of [`EXTREMES`].
+fn with_one_extreme(value: &serde_json::Value) -> Vec<serde_json::Value> {
+    fn paths(v: &serde_json::Value, here: String, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => out.push(here),
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    paths(x, format!("{here}/{i}"), out);
+                }
+            }
+            serde_json::Value::Object(o) => {
+                for (k, x) in o {
+                    paths(
+                        x,
+                        format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")),
+                        out,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut ps = Vec::new();
+    paths(value, String::new(), &mut ps);
+    let mut out = Vec::new();
+    for p in ps {
+        for x in EXTREMES {
+            let mut v = value.clone();
+            *v.pointer_mut(&p).unwrap() = x.into();
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn corpus(dir: &str) -> Vec<serde_json::Value> {
+    let dir = format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no JSON files in {dir}");
+    files
+        .iter()
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn extreme_numbers_in_saved_state_give_a_clock_or_invalid_state() {
+    let mut tried = 0;
+    for state in corpus("fuzz/corpus/state_restore") {
+        for variant in with_one_extreme(&state) {
+            for (boot_ms, wall_ms, boot_id) in [
+                (10_060_000, T + 60_000, "fuzz-boot"),
+                (5_000, T + 3_600_000, "other-boot"),
+                (i64::MAX, i64::MIN, "fuzz-boot"),
+            ] {
+                let time = Arc::new(FakeTimeSource::new(boot_ms, wall_ms, boot_id));
+                let r = std::panic::catch_unwind(|| {
+                    ServerClock::restore(
+                        ClockConfig::new(""),
+                        variant.to_string(),
+                        Some(time.clone()),
+                        None,
+                    )
+                    .map(|c| {
+                        let _ = c.estimate();
+                        let _ = c.server_now_ms();
+                        let _ = c.next_sync_due_in_ms();
+                        c.export_state().unwrap()
+                    })
+                });
+                match r {
+                    Ok(Ok(_)) | Ok(Err(Error::InvalidState(_))) => {}
+                    Ok(Err(other)) => panic!("{variant}: unexpected {other:?}"),
+                    Err(_) => panic!("restore panicked on {variant} at {boot_ms}/{wall_ms}"),
+                }
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried > 100, "{tried}");
+}
+
+#[test]
+fn extreme_numbers_in_events_give_an_outcome_or_invalid_event() {
+    let mut tried = 0;
+    for event in corpus("tests/data/events") {
+        let events = match &event {
+            serde_json::Value::Array(a) => a.clone(),
+            single => vec![single.clone()],
+        };
+        for e in events {
+            for variant in with_one_extreme(&e) {
+                let json = variant.to_string();
+                for now in [
+                    mxclock::ServerNow::new(1_700_000_030_000, 20, 5_000),
+                    mxclock::ServerNow::new(i64::MAX, i64::MAX, i64::MAX),
+                    mxclock::ServerNow::new(i64::MIN, i64::MIN, i64::MIN),
+                ] {
+                    for received in [None, Some(i64::MIN), Some(i64::MAX)] {
+                        let r = std::panic::catch_unwind(|| {
+                            mxclock::evaluate_event_json(&json, &now, received)
+                        });
+                        match r {
+                            Ok(Ok(_))
+                            | Ok(Err(Error::InvalidEvent { .. }))
+                            | Ok(Err(Error::NoExpiryRule { .. })) => {}
+                            Ok(Err(other)) => panic!("{json}: unexpected {other:?}"),
+                            Err(_) => panic!("evaluation panicked on {json} at {now:?}"),
+                        }
+                        tried += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(tried > 1_000, "{tried}");
+}
