@@ -9,9 +9,14 @@
 pub mod error;
 pub mod sample;
 pub mod time;
+mod uniffi_api;
 
 pub use error::{Error, Result};
 pub use sample::{Sample, SampleSource};
 pub use time::{FakeTimeSource, OsTimeSource, TimeSource};
+pub use uniffi_api::{
+    mxclock_version, os_time_source, sample_from_date_header, sample_from_endpoint,
+    sample_from_event_age,
+};
 
 uniffi::setup_scaffolding!("mxclock");
