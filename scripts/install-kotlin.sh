@@ -20,6 +20,9 @@ TOOLS_DIR="${MXCLOCK_TOOLS_DIR:-$ROOT/target/tools}"
 KOTLIN_HOME_DIR="$TOOLS_DIR/kotlin-compiler-$KOTLIN_VERSION"
 KOTLINC="$KOTLIN_HOME_DIR/node_modules/kotlin-compiler/bin/kotlinc"
 JNA_JAR=/usr/share/java/jna.jar
+# Written only after the installed kotlinc ran once, so a cache hit costs no
+# JVM start.
+MARKER="$KOTLIN_HOME_DIR/.verified"
 
 ENV_ONLY=0
 [[ "${1:-}" == "--env" ]] && ENV_ONLY=1
@@ -28,7 +31,7 @@ log() { echo "install-kotlin: $*" >&2; }
 
 command -v java >/dev/null || { log "ERROR: no java on PATH; install a JDK (17+) first"; exit 1; }
 
-if [[ -x "$KOTLINC" ]] && "$KOTLINC" -version >/dev/null 2>&1; then
+if [[ -x "$KOTLINC" && -f "$MARKER" ]]; then
     log "kotlinc $KOTLIN_VERSION cached at $KOTLIN_HOME_DIR"
 else
     command -v npm >/dev/null || { log "ERROR: no npm on PATH; cannot install kotlin-compiler"; exit 1; }
@@ -48,6 +51,7 @@ else
     mv "$tmp" "$KOTLIN_HOME_DIR"
     trap - EXIT
     "$KOTLINC" -version >/dev/null 2>&1 || { log "ERROR: $KOTLINC does not run"; exit 1; }
+    touch "$MARKER"
     log "kotlinc installed in $(( $(date +%s) - start )) s"
 fi
 

@@ -1568,22 +1568,22 @@ data class Sample (
     /**
      * What was observed.
      */
-    var `source`: SampleSource
+    val `source`: SampleSource
     , 
     /**
      * Lower bound of θ (server ms − boot ms).
      */
-    var `loMs`: kotlin.Long
+    val `loMs`: kotlin.Long
     , 
     /**
      * Upper bound of θ (server ms − boot ms).
      */
-    var `hiMs`: kotlin.Long
+    val `hiMs`: kotlin.Long
     , 
     /**
      * Boot-clock time at which the observation completed (reply received).
      */
-    var `takenBootMs`: kotlin.Long
+    val `takenBootMs`: kotlin.Long
     
 ){
     
