@@ -108,7 +108,10 @@ mod tests {
     #[test]
     fn wrappers_match_the_rust_constructors() {
         let t = 1_750_000_000_123;
-        assert_eq!(sample_from_endpoint(5, 9, t), Sample::from_endpoint(5, 9, t));
+        assert_eq!(
+            sample_from_endpoint(5, 9, t),
+            Sample::from_endpoint(5, 9, t)
+        );
         assert_eq!(
             sample_from_date_header(5, 9, t / 1000, Some(2)),
             Sample::from_date_header(5, 9, t / 1000, Some(2))
@@ -117,7 +120,10 @@ mod tests {
             sample_from_event_age(t, 10, 9, 500),
             Sample::from_event_age(t, 10, 9, 500)
         );
-        assert!(matches!(sample_from_endpoint(9, 5, t), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            sample_from_endpoint(9, 5, t),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 
     #[test]
