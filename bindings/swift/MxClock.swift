@@ -988,7 +988,7 @@ enum MxClockError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      * The reply was not what the protocol says (bad JSON, no time, bad
      * `Date` header, body too large).
      */
-    case Protocol(message: String)
+    case ProtocolViolation(message: String)
     
     /**
      * The homeserver does not implement the MSC4094 endpoint and gave no
@@ -1087,7 +1087,7 @@ public struct FfiConverterTypeMxClockError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 10: return .Protocol(
+        case 10: return .ProtocolViolation(
             message: try FfiConverterString.read(from: &buf)
         )
         
@@ -1144,7 +1144,7 @@ public struct FfiConverterTypeMxClockError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(8))
         case .RateLimited(_ /* message is ignored*/):
             writeInt(&buf, Int32(9))
-        case .Protocol(_ /* message is ignored*/):
+        case .ProtocolViolation(_ /* message is ignored*/):
             writeInt(&buf, Int32(10))
         case .Unsupported(_ /* message is ignored*/):
             writeInt(&buf, Int32(11))
