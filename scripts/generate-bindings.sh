@@ -16,9 +16,13 @@
 #
 # Deterministic: the crate's own uniffi-bindgen (feature `bindgen`, same
 # uniffi version as the library) with --no-format, so the result does not
-# depend on whether ktlint/swiftformat happen to be installed. The cdylib's
-# profile does not matter (the metadata is identical), so the debug build
-# that the tests use anyway is reused.
+# depend on whether ktlint/swiftformat happen to be installed. The API is read
+# from the default-feature debug cdylib, the one the tests load and the
+# features apps ship; the profile does not change the metadata.
+#
+# uniffi-bindgen is built in its own target dir (target/bindgen): building it
+# in target/ would switch the library's feature set back and forth between
+# this script and `cargo build`/`cargo test`, recompiling mxclock each time.
 #
 # Closing line: `bindings-check: N passed, N failed` (one per generated file)
 # in --check mode, `bindings: generated N files` otherwise. Exit 1 on failure.
@@ -42,10 +46,13 @@ case "$(uname -s)" in
     Darwin) LIB="$TARGET_DIR/debug/libmxclock.dylib" ;;
     *) LIB="$TARGET_DIR/debug/libmxclock.so" ;;
 esac
-BINDGEN="$TARGET_DIR/debug/uniffi-bindgen"
+BINDGEN_TARGET_DIR="$TARGET_DIR/bindgen"
+BINDGEN="$BINDGEN_TARGET_DIR/debug/uniffi-bindgen"
 
-log "building the cdylib and uniffi-bindgen (cargo build --features bindgen)"
-cargo build --quiet --features bindgen --lib --bin uniffi-bindgen
+log "building the cdylib (cargo build --lib)"
+cargo build --quiet --lib
+log "building uniffi-bindgen (cargo build --features bindgen, in $BINDGEN_TARGET_DIR)"
+CARGO_TARGET_DIR="$BINDGEN_TARGET_DIR" cargo build --quiet --features bindgen --bin uniffi-bindgen
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/mxclock-bindings.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
