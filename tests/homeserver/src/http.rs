@@ -225,9 +225,13 @@ mod tests {
 
     #[test]
     fn parses_request_heads() {
-        let (r, v) =
-            parse_head(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nAuthorization:  Bearer t ").ok().unwrap();
-        assert_eq!((r.method.as_str(), r.path.as_str(), v.as_str()), ("GET", "/a?b=1", "HTTP/1.1"));
+        let (r, v) = parse_head(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nAuthorization:  Bearer t ")
+            .ok()
+            .unwrap();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str(), v.as_str()),
+            ("GET", "/a?b=1", "HTTP/1.1")
+        );
         assert_eq!(r.header("authorization"), Some("Bearer t"));
         assert_eq!(r.path_only(), "/a");
         assert!(r.keep_alive("HTTP/1.1"));

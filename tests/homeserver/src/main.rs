@@ -43,10 +43,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Options>, Str
     let (mut spike_probability, mut spike_ms) = (0.0, 0.0);
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         let number = |name: &str, v: String| -> Result<f64, String> {
             v.parse::<f64>()
                 .ok()

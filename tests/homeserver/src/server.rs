@@ -505,8 +505,9 @@ fn build(
             r
         }
         _ => match route {
-            _ if !method_ok && route != Route::Unknown => Response::new(405)
-                .json(matrix_error("M_UNRECOGNIZED", "Unrecognized request")),
+            _ if !method_ok && route != Route::Unknown => {
+                Response::new(405).json(matrix_error("M_UNRECOGNIZED", "Unrecognized request"))
+            }
             Route::Time if plan.msc4094 => {
                 let body = match fault {
                     Fault::TimeAsString => format!("{{\"server_now\":\"{body_ms}\"}}"),
@@ -532,8 +533,8 @@ fn build(
     match fault {
         Fault::Garbage => resp.body = shared.garbage(),
         Fault::NonJson => {
-            resp.body = b"<html><head><title>502</title></head><body>server_now</body></html>\n"
-                .to_vec()
+            resp.body =
+                b"<html><head><title>502</title></head><body>server_now</body></html>\n".to_vec()
         }
         Fault::InvalidUtf8 => {
             let mut body = format!("{{\"server_now\":{body_ms},\"note\":\"").into_bytes();

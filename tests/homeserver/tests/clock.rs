@@ -82,9 +82,8 @@ fn imf_fixdate_agrees_with_httpdate() {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let secs = (x >> 11) % 253_402_300_799; // up to 9999-12-31
-        let expected = httpdate::fmt_http_date(
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
-        );
+        let expected =
+            httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
         assert_eq!(mxclock_test_homeserver::imf_fixdate(secs as i64), expected);
     }
 }
@@ -169,7 +168,10 @@ fn msc4094_off_answers_404_unrecognized_with_a_date() {
     }
     assert_eq!(server.request_count().time_endpoint, 2);
     let versions = get(server.port(), VERSIONS_PATH);
-    assert_eq!(versions.json()["unstable_features"]["org.matrix.msc4094"], false);
+    assert_eq!(
+        versions.json()["unstable_features"]["org.matrix.msc4094"],
+        false
+    );
 
     server.set_msc4094(true);
     assert_eq!(get(server.port(), TIME_PATH).status, 200);
@@ -181,7 +183,10 @@ fn other_routes_and_methods() {
     let versions = get(server.port(), VERSIONS_PATH);
     assert_eq!(versions.status, 200);
     assert!(versions.json()["versions"].as_array().unwrap().len() > 3);
-    assert_eq!(versions.json()["unstable_features"]["org.matrix.msc4094"], true);
+    assert_eq!(
+        versions.json()["unstable_features"]["org.matrix.msc4094"],
+        true
+    );
     versions.date_s();
 
     let unknown = get(server.port(), "/_matrix/client/v3/sync");
@@ -199,7 +204,13 @@ fn other_routes_and_methods() {
     let head = exchange(&mut tcp, &request_text("HEAD", TIME_PATH, &[], false), true).unwrap();
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
-    assert!(head.header("content-length").unwrap().parse::<usize>().unwrap() > 10);
+    assert!(
+        head.header("content-length")
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+            > 10
+    );
     head.date_s();
     // The connection is still usable after a HEAD.
     let again = exchange(&mut tcp, &request_text("GET", TIME_PATH, &[], true), false).unwrap();
@@ -251,7 +262,10 @@ fn requests_are_recorded_and_counted() {
     assert_eq!(recorded.len(), 2, "test-only routes are not recorded");
     assert_eq!(recorded[0].method, "GET");
     assert_eq!(recorded[0].path, TIME_PATH);
-    assert_eq!(recorded[0].header("authorization"), Some("Bearer syt_secret"));
+    assert_eq!(
+        recorded[0].header("authorization"),
+        Some("Bearer syt_secret")
+    );
     assert_eq!(recorded[0].header("CACHE-CONTROL"), Some("no-cache"));
     assert_eq!(recorded[0].header("user-agent"), Some("mxclock/0.1.0"));
     assert_eq!(recorded[1].path, VERSIONS_PATH);

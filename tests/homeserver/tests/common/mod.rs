@@ -5,7 +5,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub fn wall_ms() -> f64 {
     SystemTime::now()
@@ -63,7 +63,12 @@ pub fn connect(port: u16) -> TcpStream {
     tcp
 }
 
-pub fn request_text(method: &str, path: &str, extra_headers: &[(&str, &str)], close: bool) -> String {
+pub fn request_text(
+    method: &str,
+    path: &str,
+    extra_headers: &[(&str, &str)],
+    close: bool,
+) -> String {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
     for (n, v) in extra_headers {
         req.push_str(&format!("{n}: {v}\r\n"));
@@ -114,8 +119,11 @@ pub fn exchange(tcp: &mut TcpStream, request: &str, head_only: bool) -> io::Resu
     })
 }
 
+/// Status, headers, and any body bytes read along with them.
+pub type Head = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// Reads a status line and headers; returns any body bytes already read.
-pub fn read_head(tcp: &mut TcpStream) -> io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+pub fn read_head(tcp: &mut TcpStream) -> io::Result<Head> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let end = loop {
@@ -156,4 +164,32 @@ pub fn read_all_raw(tcp: &mut TcpStream) -> (Vec<u8>, Option<io::Error>) {
     }
 }
 
-pub const TIME_PATH: &str = mxclock_test_homeserver::TIME_PATH;
+pub use mxclock_test_homeserver::TIME_PATH;
+
+/// Like [`read_all_raw`] but stops at `deadline` (a trickling server would
+/// otherwise keep a per-read timeout from ever firing).
+pub fn read_until(tcp: &mut TcpStream, deadline: Instant) -> (Vec<u8>, Option<io::Error>) {
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return (out, None);
+        }
+        tcp.set_read_timeout(Some(left)).unwrap();
+        match tcp.read(&mut chunk) {
+            Ok(0) => return (out, None),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return (out, None)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (out, Some(e)),
+        }
+    }
+}
