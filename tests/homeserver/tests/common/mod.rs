@@ -103,7 +103,7 @@ pub fn exchange(tcp: &mut TcpStream, request: &str, head_only: bool) -> io::Resu
     let len = if head_only { 0 } else { len };
     let mut chunk = [0u8; 65536];
     while rest.len() < len {
-        let n = tcp.read(&mut chunk)?;
+        let n = read_retrying(tcp, &mut chunk)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -122,6 +122,16 @@ pub fn exchange(tcp: &mut TcpStream, request: &str, head_only: bool) -> io::Resu
 /// Status, headers, and any body bytes read along with them.
 pub type Head = (u16, Vec<(String, String)>, Vec<u8>);
 
+/// `read`, retried on EINTR (seen here when a test spawns child processes).
+fn read_retrying(tcp: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match tcp.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Reads a status line and headers; returns any body bytes already read.
 pub fn read_head(tcp: &mut TcpStream) -> io::Result<Head> {
     let mut buf = Vec::new();
@@ -130,7 +140,7 @@ pub fn read_head(tcp: &mut TcpStream) -> io::Result<Head> {
         if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break p;
         }
-        let n = tcp.read(&mut chunk)?;
+        let n = read_retrying(tcp, &mut chunk)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
