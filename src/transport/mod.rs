@@ -198,44 +198,48 @@ pub trait HttpTransport: Send + Sync {
     fn get(&self, request: HttpRequest) -> Result<HttpResponse, crate::Error>;
 }
 
-/// The URL with the value of any `access_token` query parameter redacted
-/// (old Matrix clients put the token there; mxclock never does).
+/// The URL with its query and fragment replaced by `<redacted>` when they
+/// mention `access_token` (old Matrix clients put the token there; mxclock
+/// never does). The whole rest goes, because a raw token may itself contain
+/// `&` or `#`.
 pub(crate) fn redact_url_query(url: &str) -> String {
-    let Some(q) = url.find('?') else {
-        return url.to_owned();
-    };
-    let (head, query) = url.split_at(q + 1);
-    let mut out = String::with_capacity(url.len());
-    out.push_str(head);
-    let (query, fragment) = match query.find('#') {
-        Some(h) => query.split_at(h),
-        None => (query, ""),
-    };
-    for (i, pair) in query.split('&').enumerate() {
-        if i > 0 {
-            out.push('&');
+    match url.find('?') {
+        Some(q) if contains_ignore_case(&url[q..], "access_token") => {
+            format!("{}{REDACTED}", &url[..=q])
         }
-        match pair.split_once('=') {
-            Some((k, _)) if k.eq_ignore_ascii_case("access_token") => {
-                out.push_str(k);
-                out.push('=');
-                out.push_str(REDACTED);
-            }
-            _ => out.push_str(pair),
-        }
+        _ => url.to_owned(),
     }
-    out.push_str(fragment);
-    out
+}
+
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .to_ascii_lowercase()
+        .contains(&needle.to_ascii_lowercase())
 }
 
 /// `text` with every occurrence of each non-empty secret replaced by
 /// [`REDACTED`]: a last line of defence for messages built from a library's
 /// error text, which we do not control.
 pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets.iter().filter(|s| !s.is_empty()) {
-        if out.contains(*s) {
-            out = out.replace(*s, REDACTED);
+    // Longest first, so that a secret containing another goes whole; one
+    // pass, so that no replacement is matched again.
+    let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    if !secrets.iter().any(|s| text.contains(s)) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        match secrets.iter().find(|s| rest.starts_with(**s)) {
+            Some(s) => {
+                out.push_str(REDACTED);
+                rest = &rest[s.len()..];
+            }
+            None => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
         }
     }
     out
@@ -306,14 +310,16 @@ pub(crate) fn request_secrets(request: &HttpRequest) -> Vec<&str> {
             secrets.push(credential.trim());
         }
     }
-    if let Some(q) = request.url.find('?') {
-        for pair in request.url[q + 1..].split(['&', '#']) {
-            if let Some((k, v)) = pair.split_once('=') {
-                if k.eq_ignore_ascii_case("access_token") {
-                    secrets.push(v);
-                }
-            }
-        }
+    // A query token: up to the next `&` and, in case the raw token holds
+    // `&` or `#`, up to the end.
+    let lower = request.url.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("access_token=") {
+        let start = from + i + "access_token=".len();
+        let rest = &request.url[start..];
+        secrets.push(rest);
+        secrets.push(&rest[..rest.find('&').unwrap_or(rest.len())]);
+        from = start;
     }
     secrets
 }
@@ -365,10 +371,9 @@ mod tests {
         assert!(!shown.contains("s3cr3tcookie"), "{shown}");
         assert!(!shown.contains("cHJveHlwYXNz"), "{shown}");
         assert!(!shown.contains("qtok987654"), "{shown}");
-        assert!(
-            shown.contains("a=1&access_token=<redacted>&b=2#frag"),
-            "{shown}"
-        );
+        assert!(shown.contains("\"https://h/x?<redacted>\""), "{shown}");
+        let plain = request(vec![], "https://h/x?a=1#f");
+        assert!(format!("{plain:?}").contains("https://h/x?a=1#f"));
     }
 
     #[test]
@@ -396,6 +401,10 @@ mod tests {
         assert!(s.contains(&"Bearer  abc"));
         assert!(s.contains(&"abc"));
         assert!(s.contains(&"zzz"));
+        let r2 = request(vec![], "https://h/?x=1&ACCESS_TOKEN=a&b#c&d=1");
+        let s2 = request_secrets(&r2);
+        assert!(s2.contains(&"a&b#c&d=1") && s2.contains(&"a"), "{s2:?}");
+        assert_eq!(scrub("t=a&b#c&d=1 a", &s2), "t=<redacted> <redacted>");
         assert_eq!(
             scrub("x Bearer  abc y abc zzz", &s),
             "x <redacted> y <redacted> <redacted>"

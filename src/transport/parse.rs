@@ -381,19 +381,32 @@ fn truncate(s: &str, max_chars: usize) -> String {
     }
 }
 
-/// Checks that an access token can be sent in a header: non-empty, visible
-/// ASCII only (no spaces, line breaks or control characters that would break
-/// or inject headers). The message never contains the token.
+/// Checks that an access token is a Bearer credential (RFC 6750
+/// `b64token`: letters, digits, `-._~+/`, then optional `=` padding), as
+/// every homeserver issues them. Anything else (spaces, line breaks, quotes,
+/// non-ASCII) would break or inject headers, or be mangled on the way. The
+/// message never contains the token.
+///
+/// ```
+/// use mxclock::transport::validate_access_token;
+/// assert!(validate_access_token("syt_YWxpY2U_HdTBobVyRVrDmZdLzXSc_1GhsNJ").is_ok());
+/// assert!(validate_access_token("two words").is_err());
+/// ```
 pub fn validate_access_token(token: &str) -> Result<()> {
     if token.is_empty() {
         return Err(Error::InvalidConfig(
             "the access token is empty; pass none instead".into(),
         ));
     }
-    if !token.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+    let body = token.trim_end_matches('=');
+    let ok = !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+    if !ok {
         return Err(Error::InvalidConfig(
-            "the access token contains spaces, line breaks, control or non-ASCII \
-             characters; copy it again without them"
+            "the access token contains characters a Bearer token cannot have (spaces, line \
+             breaks, quotes, non-ASCII, ...); copy it again exactly as the homeserver gave it"
                 .into(),
         ));
     }
@@ -916,8 +929,23 @@ mod tests {
     #[test]
     fn access_tokens() {
         validate_access_token("syt_YWxpY2U_abcdefghijklmnop_0a1b2c").unwrap();
-        validate_access_token("MDAxabc+/=~.-_").unwrap();
-        for bad in ["", " ", "a b", "abc\r\nX-Evil: 1", "tök", "a\u{0}"] {
+        validate_access_token("MDAxabc+/~.-_==").unwrap();
+        for bad in [
+            "",
+            " ",
+            "=",
+            "a b",
+            "abc\r\nX-Evil: 1",
+            "tök",
+            "a\u{0}",
+            "a=b",
+            "a\"b",
+            "a\\b",
+            "a#b",
+            "a&b",
+            "a,b",
+            "a:b",
+        ] {
             match validate_access_token(bad) {
                 Err(Error::InvalidConfig(m)) => {
                     assert!(bad.trim().is_empty() || !m.contains(bad), "{m}")

@@ -131,6 +131,11 @@ fn too_large(what: &str, content_length: Option<u64>) -> Error {
     ))
 }
 
+fn is_https(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+}
+
 fn map_error(e: ::ureq::Error, request: &HttpRequest, what: &str) -> Error {
     use ::ureq::Error as U;
     use std::io::ErrorKind;
@@ -151,6 +156,10 @@ fn map_error(e: ::ureq::Error, request: &HttpRequest, what: &str) -> Error {
             ErrorKind::UnexpectedEof => Error::Network(format!(
                 "{what}: the server closed the connection before the reply was complete"
             )),
+            // rustls reports bad records and handshakes as InvalidData.
+            ErrorKind::InvalidData if is_https(&request.url) => {
+                Error::Network(format!("{what}: TLS failed: {io}"))
+            }
             _ => Error::Network(format!("{what}: {io}")),
         },
         U::HostNotFound => Error::Network(format!("{what}: host not found (DNS)")),
