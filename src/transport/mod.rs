@@ -27,7 +27,7 @@ pub use self::ureq::UreqTransport;
 pub use self::url::{validate_endpoint_path, HomeserverUrl};
 pub use parse::{
     is_endpoint_unsupported, matrix_error, parse_age_header, parse_date_header,
-    parse_server_now_body, response_to_error, retry_after_ms, server_now_request,
+    parse_server_now_body, response_date, response_to_error, retry_after_ms, server_now_request,
     validate_access_token, DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS, SERVER_NOW_FIELDS,
 };
 
@@ -43,7 +43,12 @@ pub const DEFAULT_ENDPOINT_PATH: &str = "/_matrix/client/v3/get_server_now";
 pub const USER_AGENT: &str = concat!("mxclock/", env!("CARGO_PKG_VERSION"));
 
 /// Header names whose values are secrets and never appear in `Debug` output.
-const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+const SECRET_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
 
 /// What `Debug` prints instead of a secret.
 pub(crate) const REDACTED: &str = "<redacted>";
@@ -75,8 +80,8 @@ impl HttpHeader {
 }
 
 impl fmt::Debug for HttpHeader {
-    /// Redacts the value of `Authorization`, `Proxy-Authorization` and
-    /// `Cookie`, so that a header list can be logged safely.
+    /// Redacts the value of `Authorization`, `Proxy-Authorization`, `Cookie`
+    /// and `Set-Cookie`, so that a header list can be logged safely.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_secret() {
             write!(f, "{}: {REDACTED}", self.name)
@@ -129,7 +134,11 @@ impl fmt::Debug for HttpRequest {
 
 /// A response with any status: transports return 3xx, 4xx and 5xx as
 /// responses, not errors, because their `Date` header and body still matter.
-#[derive(Clone, Debug, uniffi::Record)]
+///
+/// Its `Debug` shows the body's size only (a server may echo the token in
+/// it) and redacts secret headers such as `Set-Cookie`, as [`HttpHeader`]
+/// does.
+#[derive(Clone, uniffi::Record)]
 pub struct HttpResponse {
     /// HTTP status code.
     pub status: u16,
@@ -150,6 +159,16 @@ impl HttpResponse {
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
+    }
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish()
     }
 }
 
@@ -188,7 +207,10 @@ fn find_header<'a>(headers: &'a [HttpHeader], name: &str) -> Option<&'a str> {
 /// From Kotlin or Swift, signal a failure by throwing an ordinary exception
 /// (`IOException`, `URLError`, ...): it reaches Rust as
 /// [`Error::Callback`](crate::Error::Callback) with the exception's message,
-/// so keep the token out of that message as well.
+/// so keep the token out of that message as well. Do **not** throw
+/// `MxClockException` / `MxClockError` from an implementation: the error
+/// enum is a uniffi *flat* error, which uniffi 0.32 cannot lift back into
+/// Rust (it panics with "Can't lift flat errors").
 ///
 /// mxclock measures the round trip around `get`, so an implementation should
 /// send the request as soon as it is called (no queueing behind other work).
@@ -374,6 +396,26 @@ mod tests {
         assert!(shown.contains("\"https://h/x?<redacted>\""), "{shown}");
         let plain = request(vec![], "https://h/x?a=1#f");
         assert!(format!("{plain:?}").contains("https://h/x?a=1#f"));
+    }
+
+    #[test]
+    fn response_debug_shows_body_size_only() {
+        let r = HttpResponse {
+            status: 403,
+            headers: vec![
+                HttpHeader::new("Set-Cookie", "sid=cookie_secret_1"),
+                HttpHeader::new("Date", "Tue, 14 Nov 2023 22:13:20 GMT"),
+            ],
+            body: b"{\"error\":\"bad token body_secret_2\"}".to_vec(),
+        };
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("cookie_secret_1"), "{shown}");
+        assert!(!shown.contains("body_secret_2"), "{shown}");
+        assert!(
+            shown.contains("<35 bytes>") && shown.contains("403"),
+            "{shown}"
+        );
+        assert!(shown.contains("22:13:20"), "{shown}");
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub fn parse_server_now_body(body: &[u8]) -> Result<i64> {
         ))
     })?;
     match top {
-        TopLevel::Scalar(v) => time_from_value("the reply", &v),
+        TopLevel::Scalar(v) => time_from_value("(the whole reply)", &v),
         TopLevel::Array => Err(Error::Protocol(
             "server time reply is a JSON array; expected {\"server_now\": <ms>} or an integer"
                 .into(),
@@ -265,6 +265,54 @@ fn unix_seconds(t: SystemTime) -> i64 {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
     }
+}
+
+/// The `Date` (Unix seconds) and `Age` (seconds, if any) headers of a
+/// response: the inputs of [`Sample::from_date_header`]. Errors when `Date`
+/// is missing or malformed, when either header appears more than once with
+/// different values (which one would be the server's?), or when `Age` is
+/// malformed.
+///
+/// [`Sample::from_date_header`]: crate::Sample::from_date_header
+///
+/// ```
+/// use mxclock::transport::{response_date, HttpHeader, HttpResponse};
+/// let r = HttpResponse {
+///     status: 404,
+///     headers: vec![HttpHeader::new("Date", "Tue, 14 Nov 2023 22:13:20 GMT")],
+///     body: vec![],
+/// };
+/// assert_eq!(response_date(&r).unwrap(), (1_700_000_000, None));
+/// ```
+pub fn response_date(response: &HttpResponse) -> Result<(i64, Option<i64>)> {
+    let date = single_header(response, "Date")?.ok_or_else(|| {
+        Error::Protocol("the reply has no Date header; the server's time is unknown".into())
+    })?;
+    let date_s = parse_date_header(date)?;
+    let age_s = single_header(response, "Age")?
+        .map(parse_age_header)
+        .transpose()?;
+    Ok((date_s, age_s))
+}
+
+/// The value of header `name`, `None` if absent; an error if it is given
+/// several times with different values.
+fn single_header<'a>(response: &'a HttpResponse, name: &str) -> Result<Option<&'a str>> {
+    let mut values = response
+        .headers
+        .iter()
+        .filter(|h| h.name.trim().eq_ignore_ascii_case(name))
+        .map(|h| h.value.trim());
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.any(|v| v != first) {
+        return Err(Error::Protocol(format!(
+            "the reply has several different {name} headers; a proxy or cache is \
+             interfering, so none is believed"
+        )));
+    }
+    Ok(Some(first))
 }
 
 /// An `Age` header value in seconds (RFC 9111: non-negative decimal digits;
@@ -780,6 +828,32 @@ mod tests {
                 "{bad:?} → {:?}",
                 parse_date_header(bad)
             );
+        }
+    }
+
+    #[test]
+    fn dates_and_ages_of_responses() {
+        let d = "Tue, 14 Nov 2023 22:13:20 GMT";
+        let ok = |h: &[(&str, &str)]| response_date(&response(200, h, ""));
+        assert_eq!(ok(&[("Date", d)]).unwrap(), (1_700_000_000, None));
+        assert_eq!(
+            ok(&[("date", d), ("AGE", "12")]).unwrap(),
+            (1_700_000_000, Some(12))
+        );
+        assert_eq!(
+            ok(&[("Date", d), ("Date", d)]).unwrap(),
+            (1_700_000_000, None)
+        );
+        let cases: &[&[(&str, &str)]] = &[
+            &[],
+            &[("Age", "3")],
+            &[("Date", "soon")],
+            &[("Date", d), ("Date", "Tue, 14 Nov 2023 22:13:21 GMT")],
+            &[("Date", d), ("Age", "x")],
+            &[("Date", d), ("Age", "1"), ("Age", "2")],
+        ];
+        for h in cases {
+            assert!(matches!(ok(h), Err(Error::Protocol(_))), "{h:?}");
         }
     }
 

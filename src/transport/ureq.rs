@@ -39,9 +39,17 @@ pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
 /// }
 /// # Ok::<(), mxclock::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct UreqTransport {
     agent: ::ureq::Agent,
+}
+
+impl std::fmt::Debug for UreqTransport {
+    /// Opaque on purpose: the agent's own `Debug` shows its configuration,
+    /// which includes any proxy URL from the environment and its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UreqTransport { .. }")
+    }
 }
 
 impl Default for UreqTransport {
