@@ -95,7 +95,11 @@ impl Sample {
     /// assert!(s.lo_ms <= 1_700_000_000_040 - 1_040 && 1_700_000_000_040 - 1_040 <= s.hi_ms);
     /// assert!(s.hi_ms - s.lo_ms <= 80 + 3);
     /// ```
-    pub fn from_endpoint(sent_boot_ms: i64, received_boot_ms: i64, server_ms: i64) -> Result<Sample> {
+    pub fn from_endpoint(
+        sent_boot_ms: i64,
+        received_boot_ms: i64,
+        server_ms: i64,
+    ) -> Result<Sample> {
         check_round_trip(sent_boot_ms, received_boot_ms)?;
         check_server_ms("server time", server_ms)?;
         Ok(Sample {
@@ -268,7 +272,10 @@ mod tests {
 
     #[test]
     fn insane_times_and_reversed_round_trips_are_rejected() {
-        assert!(matches!(Sample::from_endpoint(0, 10, 0), Err(Error::TimeOutOfRange(_))));
+        assert!(matches!(
+            Sample::from_endpoint(0, 10, 0),
+            Err(Error::TimeOutOfRange(_))
+        ));
         assert!(matches!(
             Sample::from_endpoint(0, 10, -1_000_000),
             Err(Error::TimeOutOfRange(_))
@@ -277,7 +284,10 @@ mod tests {
             Sample::from_endpoint(0, 10, MAX_SANE_SERVER_MS + 1),
             Err(Error::TimeOutOfRange(_))
         ));
-        assert!(matches!(Sample::from_endpoint(10, 9, T), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            Sample::from_endpoint(10, 9, T),
+            Err(Error::InvalidArgument(_))
+        ));
         assert!(Sample::from_date_header(0, 1, i64::MAX, None).is_err());
         assert!(Sample::from_date_header(0, 1, -2_208_988_800, None).is_err()); // 1900
     }
@@ -286,9 +296,16 @@ mod tests {
     fn validate_rejects_empty_and_absurd_intervals() {
         let good = Sample::from_endpoint(0, 10, T).unwrap();
         assert!(good.validate().is_ok());
-        let empty = Sample { lo_ms: 5, hi_ms: 4, ..good };
+        let empty = Sample {
+            lo_ms: 5,
+            hi_ms: 4,
+            ..good
+        };
         assert!(empty.validate().is_err());
-        let absurd = Sample { lo_ms: i64::MIN, ..good };
+        let absurd = Sample {
+            lo_ms: i64::MIN,
+            ..good
+        };
         assert!(absurd.validate().is_err());
     }
 }

@@ -75,17 +75,21 @@ impl TimeSource for OsTimeSource {
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod os {
+    use super::timespec_ms;
     use once_cell::sync::Lazy;
 
     /// `CLOCK_BOOTTIME`: monotonic and counts suspend (unlike `Instant`).
     pub fn boot_ms() -> i64 {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
         let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
         if rc != 0 {
             return super::fallback::boot_ms();
         }
-        ts.tv_sec as i64 * 1000 + ts.tv_nsec as i64 / 1_000_000
+        timespec_ms(&ts)
     }
 
     static BOOT_ID: Lazy<String> = Lazy::new(|| {
@@ -102,23 +106,34 @@ mod os {
     }
 }
 
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "tvos", target_os = "watchos"))]
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "tvos",
+    target_os = "watchos"
+))]
 mod os {
     /// Apple's `CLOCK_MONOTONIC` counts time asleep (unlike `Instant`, which
     /// uses `CLOCK_UPTIME_RAW` there).
     pub fn boot_ms() -> i64 {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
         let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
         if rc != 0 {
             return super::fallback::boot_ms();
         }
-        ts.tv_sec as i64 * 1000 + ts.tv_nsec as i64 / 1_000_000
+        timespec_ms(&ts)
     }
 
     /// `kern.boottime` (the wall time of boot) identifies a boot.
     pub fn boot_id() -> String {
-        let mut tv = libc::timeval { tv_sec: 0, tv_usec: 0 };
+        let mut tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        };
         let mut size = std::mem::size_of::<libc::timeval>();
         let mut mib = [libc::CTL_KERN, libc::KERN_BOOTTIME];
         // SAFETY: mib, tv and size are valid for the duration of the call and
@@ -155,6 +170,13 @@ mod os {
     pub fn boot_id() -> String {
         super::fallback::boot_id()
     }
+}
+
+/// `time_t`/`c_long` are 32-bit on ARM32 Android, so the casts are needed
+/// there even though they are no-ops on 64-bit targets.
+#[allow(dead_code, clippy::unnecessary_cast)]
+fn timespec_ms(ts: &libc::timespec) -> i64 {
+    (ts.tv_sec as i64).saturating_mul(1000) + (ts.tv_nsec as i64) / 1_000_000
 }
 
 /// Used where the OS gives nothing better: `Instant` (does not count sleep)
@@ -246,7 +268,10 @@ impl TimeSource for FakeTimeSource {
         self.wall_ms.load(Ordering::SeqCst)
     }
     fn boot_id(&self) -> String {
-        self.boot_id.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.boot_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -282,6 +307,9 @@ mod tests {
         t.jump_wall_ms(100);
         assert_eq!((t.boot_ms(), t.wall_ms()), (15, 125));
         t.reboot("b", 0);
-        assert_eq!((t.boot_ms(), t.wall_ms(), t.boot_id()), (0, 125, "b".to_owned()));
+        assert_eq!(
+            (t.boot_ms(), t.wall_ms(), t.boot_id()),
+            (0, 125, "b".to_owned())
+        );
     }
 }
