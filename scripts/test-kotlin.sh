@@ -51,6 +51,12 @@ else
     LIB_DIR="$TARGET_DIR/debug"
 fi
 [[ -f "$LIB_DIR/libmxclock.so" || -f "$LIB_DIR/libmxclock.dylib" ]] || die "no cdylib in $LIB_DIR"
+# The loopback homeserver the sync scenarios run against (debug is enough:
+# it sleeps its configured delays, it does not compute).
+log "building mxclock-test-homeserver"
+cargo build --quiet -p mxclock-test-homeserver --bin mxclock-test-homeserver ||
+    die "building mxclock-test-homeserver failed"
+HOMESERVER="$TARGET_DIR/debug/mxclock-test-homeserver"
 
 mapfile -t SOURCES < <(find bindings/kotlin tests/kotlin -name '*.kt' | LC_ALL=C sort)
 ((${#SOURCES[@]} > 0)) || die "no Kotlin sources found"
@@ -76,6 +82,7 @@ set +e
 # jna.library.path: where JNA finds libmxclock; Debian's jna.jar finds its own
 # libjnidispatch in /usr/lib/jni itself.
 java -Djna.library.path="$LIB_DIR" -Dmxclock.expectedVersion="$version" \
+    -Dmxclock.homeserver="$HOMESERVER" \
     -cp "$JAR:$JNA_JAR" org.mxclock.tests.MainKt "${RUN_ARGS[@]}" | tee "$OUT/last-run.log"
 rc=${PIPESTATUS[0]}
 set -e

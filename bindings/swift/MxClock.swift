@@ -471,6 +471,54 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
+    typealias FfiType = UInt32
+    typealias SwiftType = UInt32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
+    typealias FfiType = UInt64
+    typealias SwiftType = UInt64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
     typealias FfiType = Int64
     typealias SwiftType = Int64
@@ -480,6 +528,30 @@ fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
     }
 
     public static func write(_ value: Int64, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterBool : FfiConverter {
+    typealias FfiType = Int8
+    typealias SwiftType = Bool
+
+    public static func lift(_ value: Int8) throws -> Bool {
+        return value != 0
+    }
+
+    public static func lower(_ value: Bool) -> Int8 {
+        return value ? 1 : 0
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Bool {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Bool, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -529,6 +601,943 @@ fileprivate struct FfiConverterString: FfiConverter {
         writeBytes(&buf, value.utf8)
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterData: FfiConverterRustBuffer {
+    typealias SwiftType = Data
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Data {
+        let len: Int32 = try readInt(&buf)
+        return Data(try readBytes(&buf, count: Int(len)))
+    }
+
+    public static func write(_ value: Data, into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        writeBytes(&buf, value)
+    }
+}
+
+
+
+
+/**
+ * Makes one HTTP GET. Implemented by [`UreqTransport`] (feature `http`),
+ * by apps in Kotlin or Swift (OkHttp, URLSession), or by tests.
+ *
+ * # Contract
+ *
+ * An implementation **must**:
+ * - send exactly the given headers (adding only `Host`, `User-Agent` and
+ * connection management), and never send the request body;
+ * - **not follow redirects**, or at least never to another origin with the
+ * `Authorization` header: return a 3xx as a response and mxclock reports it
+ * (naming the target origin) without re-sending the token;
+ * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
+ * waiting for the reply, reading the body) and fail with
+ * [`Error::Timeout`](crate::Error::Timeout) when it runs out;
+ * - return **every** HTTP status as an [`HttpResponse`], not an error (mxclock
+ * reads the `Date` header of a 404 or 500 too);
+ * - cap the body at [`MAX_BODY_BYTES`] and fail with
+ * [`Error::Protocol`](crate::Error::Protocol) rather than read more;
+ * - be callable from several threads at once (`Send + Sync`);
+ * - never put the access token into an error message or log.
+ *
+ * Failures are [`Error::Network`](crate::Error::Network) (DNS, refused,
+ * reset, TLS), [`Error::Timeout`](crate::Error::Timeout) or
+ * [`Error::Protocol`](crate::Error::Protocol).
+ *
+ * From Kotlin or Swift, signal a failure by throwing an ordinary exception
+ * (`IOException`, `URLError`, ...): it reaches Rust as
+ * [`Error::Callback`](crate::Error::Callback) with the exception's message,
+ * so keep the token out of that message as well. Do **not** throw
+ * `MxClockException` / `MxClockError` from an implementation: the error
+ * enum is a uniffi *flat* error, which uniffi 0.32 cannot lift back into
+ * Rust (it panics with "Can't lift flat errors").
+ *
+ * mxclock measures the round trip around `get`, so an implementation should
+ * send the request as soon as it is called (no queueing behind other work).
+ */
+public protocol HttpTransport: AnyObject, Sendable {
+    
+    /**
+     * Performs the GET described by `request`.
+     */
+    func get(request: HttpRequest) throws  -> HttpResponse
+    
+}
+/**
+ * Makes one HTTP GET. Implemented by [`UreqTransport`] (feature `http`),
+ * by apps in Kotlin or Swift (OkHttp, URLSession), or by tests.
+ *
+ * # Contract
+ *
+ * An implementation **must**:
+ * - send exactly the given headers (adding only `Host`, `User-Agent` and
+ * connection management), and never send the request body;
+ * - **not follow redirects**, or at least never to another origin with the
+ * `Authorization` header: return a 3xx as a response and mxclock reports it
+ * (naming the target origin) without re-sending the token;
+ * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
+ * waiting for the reply, reading the body) and fail with
+ * [`Error::Timeout`](crate::Error::Timeout) when it runs out;
+ * - return **every** HTTP status as an [`HttpResponse`], not an error (mxclock
+ * reads the `Date` header of a 404 or 500 too);
+ * - cap the body at [`MAX_BODY_BYTES`] and fail with
+ * [`Error::Protocol`](crate::Error::Protocol) rather than read more;
+ * - be callable from several threads at once (`Send + Sync`);
+ * - never put the access token into an error message or log.
+ *
+ * Failures are [`Error::Network`](crate::Error::Network) (DNS, refused,
+ * reset, TLS), [`Error::Timeout`](crate::Error::Timeout) or
+ * [`Error::Protocol`](crate::Error::Protocol).
+ *
+ * From Kotlin or Swift, signal a failure by throwing an ordinary exception
+ * (`IOException`, `URLError`, ...): it reaches Rust as
+ * [`Error::Callback`](crate::Error::Callback) with the exception's message,
+ * so keep the token out of that message as well. Do **not** throw
+ * `MxClockException` / `MxClockError` from an implementation: the error
+ * enum is a uniffi *flat* error, which uniffi 0.32 cannot lift back into
+ * Rust (it panics with "Can't lift flat errors").
+ *
+ * mxclock measures the round trip around `get`, so an implementation should
+ * send the request as soon as it is called (no queueing behind other work).
+ */
+open class HttpTransportImpl: HttpTransport, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_mxclock_fn_clone_httptransport(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_mxclock_fn_free_httptransport(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Performs the GET described by `request`.
+     */
+open func get(request: HttpRequest)throws  -> HttpResponse  {
+    return try  FfiConverterTypeHttpResponse_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_httptransport_get(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeHttpRequest_lower(request),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceHttpTransport {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceHttpTransport = UniffiVTableCallbackInterfaceHttpTransport(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeHttpTransport.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface HttpTransport: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeHttpTransport.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface HttpTransport: handle missing in uniffiClone")
+            }
+        },
+        get: { (
+            uniffiHandle: UInt64,
+            request: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> HttpResponse in
+                guard let uniffiObj = try? FfiConverterTypeHttpTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.get(
+                     request: try FfiConverterTypeHttpRequest_lift(request)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeHttpResponse_lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeMxClockError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceHttpTransport> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceHttpTransport>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitHttpTransport() {
+    uniffi_mxclock_fn_init_callback_vtable_httptransport(UniffiCallbackInterfaceHttpTransport.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpTransport: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<HttpTransport>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = HttpTransport
+
+    public static func lift(_ handle: UInt64) throws -> HttpTransport {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HttpTransportImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: HttpTransport) -> UInt64 {
+         if let rustImpl = value as? HttpTransportImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpTransport {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: HttpTransport, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpTransport_lift(_ handle: UInt64) throws -> HttpTransport {
+    return try FfiConverterTypeHttpTransport.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpTransport_lower(_ value: HttpTransport) -> UInt64 {
+    return FfiConverterTypeHttpTransport.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The server clock of one homeserver. `Send + Sync`: share it in an `Arc`.
+ *
+ * ```
+ * use std::sync::Arc;
+ * use mxclock::{ClockConfig, FakeTimeSource, ServerClock, TimeSource};
+ *
+ * let time = Arc::new(FakeTimeSource::new(5_000, 1_700_000_000_000, "boot-1"));
+ * // No homeserver URL: fed by the app (sans-I/O).
+ * let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
+ * assert!(clock.server_now_ms().is_err()); // not synced yet
+ *
+ * // The app timed a request to the MSC4094 endpoint itself: sent at boot
+ * // 5 000, answer (server time) received at boot 5 040.
+ * let server_ms = 1_700_000_037_270;
+ * clock.add_endpoint_sample(5_000, 5_040, server_ms).unwrap();
+ * time.advance_ms(40);
+ * let e = clock.estimate().unwrap();
+ * assert!((e.server_now_ms - (server_ms + 20)).abs() <= e.uncertainty_ms);
+ * assert!(e.uncertainty_ms <= 22);
+ * ```
+ */
+public protocol ServerClockProtocol: AnyObject, Sendable {
+    
+    /**
+     * Any HTTP response of the homeserver: its `Date` header in Unix
+     * seconds and its `Age` header if present.
+     */
+    func addDateSample(sentBootMs: Int64, receivedBootMs: Int64, dateUnixS: Int64, ageS: Int64?) throws  -> Estimate
+    
+    /**
+     * The app called the MSC4094 endpoint itself: sent at `sent_boot_ms`,
+     * answered at `received_boot_ms` with server time `server_ms`.
+     */
+    func addEndpointSample(sentBootMs: Int64, receivedBootMs: Int64, serverMs: Int64) throws  -> Estimate
+    
+    /**
+     * Feeds a sample the app measured itself (sans-I/O). Returns the new
+     * estimate. `Error::Inconsistent` when no majority of the kept samples
+     * agrees: the sample is kept (it may confirm a server clock step later)
+     * but the estimate is unchanged.
+     */
+    func addSample(sample: Sample) throws  -> Estimate
+    
+    /**
+     * The boot clock of this clock's time source (for the `*_boot_ms`
+     * arguments of the sans-I/O calls).
+     */
+    func bootMs()  -> Int64
+    
+    /**
+     * Server time when the boot clock reads `boot_ms`.
+     */
+    func bootMsToServerMs(bootMs: Int64) throws  -> Int64
+    
+    /**
+     * The estimate now, or None before the first sample.
+     */
+    func estimate()  -> Estimate?
+    
+    /**
+     * Evaluates one event (JSON) against its rule (see `events.rs`).
+     * `received_boot_ms`: when the app received it, for rules with a
+     * boot-clock part (verification prompts, sticky TTLs).
+     */
+    func evaluateEventJson(json: String, receivedBootMs: Int64?) throws  -> EventExpiry
+    
+    /**
+     * Evaluates a JSON array of events with one estimate, in one call (a
+     * call across the FFI costs microseconds; a timeline must not pay it per
+     * event). One outcome per event, in order; a bad event gives an error
+     * outcome, not a failed batch.
+     */
+    func evaluateEventsJson(jsonArray: String, receivedBootMs: Int64?) throws  -> [EventOutcome]
+    
+    /**
+     * The expiry of a deadline on the server clock.
+     */
+    func expiryAt(deadlineMs: Int64) throws  -> Expiry
+    
+    /**
+     * The state as JSON (estimate, samples, policy memory; never the token).
+     */
+    func exportState() throws  -> String
+    
+    /**
+     * The app saw the network change (new Wi-Fi, VPN): the path and any
+     * proxy may differ, so the next `sync_if_needed` syncs, and backoff
+     * from failures on the old network is forgotten.
+     */
+    func networkChanged() 
+    
+    /**
+     * Milliseconds until `sync_if_needed` would sync (0: now). For
+     * WorkManager / BGTaskScheduler.
+     */
+    func nextSyncDueInMs()  -> Int64
+    
+    /**
+     * An event from `/sync` with `origin_server_ts` and `unsigned.age`,
+     * received at `received_boot_ms`. The weakest source: `age` is wrong
+     * over federation on some servers; the estimator outvotes it.
+     */
+    func observeEvent(originServerTs: Int64, ageMs: Int64, receivedBootMs: Int64) throws  -> Estimate
+    
+    /**
+     * `server_now_ms() + duration_ms`: the `expires_ts` to put in an event
+     * the app creates (`created_ts`/`sender_ts` are `server_now_ms()`).
+     */
+    func serverMsAfter(durationMs: Int64) throws  -> Int64
+    
+    /**
+     * Boot-clock time at which the server clock reads `server_ms`.
+     */
+    func serverMsToBootMs(serverMs: Int64) throws  -> Int64
+    
+    /**
+     * Device wall-clock time at which the server clock reads `server_ms`
+     * (by the wall clock as it is set now).
+     */
+    func serverMsToWallMs(serverMs: Int64) throws  -> Int64
+    
+    /**
+     * Server time now with its uncertainty and the boot time of the
+     * reading: what the expiry rules take.
+     */
+    func serverNow() throws  -> ServerNow
+    
+    /**
+     * Server time now in ms since the Unix epoch. Lock-free: one boot-clock
+     * read and an atomic load. `Error::NotSynced` before the first sample.
+     */
+    func serverNowMs() throws  -> Int64
+    
+    /**
+     * Why a sync is due now, if it is (ignores rate limits).
+     */
+    func syncReason()  -> SyncReason?
+    
+    /**
+     * Server time corresponding to device wall-clock time `wall_ms`.
+     */
+    func wallMsToServerMs(wallMs: Int64) throws  -> Int64
+    
+    /**
+     * Syncs now: a burst of requests (blocking; each request bounded by
+     * `request_timeout_ms`, a `Date`-only burst also waits up to a second
+     * per probe to time it). Concurrent callers share one burst. Honours a
+     * server's 429 `Retry-After` (returns `RateLimited` without a request).
+     */
+    func sync() throws  -> SyncReport
+    
+    /**
+     * Syncs only if due (no estimate, uncertainty too high, reboot, network
+     * change) and allowed (minimum interval, backoff, 429). Returns None
+     * when nothing was done.
+     */
+    func syncIfNeeded() throws  -> SyncReport?
+    
+}
+/**
+ * The server clock of one homeserver. `Send + Sync`: share it in an `Arc`.
+ *
+ * ```
+ * use std::sync::Arc;
+ * use mxclock::{ClockConfig, FakeTimeSource, ServerClock, TimeSource};
+ *
+ * let time = Arc::new(FakeTimeSource::new(5_000, 1_700_000_000_000, "boot-1"));
+ * // No homeserver URL: fed by the app (sans-I/O).
+ * let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
+ * assert!(clock.server_now_ms().is_err()); // not synced yet
+ *
+ * // The app timed a request to the MSC4094 endpoint itself: sent at boot
+ * // 5 000, answer (server time) received at boot 5 040.
+ * let server_ms = 1_700_000_037_270;
+ * clock.add_endpoint_sample(5_000, 5_040, server_ms).unwrap();
+ * time.advance_ms(40);
+ * let e = clock.estimate().unwrap();
+ * assert!((e.server_now_ms - (server_ms + 20)).abs() <= e.uncertainty_ms);
+ * assert!(e.uncertainty_ms <= 22);
+ * ```
+ */
+open class ServerClock: ServerClockProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_mxclock_fn_clone_serverclock(self.handle, $0) }
+    }
+    /**
+     * A clock on the OS clocks and, with the `http` feature, the built-in
+     * HTTPS transport. Fails on an invalid configuration.
+     */
+public convenience init(config: ClockConfig)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_constructor_serverclock_new(
+        FfiConverterTypeClockConfig_lower(config),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_mxclock_fn_free_serverclock(handle, $0) }
+    }
+
+    
+    /**
+     * Restores a clock from saved state (see `export_state`).
+     */
+public static func restore(config: ClockConfig, stateJson: String, timeSource: TimeSource?, transport: HttpTransport?)throws  -> ServerClock  {
+    return try  FfiConverterTypeServerClock_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_constructor_serverclock_restore(
+        FfiConverterTypeClockConfig_lower(config),
+        FfiConverterString.lower(stateJson),
+        FfiConverterOptionTypeTimeSource.lower(timeSource),
+        FfiConverterOptionTypeHttpTransport.lower(transport),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A clock on the given time source and transport (None: the defaults).
+     * Apps pass their own `TimeSource` (e.g. Android
+     * `SystemClock.elapsedRealtime()`) or `HttpTransport` (OkHttp,
+     * URLSession) here.
+     */
+public static func withSources(config: ClockConfig, timeSource: TimeSource?, transport: HttpTransport?)throws  -> ServerClock  {
+    return try  FfiConverterTypeServerClock_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_constructor_serverclock_with_sources(
+        FfiConverterTypeClockConfig_lower(config),
+        FfiConverterOptionTypeTimeSource.lower(timeSource),
+        FfiConverterOptionTypeHttpTransport.lower(transport),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+    /**
+     * Any HTTP response of the homeserver: its `Date` header in Unix
+     * seconds and its `Age` header if present.
+     */
+open func addDateSample(sentBootMs: Int64, receivedBootMs: Int64, dateUnixS: Int64, ageS: Int64?)throws  -> Estimate  {
+    return try  FfiConverterTypeEstimate_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_add_date_sample(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(sentBootMs),
+        FfiConverterInt64.lower(receivedBootMs),
+        FfiConverterInt64.lower(dateUnixS),
+        FfiConverterOptionInt64.lower(ageS),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The app called the MSC4094 endpoint itself: sent at `sent_boot_ms`,
+     * answered at `received_boot_ms` with server time `server_ms`.
+     */
+open func addEndpointSample(sentBootMs: Int64, receivedBootMs: Int64, serverMs: Int64)throws  -> Estimate  {
+    return try  FfiConverterTypeEstimate_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_add_endpoint_sample(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(sentBootMs),
+        FfiConverterInt64.lower(receivedBootMs),
+        FfiConverterInt64.lower(serverMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Feeds a sample the app measured itself (sans-I/O). Returns the new
+     * estimate. `Error::Inconsistent` when no majority of the kept samples
+     * agrees: the sample is kept (it may confirm a server clock step later)
+     * but the estimate is unchanged.
+     */
+open func addSample(sample: Sample)throws  -> Estimate  {
+    return try  FfiConverterTypeEstimate_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_add_sample(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeSample_lower(sample),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The boot clock of this clock's time source (for the `*_boot_ms`
+     * arguments of the sans-I/O calls).
+     */
+open func bootMs() -> Int64  {
+    return try!  FfiConverterInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_boot_ms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Server time when the boot clock reads `boot_ms`.
+     */
+open func bootMsToServerMs(bootMs: Int64)throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_boot_ms_to_server_ms(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(bootMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The estimate now, or None before the first sample.
+     */
+open func estimate() -> Estimate?  {
+    return try!  FfiConverterOptionTypeEstimate.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_estimate(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Evaluates one event (JSON) against its rule (see `events.rs`).
+     * `received_boot_ms`: when the app received it, for rules with a
+     * boot-clock part (verification prompts, sticky TTLs).
+     */
+open func evaluateEventJson(json: String, receivedBootMs: Int64?)throws  -> EventExpiry  {
+    return try  FfiConverterTypeEventExpiry_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_evaluate_event_json(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(json),
+        FfiConverterOptionInt64.lower(receivedBootMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Evaluates a JSON array of events with one estimate, in one call (a
+     * call across the FFI costs microseconds; a timeline must not pay it per
+     * event). One outcome per event, in order; a bad event gives an error
+     * outcome, not a failed batch.
+     */
+open func evaluateEventsJson(jsonArray: String, receivedBootMs: Int64?)throws  -> [EventOutcome]  {
+    return try  FfiConverterSequenceTypeEventOutcome.lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_evaluate_events_json(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(jsonArray),
+        FfiConverterOptionInt64.lower(receivedBootMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The expiry of a deadline on the server clock.
+     */
+open func expiryAt(deadlineMs: Int64)throws  -> Expiry  {
+    return try  FfiConverterTypeExpiry_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_expiry_at(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(deadlineMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The state as JSON (estimate, samples, policy memory; never the token).
+     */
+open func exportState()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_export_state(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The app saw the network change (new Wi-Fi, VPN): the path and any
+     * proxy may differ, so the next `sync_if_needed` syncs, and backoff
+     * from failures on the old network is forgotten.
+     */
+open func networkChanged()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_network_changed(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Milliseconds until `sync_if_needed` would sync (0: now). For
+     * WorkManager / BGTaskScheduler.
+     */
+open func nextSyncDueInMs() -> Int64  {
+    return try!  FfiConverterInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_next_sync_due_in_ms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * An event from `/sync` with `origin_server_ts` and `unsigned.age`,
+     * received at `received_boot_ms`. The weakest source: `age` is wrong
+     * over federation on some servers; the estimator outvotes it.
+     */
+open func observeEvent(originServerTs: Int64, ageMs: Int64, receivedBootMs: Int64)throws  -> Estimate  {
+    return try  FfiConverterTypeEstimate_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_observe_event(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(originServerTs),
+        FfiConverterInt64.lower(ageMs),
+        FfiConverterInt64.lower(receivedBootMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `server_now_ms() + duration_ms`: the `expires_ts` to put in an event
+     * the app creates (`created_ts`/`sender_ts` are `server_now_ms()`).
+     */
+open func serverMsAfter(durationMs: Int64)throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_server_ms_after(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(durationMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Boot-clock time at which the server clock reads `server_ms`.
+     */
+open func serverMsToBootMs(serverMs: Int64)throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_server_ms_to_boot_ms(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(serverMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Device wall-clock time at which the server clock reads `server_ms`
+     * (by the wall clock as it is set now).
+     */
+open func serverMsToWallMs(serverMs: Int64)throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_server_ms_to_wall_ms(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(serverMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Server time now with its uncertainty and the boot time of the
+     * reading: what the expiry rules take.
+     */
+open func serverNow()throws  -> ServerNow  {
+    return try  FfiConverterTypeServerNow_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_server_now(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Server time now in ms since the Unix epoch. Lock-free: one boot-clock
+     * read and an atomic load. `Error::NotSynced` before the first sample.
+     */
+open func serverNowMs()throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_server_now_ms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Why a sync is due now, if it is (ignores rate limits).
+     */
+open func syncReason() -> SyncReason?  {
+    return try!  FfiConverterOptionTypeSyncReason.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_sync_reason(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Server time corresponding to device wall-clock time `wall_ms`.
+     */
+open func wallMsToServerMs(wallMs: Int64)throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_wall_ms_to_server_ms(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(wallMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Syncs now: a burst of requests (blocking; each request bounded by
+     * `request_timeout_ms`, a `Date`-only burst also waits up to a second
+     * per probe to time it). Concurrent callers share one burst. Honours a
+     * server's 429 `Retry-After` (returns `RateLimited` without a request).
+     */
+open func sync()throws  -> SyncReport  {
+    return try  FfiConverterTypeSyncReport_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_sync(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Syncs only if due (no estimate, uncertainty too high, reboot, network
+     * change) and allowed (minimum interval, backoff, 429). Returns None
+     * when nothing was done.
+     */
+open func syncIfNeeded()throws  -> SyncReport?  {
+    return try  FfiConverterOptionTypeSyncReport.lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_sync_if_needed(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeServerClock: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ServerClock
+
+    public static func lift(_ handle: UInt64) throws -> ServerClock {
+        return ServerClock(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ServerClock) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ServerClock {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ServerClock, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServerClock_lift(_ handle: UInt64) throws -> ServerClock {
+    return try FfiConverterTypeServerClock.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServerClock_lower(_ value: ServerClock) -> UInt64 {
+    return FfiConverterTypeServerClock.lower(value)
+}
+
+
 
 
 
@@ -838,6 +1847,955 @@ public func FfiConverterTypeTimeSource_lower(_ value: TimeSource) -> UInt64 {
 
 
 /**
+ * Everything a [`ServerClock`](crate::ServerClock) needs; every field but
+ * `homeserver_url` has a default.
+ *
+ * `Debug` never prints the access token.
+ */
+public struct ClockConfig: Equatable, Hashable, CustomDebugStringConvertible {
+    /**
+     * `https://matrix.example.org` (a base path is allowed). Plain `http`
+     * only for loopback, or with `allow_insecure_http`. Empty: no network,
+     * the clock is fed through `add_sample`/`observe_event` only.
+     */
+    public var homeserverUrl: String
+    /**
+     * Sent as `Authorization: Bearer` to the MSC4094 endpoint only; never
+     * logged, printed or saved.
+     */
+    public var accessToken: String?
+    /**
+     * Path of the MSC4094 endpoint.
+     */
+    public var endpointPath: String
+    /**
+     * Timeout of one whole request (connect, send, receive), ms.
+     */
+    public var requestTimeoutMs: UInt64
+    /**
+     * Allow `http://` to a non-loopback host (tests, private networks).
+     */
+    public var allowInsecureHttp: Bool
+    /**
+     * Assumed worst-case drift between boot and server clocks, ppm.
+     */
+    public var driftPpm: UInt32
+    /**
+     * Samples kept for selection (NTP keeps 8).
+     */
+    public var maxSamples: UInt32
+    /**
+     * A wall-clock change larger than this (against the boot clock) is
+     * reported in the estimate.
+     */
+    public var wallJumpThresholdMs: Int64
+    /**
+     * Upper bound on a sync response's time in flight, for event-age samples.
+     */
+    public var eventMaxTransitMs: Int64
+    /**
+     * State older than this (by the wall clock) is dropped on restore after
+     * a reboot (default 30 days).
+     */
+    public var restoreMaxAgeMs: Int64
+    /**
+     * When and how hard to sync.
+     */
+    public var policy: SyncPolicy
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `https://matrix.example.org` (a base path is allowed). Plain `http`
+         * only for loopback, or with `allow_insecure_http`. Empty: no network,
+         * the clock is fed through `add_sample`/`observe_event` only.
+         */homeserverUrl: String, 
+        /**
+         * Sent as `Authorization: Bearer` to the MSC4094 endpoint only; never
+         * logged, printed or saved.
+         */accessToken: String? = nil, 
+        /**
+         * Path of the MSC4094 endpoint.
+         */endpointPath: String = "/_matrix/client/v3/get_server_now", 
+        /**
+         * Timeout of one whole request (connect, send, receive), ms.
+         */requestTimeoutMs: UInt64 = UInt64(10000), 
+        /**
+         * Allow `http://` to a non-loopback host (tests, private networks).
+         */allowInsecureHttp: Bool = false, 
+        /**
+         * Assumed worst-case drift between boot and server clocks, ppm.
+         */driftPpm: UInt32 = UInt32(100), 
+        /**
+         * Samples kept for selection (NTP keeps 8).
+         */maxSamples: UInt32 = UInt32(8), 
+        /**
+         * A wall-clock change larger than this (against the boot clock) is
+         * reported in the estimate.
+         */wallJumpThresholdMs: Int64 = Int64(1000), 
+        /**
+         * Upper bound on a sync response's time in flight, for event-age samples.
+         */eventMaxTransitMs: Int64 = Int64(10000), 
+        /**
+         * State older than this (by the wall clock) is dropped on restore after
+         * a reboot (default 30 days).
+         */restoreMaxAgeMs: Int64 = Int64(2592000000), 
+        /**
+         * When and how hard to sync.
+         */policy: SyncPolicy = SyncPolicy()) {
+        self.homeserverUrl = homeserverUrl
+        self.accessToken = accessToken
+        self.endpointPath = endpointPath
+        self.requestTimeoutMs = requestTimeoutMs
+        self.allowInsecureHttp = allowInsecureHttp
+        self.driftPpm = driftPpm
+        self.maxSamples = maxSamples
+        self.wallJumpThresholdMs = wallJumpThresholdMs
+        self.eventMaxTransitMs = eventMaxTransitMs
+        self.restoreMaxAgeMs = restoreMaxAgeMs
+        self.policy = policy
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_clockconfig_uniffi_trait_debug(
+            FfiConverterTypeClockConfig_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension ClockConfig: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClockConfig: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClockConfig {
+        return
+            try ClockConfig(
+                homeserverUrl: FfiConverterString.read(from: &buf), 
+                accessToken: FfiConverterOptionString.read(from: &buf), 
+                endpointPath: FfiConverterString.read(from: &buf), 
+                requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
+                allowInsecureHttp: FfiConverterBool.read(from: &buf), 
+                driftPpm: FfiConverterUInt32.read(from: &buf), 
+                maxSamples: FfiConverterUInt32.read(from: &buf), 
+                wallJumpThresholdMs: FfiConverterInt64.read(from: &buf), 
+                eventMaxTransitMs: FfiConverterInt64.read(from: &buf), 
+                restoreMaxAgeMs: FfiConverterInt64.read(from: &buf), 
+                policy: FfiConverterTypeSyncPolicy.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ClockConfig, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.homeserverUrl, into: &buf)
+        FfiConverterOptionString.write(value.accessToken, into: &buf)
+        FfiConverterString.write(value.endpointPath, into: &buf)
+        FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
+        FfiConverterBool.write(value.allowInsecureHttp, into: &buf)
+        FfiConverterUInt32.write(value.driftPpm, into: &buf)
+        FfiConverterUInt32.write(value.maxSamples, into: &buf)
+        FfiConverterInt64.write(value.wallJumpThresholdMs, into: &buf)
+        FfiConverterInt64.write(value.eventMaxTransitMs, into: &buf)
+        FfiConverterInt64.write(value.restoreMaxAgeMs, into: &buf)
+        FfiConverterTypeSyncPolicy.write(value.policy, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClockConfig_lift(_ buf: RustBuffer) throws -> ClockConfig {
+    return try FfiConverterTypeClockConfig.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClockConfig_lower(_ value: ClockConfig) -> RustBuffer {
+    return FfiConverterTypeClockConfig.lower(value)
+}
+
+
+/**
+ * The server-time estimate at one instant.
+ */
+public struct Estimate: Equatable, Hashable {
+    /**
+     * Server time now, ms since the Unix epoch.
+     */
+    public var serverNowMs: Int64
+    /**
+     * The true server time is within ± this of `server_now_ms`.
+     */
+    public var uncertaintyMs: Int64
+    /**
+     * Server minus device wall clock (MSC4094's "offset"), read fresh.
+     */
+    public var offsetMs: Int64
+    /**
+     * Server minus boot clock (θ), the anchored quantity.
+     */
+    public var bootOffsetMs: Int64
+    /**
+     * Boot-clock time of this reading.
+     */
+    public var bootMs: Int64
+    /**
+     * Source of the best (narrowest) sample used.
+     */
+    public var source: SampleSource
+    /**
+     * Samples that agree and were used.
+     */
+    public var samples: UInt32
+    /**
+     * Samples outvoted as outliers.
+     */
+    public var falsetickers: UInt32
+    /**
+     * Boot time of the newest sample used.
+     */
+    public var newestSampleBootMs: Int64
+    /**
+     * Whether `uncertainty_ms` is within the policy's `max_uncertainty_ms`.
+     */
+    public var withinPolicy: Bool
+    /**
+     * How far the wall clock moved against the boot clock since the
+     * newest sample, when more than `wall_jump_threshold_ms` (else 0). The
+     * estimate does not depend on it; it tells the app the device clock was
+     * changed.
+     */
+    public var wallJumpMs: Int64
+    /**
+     * The last selection followed a server clock step (old samples dropped).
+     */
+    public var serverClockStepped: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Server time now, ms since the Unix epoch.
+         */serverNowMs: Int64, 
+        /**
+         * The true server time is within ± this of `server_now_ms`.
+         */uncertaintyMs: Int64, 
+        /**
+         * Server minus device wall clock (MSC4094's "offset"), read fresh.
+         */offsetMs: Int64, 
+        /**
+         * Server minus boot clock (θ), the anchored quantity.
+         */bootOffsetMs: Int64, 
+        /**
+         * Boot-clock time of this reading.
+         */bootMs: Int64, 
+        /**
+         * Source of the best (narrowest) sample used.
+         */source: SampleSource, 
+        /**
+         * Samples that agree and were used.
+         */samples: UInt32, 
+        /**
+         * Samples outvoted as outliers.
+         */falsetickers: UInt32, 
+        /**
+         * Boot time of the newest sample used.
+         */newestSampleBootMs: Int64, 
+        /**
+         * Whether `uncertainty_ms` is within the policy's `max_uncertainty_ms`.
+         */withinPolicy: Bool, 
+        /**
+         * How far the wall clock moved against the boot clock since the
+         * newest sample, when more than `wall_jump_threshold_ms` (else 0). The
+         * estimate does not depend on it; it tells the app the device clock was
+         * changed.
+         */wallJumpMs: Int64, 
+        /**
+         * The last selection followed a server clock step (old samples dropped).
+         */serverClockStepped: Bool) {
+        self.serverNowMs = serverNowMs
+        self.uncertaintyMs = uncertaintyMs
+        self.offsetMs = offsetMs
+        self.bootOffsetMs = bootOffsetMs
+        self.bootMs = bootMs
+        self.source = source
+        self.samples = samples
+        self.falsetickers = falsetickers
+        self.newestSampleBootMs = newestSampleBootMs
+        self.withinPolicy = withinPolicy
+        self.wallJumpMs = wallJumpMs
+        self.serverClockStepped = serverClockStepped
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Estimate: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEstimate: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Estimate {
+        return
+            try Estimate(
+                serverNowMs: FfiConverterInt64.read(from: &buf), 
+                uncertaintyMs: FfiConverterInt64.read(from: &buf), 
+                offsetMs: FfiConverterInt64.read(from: &buf), 
+                bootOffsetMs: FfiConverterInt64.read(from: &buf), 
+                bootMs: FfiConverterInt64.read(from: &buf), 
+                source: FfiConverterTypeSampleSource.read(from: &buf), 
+                samples: FfiConverterUInt32.read(from: &buf), 
+                falsetickers: FfiConverterUInt32.read(from: &buf), 
+                newestSampleBootMs: FfiConverterInt64.read(from: &buf), 
+                withinPolicy: FfiConverterBool.read(from: &buf), 
+                wallJumpMs: FfiConverterInt64.read(from: &buf), 
+                serverClockStepped: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Estimate, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.serverNowMs, into: &buf)
+        FfiConverterInt64.write(value.uncertaintyMs, into: &buf)
+        FfiConverterInt64.write(value.offsetMs, into: &buf)
+        FfiConverterInt64.write(value.bootOffsetMs, into: &buf)
+        FfiConverterInt64.write(value.bootMs, into: &buf)
+        FfiConverterTypeSampleSource.write(value.source, into: &buf)
+        FfiConverterUInt32.write(value.samples, into: &buf)
+        FfiConverterUInt32.write(value.falsetickers, into: &buf)
+        FfiConverterInt64.write(value.newestSampleBootMs, into: &buf)
+        FfiConverterBool.write(value.withinPolicy, into: &buf)
+        FfiConverterInt64.write(value.wallJumpMs, into: &buf)
+        FfiConverterBool.write(value.serverClockStepped, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEstimate_lift(_ buf: RustBuffer) throws -> Estimate {
+    return try FfiConverterTypeEstimate.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEstimate_lower(_ value: Estimate) -> RustBuffer {
+    return FfiConverterTypeEstimate.lower(value)
+}
+
+
+/**
+ * The expiry decision for one event.
+ *
+ * Read `expiry` for the deadline, the remaining time, the state and the
+ * boot-clock time to arm a timer at. The other fields say what the app
+ * should do beyond "is it over":
+ * - `ended`: the content itself says it is over (left the call, beacon
+ * stopped), whatever the clock; `expiry` is then [`Expiry::ended`].
+ * - `should_ring`: `Some` for events that can ring (`m.rtc.notification`:
+ * type `ring` and not expired; `m.call.invite`: not expired), `None`
+ * otherwise.
+ * - `ignore`: a verification request outside its validity window (10 min
+ * past / 5 min future): drop it without showing anything, whatever
+ * `expiry` says. `verification_validity` says which side.
+ */
+public struct EventExpiry: Equatable, Hashable {
+    /**
+     * The event's `type` as given.
+     */
+    public var eventType: String
+    /**
+     * Which rule decided.
+     */
+    public var rule: ExpiryRule
+    /**
+     * The decision at the given server time.
+     */
+    public var expiry: Expiry
+    /**
+     * The content declares the thing over (left / stopped).
+     */
+    public var ended: Bool
+    /**
+     * Ring decision, for event types that ring.
+     */
+    public var shouldRing: Bool?
+    /**
+     * Verification request to be ignored (outside the validity window).
+     */
+    public var ignore: Bool
+    /**
+     * For verification requests: where the timestamp stands.
+     */
+    public var verificationValidity: VerificationValidity?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The event's `type` as given.
+         */eventType: String, 
+        /**
+         * Which rule decided.
+         */rule: ExpiryRule, 
+        /**
+         * The decision at the given server time.
+         */expiry: Expiry, 
+        /**
+         * The content declares the thing over (left / stopped).
+         */ended: Bool, 
+        /**
+         * Ring decision, for event types that ring.
+         */shouldRing: Bool?, 
+        /**
+         * Verification request to be ignored (outside the validity window).
+         */ignore: Bool, 
+        /**
+         * For verification requests: where the timestamp stands.
+         */verificationValidity: VerificationValidity?) {
+        self.eventType = eventType
+        self.rule = rule
+        self.expiry = expiry
+        self.ended = ended
+        self.shouldRing = shouldRing
+        self.ignore = ignore
+        self.verificationValidity = verificationValidity
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EventExpiry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventExpiry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventExpiry {
+        return
+            try EventExpiry(
+                eventType: FfiConverterString.read(from: &buf), 
+                rule: FfiConverterTypeExpiryRule.read(from: &buf), 
+                expiry: FfiConverterTypeExpiry.read(from: &buf), 
+                ended: FfiConverterBool.read(from: &buf), 
+                shouldRing: FfiConverterOptionBool.read(from: &buf), 
+                ignore: FfiConverterBool.read(from: &buf), 
+                verificationValidity: FfiConverterOptionTypeVerificationValidity.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EventExpiry, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.eventType, into: &buf)
+        FfiConverterTypeExpiryRule.write(value.rule, into: &buf)
+        FfiConverterTypeExpiry.write(value.expiry, into: &buf)
+        FfiConverterBool.write(value.ended, into: &buf)
+        FfiConverterOptionBool.write(value.shouldRing, into: &buf)
+        FfiConverterBool.write(value.ignore, into: &buf)
+        FfiConverterOptionTypeVerificationValidity.write(value.verificationValidity, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventExpiry_lift(_ buf: RustBuffer) throws -> EventExpiry {
+    return try FfiConverterTypeEventExpiry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventExpiry_lower(_ value: EventExpiry) -> RustBuffer {
+    return FfiConverterTypeEventExpiry.lower(value)
+}
+
+
+/**
+ * The outcome for one element of a batch: exactly one of `result` and
+ * `error` is set. `event_id` is copied from the event when it has a string
+ * one, so apps can match outcomes to events (the order is also kept).
+ */
+public struct EventOutcome: Equatable, Hashable {
+    /**
+     * The event's `event_id`, if it has one.
+     */
+    public var eventId: String?
+    /**
+     * The decision, when the event could be evaluated.
+     */
+    public var result: EventExpiry?
+    /**
+     * The error message (as `Error`'s `Display`), when it could not.
+     */
+    public var error: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The event's `event_id`, if it has one.
+         */eventId: String?, 
+        /**
+         * The decision, when the event could be evaluated.
+         */result: EventExpiry?, 
+        /**
+         * The error message (as `Error`'s `Display`), when it could not.
+         */error: String?) {
+        self.eventId = eventId
+        self.result = result
+        self.error = error
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EventOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventOutcome {
+        return
+            try EventOutcome(
+                eventId: FfiConverterOptionString.read(from: &buf), 
+                result: FfiConverterOptionTypeEventExpiry.read(from: &buf), 
+                error: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EventOutcome, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.eventId, into: &buf)
+        FfiConverterOptionTypeEventExpiry.write(value.result, into: &buf)
+        FfiConverterOptionString.write(value.error, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventOutcome_lift(_ buf: RustBuffer) throws -> EventOutcome {
+    return try FfiConverterTypeEventOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventOutcome_lower(_ value: EventOutcome) -> RustBuffer {
+    return FfiConverterTypeEventOutcome.lower(value)
+}
+
+
+/**
+ * An expiry decision for one deadline at one [`ServerNow`] reading.
+ */
+public struct Expiry: Equatable, Hashable {
+    /**
+     * First server-clock ms at which the thing counts as over.
+     */
+    public var deadlineMs: Int64
+    /**
+     * `deadline_ms − server_now_ms` by the best estimate (negative: overdue).
+     */
+    public var remainingMs: Int64
+    /**
+     * Live / Expired / Uncertain, taking the uncertainty into account.
+     */
+    public var state: ExpiryState
+    /**
+     * Best guess, `remaining_ms <= 0` (matrix-js-sdk `CallMembership.isExpired`).
+     */
+    public var isExpired: Bool
+    /**
+     * Boot-clock time at which `remaining_ms` reaches 0: arm a timer for it.
+     */
+    public var fireAtBootMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * First server-clock ms at which the thing counts as over.
+         */deadlineMs: Int64, 
+        /**
+         * `deadline_ms − server_now_ms` by the best estimate (negative: overdue).
+         */remainingMs: Int64, 
+        /**
+         * Live / Expired / Uncertain, taking the uncertainty into account.
+         */state: ExpiryState, 
+        /**
+         * Best guess, `remaining_ms <= 0` (matrix-js-sdk `CallMembership.isExpired`).
+         */isExpired: Bool, 
+        /**
+         * Boot-clock time at which `remaining_ms` reaches 0: arm a timer for it.
+         */fireAtBootMs: Int64) {
+        self.deadlineMs = deadlineMs
+        self.remainingMs = remainingMs
+        self.state = state
+        self.isExpired = isExpired
+        self.fireAtBootMs = fireAtBootMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Expiry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeExpiry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Expiry {
+        return
+            try Expiry(
+                deadlineMs: FfiConverterInt64.read(from: &buf), 
+                remainingMs: FfiConverterInt64.read(from: &buf), 
+                state: FfiConverterTypeExpiryState.read(from: &buf), 
+                isExpired: FfiConverterBool.read(from: &buf), 
+                fireAtBootMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Expiry, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.deadlineMs, into: &buf)
+        FfiConverterInt64.write(value.remainingMs, into: &buf)
+        FfiConverterTypeExpiryState.write(value.state, into: &buf)
+        FfiConverterBool.write(value.isExpired, into: &buf)
+        FfiConverterInt64.write(value.fireAtBootMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExpiry_lift(_ buf: RustBuffer) throws -> Expiry {
+    return try FfiConverterTypeExpiry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExpiry_lower(_ value: Expiry) -> RustBuffer {
+    return FfiConverterTypeExpiry.lower(value)
+}
+
+
+/**
+ * One HTTP header. Names compare case-insensitively wherever mxclock looks
+ * them up; values are kept as received (non-UTF-8 bytes replaced by U+FFFD).
+ */
+public struct HttpHeader: Equatable, Hashable, CustomDebugStringConvertible {
+    /**
+     * Header name, e.g. `Date`.
+     */
+    public var name: String
+    /**
+     * Header value, without surrounding whitespace.
+     */
+    public var value: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Header name, e.g. `Date`.
+         */name: String, 
+        /**
+         * Header value, without surrounding whitespace.
+         */value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_httpheader_uniffi_trait_debug(
+            FfiConverterTypeHttpHeader_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension HttpHeader: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpHeader: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpHeader {
+        return
+            try HttpHeader(
+                name: FfiConverterString.read(from: &buf), 
+                value: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HttpHeader, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.value, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpHeader_lift(_ buf: RustBuffer) throws -> HttpHeader {
+    return try FfiConverterTypeHttpHeader.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpHeader_lower(_ value: HttpHeader) -> RustBuffer {
+    return FfiConverterTypeHttpHeader.lower(value)
+}
+
+
+/**
+ * A GET request: the only kind mxclock makes.
+ *
+ * Its `Debug` output redacts the `Authorization` header (and any
+ * `access_token` query parameter), so the token never reaches a log:
+ *
+ * ```
+ * use mxclock::transport::{server_now_request, HomeserverUrl};
+ * let url = HomeserverUrl::parse("https://matrix.example.org", false).unwrap();
+ * let req = server_now_request(&url, "/_matrix/client/v3/get_server_now", Some("syt_secret"), 5_000);
+ * let shown = format!("{req:?}");
+ * assert!(!shown.contains("syt_secret"));
+ * assert!(shown.contains("Authorization: <redacted>"));
+ * ```
+ */
+public struct HttpRequest: Equatable, Hashable, CustomDebugStringConvertible {
+    /**
+     * Absolute `https://` (or loopback `http://`) URL, without credentials.
+     */
+    public var url: String
+    /**
+     * Headers to send, in order. Transports add `Host`, and may add
+     * `User-Agent` and connection headers of their own.
+     */
+    public var headers: [HttpHeader]
+    /**
+     * Budget for the whole exchange (connect, TLS, send, wait, body), in ms.
+     */
+    public var timeoutMs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Absolute `https://` (or loopback `http://`) URL, without credentials.
+         */url: String, 
+        /**
+         * Headers to send, in order. Transports add `Host`, and may add
+         * `User-Agent` and connection headers of their own.
+         */headers: [HttpHeader], 
+        /**
+         * Budget for the whole exchange (connect, TLS, send, wait, body), in ms.
+         */timeoutMs: UInt64) {
+        self.url = url
+        self.headers = headers
+        self.timeoutMs = timeoutMs
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_httprequest_uniffi_trait_debug(
+            FfiConverterTypeHttpRequest_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension HttpRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpRequest {
+        return
+            try HttpRequest(
+                url: FfiConverterString.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf), 
+                timeoutMs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HttpRequest, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.url, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
+        FfiConverterUInt64.write(value.timeoutMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpRequest_lift(_ buf: RustBuffer) throws -> HttpRequest {
+    return try FfiConverterTypeHttpRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpRequest_lower(_ value: HttpRequest) -> RustBuffer {
+    return FfiConverterTypeHttpRequest.lower(value)
+}
+
+
+/**
+ * A response with any status: transports return 3xx, 4xx and 5xx as
+ * responses, not errors, because their `Date` header and body still matter.
+ *
+ * Its `Debug` shows the body's size only (a server may echo the token in
+ * it) and redacts secret headers such as `Set-Cookie`, as [`HttpHeader`]
+ * does.
+ */
+public struct HttpResponse: Equatable, Hashable, CustomDebugStringConvertible {
+    /**
+     * HTTP status code.
+     */
+    public var status: UInt16
+    /**
+     * Response headers, in the order received.
+     */
+    public var headers: [HttpHeader]
+    /**
+     * Body bytes, at most [`MAX_BODY_BYTES`].
+     */
+    public var body: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * HTTP status code.
+         */status: UInt16, 
+        /**
+         * Response headers, in the order received.
+         */headers: [HttpHeader], 
+        /**
+         * Body bytes, at most [`MAX_BODY_BYTES`].
+         */body: Data) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_httpresponse_uniffi_trait_debug(
+            FfiConverterTypeHttpResponse_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension HttpResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpResponse {
+        return
+            try HttpResponse(
+                status: FfiConverterUInt16.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf), 
+                body: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HttpResponse, into buf: inout [UInt8]) {
+        FfiConverterUInt16.write(value.status, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
+        FfiConverterData.write(value.body, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpResponse_lift(_ buf: RustBuffer) throws -> HttpResponse {
+    return try FfiConverterTypeHttpResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpResponse_lower(_ value: HttpResponse) -> RustBuffer {
+    return FfiConverterTypeHttpResponse.lower(value)
+}
+
+
+/**
  * θ = server − boot lies in `[lo_ms, hi_ms]` as of boot time `taken_boot_ms`.
  */
 public struct Sample: Equatable, Hashable {
@@ -924,6 +2882,588 @@ public func FfiConverterTypeSample_lift(_ buf: RustBuffer) throws -> Sample {
 public func FfiConverterTypeSample_lower(_ value: Sample) -> RustBuffer {
     return FfiConverterTypeSample.lower(value)
 }
+
+
+/**
+ * A reading of the estimated server clock.
+ *
+ * Produced by the clock (`server_now_ms` = boot + θ); every decision in this
+ * module is taken against one reading, so a batch of events is judged at
+ * one instant.
+ */
+public struct ServerNow: Equatable, Hashable {
+    /**
+     * Best estimate of the server's Unix time in ms.
+     */
+    public var serverNowMs: Int64
+    /**
+     * Half-width of the interval the true server time lies in (≥ 0; a
+     * negative value is treated as 0).
+     */
+    public var uncertaintyMs: Int64
+    /**
+     * Boot-clock time (ms) at which this reading was taken.
+     */
+    public var bootMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Best estimate of the server's Unix time in ms.
+         */serverNowMs: Int64, 
+        /**
+         * Half-width of the interval the true server time lies in (≥ 0; a
+         * negative value is treated as 0).
+         */uncertaintyMs: Int64, 
+        /**
+         * Boot-clock time (ms) at which this reading was taken.
+         */bootMs: Int64) {
+        self.serverNowMs = serverNowMs
+        self.uncertaintyMs = uncertaintyMs
+        self.bootMs = bootMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ServerNow: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeServerNow: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ServerNow {
+        return
+            try ServerNow(
+                serverNowMs: FfiConverterInt64.read(from: &buf), 
+                uncertaintyMs: FfiConverterInt64.read(from: &buf), 
+                bootMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ServerNow, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.serverNowMs, into: &buf)
+        FfiConverterInt64.write(value.uncertaintyMs, into: &buf)
+        FfiConverterInt64.write(value.bootMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServerNow_lift(_ buf: RustBuffer) throws -> ServerNow {
+    return try FfiConverterTypeServerNow.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServerNow_lower(_ value: ServerNow) -> RustBuffer {
+    return FfiConverterTypeServerNow.lower(value)
+}
+
+
+/**
+ * Knobs of the sync policy; every field has a sensible default.
+ */
+public struct SyncPolicy: Equatable, Hashable {
+    /**
+     * Requests in one endpoint burst (default 4).
+     */
+    public var maxSamplesPerSync: UInt32
+    /**
+     * Requests in one `Date`-header burst, where phase-targeted probes
+     * narrow the 1 s resolution down (default 8).
+     */
+    public var dateProbeBudget: UInt32
+    /**
+     * A burst stops early once the uncertainty is at most this (default 50).
+     */
+    public var targetUncertaintyMs: Int64
+    /**
+     * `sync_if_needed` syncs when the uncertainty grew above this (default 1000).
+     */
+    public var maxUncertaintyMs: Int64
+    /**
+     * `sync_if_needed` never syncs more often than this (default 30 s).
+     */
+    public var minSyncIntervalMs: Int64
+    /**
+     * First backoff after a failure (default 5 s); doubles per failure.
+     */
+    public var backoffInitialMs: Int64
+    /**
+     * Backoff ceiling (default 1 h).
+     */
+    public var backoffMaxMs: Int64
+    /**
+     * How long a server without the MSC4094 endpoint is not asked for it
+     * again (default 24 h).
+     */
+    public var unsupportedRetryMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Requests in one endpoint burst (default 4).
+         */maxSamplesPerSync: UInt32 = UInt32(4), 
+        /**
+         * Requests in one `Date`-header burst, where phase-targeted probes
+         * narrow the 1 s resolution down (default 8).
+         */dateProbeBudget: UInt32 = UInt32(8), 
+        /**
+         * A burst stops early once the uncertainty is at most this (default 50).
+         */targetUncertaintyMs: Int64 = Int64(50), 
+        /**
+         * `sync_if_needed` syncs when the uncertainty grew above this (default 1000).
+         */maxUncertaintyMs: Int64 = Int64(1000), 
+        /**
+         * `sync_if_needed` never syncs more often than this (default 30 s).
+         */minSyncIntervalMs: Int64 = Int64(30000), 
+        /**
+         * First backoff after a failure (default 5 s); doubles per failure.
+         */backoffInitialMs: Int64 = Int64(5000), 
+        /**
+         * Backoff ceiling (default 1 h).
+         */backoffMaxMs: Int64 = Int64(3600000), 
+        /**
+         * How long a server without the MSC4094 endpoint is not asked for it
+         * again (default 24 h).
+         */unsupportedRetryMs: Int64 = Int64(86400000)) {
+        self.maxSamplesPerSync = maxSamplesPerSync
+        self.dateProbeBudget = dateProbeBudget
+        self.targetUncertaintyMs = targetUncertaintyMs
+        self.maxUncertaintyMs = maxUncertaintyMs
+        self.minSyncIntervalMs = minSyncIntervalMs
+        self.backoffInitialMs = backoffInitialMs
+        self.backoffMaxMs = backoffMaxMs
+        self.unsupportedRetryMs = unsupportedRetryMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncPolicy: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncPolicy: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncPolicy {
+        return
+            try SyncPolicy(
+                maxSamplesPerSync: FfiConverterUInt32.read(from: &buf), 
+                dateProbeBudget: FfiConverterUInt32.read(from: &buf), 
+                targetUncertaintyMs: FfiConverterInt64.read(from: &buf), 
+                maxUncertaintyMs: FfiConverterInt64.read(from: &buf), 
+                minSyncIntervalMs: FfiConverterInt64.read(from: &buf), 
+                backoffInitialMs: FfiConverterInt64.read(from: &buf), 
+                backoffMaxMs: FfiConverterInt64.read(from: &buf), 
+                unsupportedRetryMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncPolicy, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.maxSamplesPerSync, into: &buf)
+        FfiConverterUInt32.write(value.dateProbeBudget, into: &buf)
+        FfiConverterInt64.write(value.targetUncertaintyMs, into: &buf)
+        FfiConverterInt64.write(value.maxUncertaintyMs, into: &buf)
+        FfiConverterInt64.write(value.minSyncIntervalMs, into: &buf)
+        FfiConverterInt64.write(value.backoffInitialMs, into: &buf)
+        FfiConverterInt64.write(value.backoffMaxMs, into: &buf)
+        FfiConverterInt64.write(value.unsupportedRetryMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncPolicy_lift(_ buf: RustBuffer) throws -> SyncPolicy {
+    return try FfiConverterTypeSyncPolicy.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncPolicy_lower(_ value: SyncPolicy) -> RustBuffer {
+    return FfiConverterTypeSyncPolicy.lower(value)
+}
+
+
+/**
+ * What one `sync()` did.
+ */
+public struct SyncReport: Equatable, Hashable {
+    /**
+     * HTTP requests sent.
+     */
+    public var requests: UInt32
+    /**
+     * Usable samples obtained.
+     */
+    public var samplesTaken: UInt32
+    /**
+     * Source of the best sample of the resulting estimate.
+     */
+    public var source: SampleSource
+    /**
+     * Whether the server has the MSC4094 endpoint (as far as we know).
+     */
+    public var endpointSupported: Bool
+    /**
+     * Why the sync ran (None for an explicit `sync()`).
+     */
+    public var reason: SyncReason?
+    /**
+     * Shortest round trip of the burst, ms (None if no reply came back).
+     */
+    public var minRttMs: Int64?
+    /**
+     * The estimate after the sync.
+     */
+    public var estimate: Estimate
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * HTTP requests sent.
+         */requests: UInt32, 
+        /**
+         * Usable samples obtained.
+         */samplesTaken: UInt32, 
+        /**
+         * Source of the best sample of the resulting estimate.
+         */source: SampleSource, 
+        /**
+         * Whether the server has the MSC4094 endpoint (as far as we know).
+         */endpointSupported: Bool, 
+        /**
+         * Why the sync ran (None for an explicit `sync()`).
+         */reason: SyncReason?, 
+        /**
+         * Shortest round trip of the burst, ms (None if no reply came back).
+         */minRttMs: Int64?, 
+        /**
+         * The estimate after the sync.
+         */estimate: Estimate) {
+        self.requests = requests
+        self.samplesTaken = samplesTaken
+        self.source = source
+        self.endpointSupported = endpointSupported
+        self.reason = reason
+        self.minRttMs = minRttMs
+        self.estimate = estimate
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncReport {
+        return
+            try SyncReport(
+                requests: FfiConverterUInt32.read(from: &buf), 
+                samplesTaken: FfiConverterUInt32.read(from: &buf), 
+                source: FfiConverterTypeSampleSource.read(from: &buf), 
+                endpointSupported: FfiConverterBool.read(from: &buf), 
+                reason: FfiConverterOptionTypeSyncReason.read(from: &buf), 
+                minRttMs: FfiConverterOptionInt64.read(from: &buf), 
+                estimate: FfiConverterTypeEstimate.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncReport, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.requests, into: &buf)
+        FfiConverterUInt32.write(value.samplesTaken, into: &buf)
+        FfiConverterTypeSampleSource.write(value.source, into: &buf)
+        FfiConverterBool.write(value.endpointSupported, into: &buf)
+        FfiConverterOptionTypeSyncReason.write(value.reason, into: &buf)
+        FfiConverterOptionInt64.write(value.minRttMs, into: &buf)
+        FfiConverterTypeEstimate.write(value.estimate, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReport_lift(_ buf: RustBuffer) throws -> SyncReport {
+    return try FfiConverterTypeSyncReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReport_lower(_ value: SyncReport) -> RustBuffer {
+    return FfiConverterTypeSyncReport.lower(value)
+}
+
+
+/**
+ * Which rule of DESIGN.md section 7 decided an event.
+ */
+
+public enum ExpiryRule: Equatable, Hashable {
+    
+    /**
+     * `m.call.member` session format: (`created_ts` ?? `origin_server_ts`) +
+     * (`expires` ?? 4 h).
+     */
+    case callMemberSession
+    /**
+     * Legacy MSC3401 `m.call.member`: `expires_ts`, or for a `memberships`
+     * array the latest deadline of its devices.
+     */
+    case callMemberLegacy
+    /**
+     * `m.call.member` / `m.rtc.member` with empty content: the device left.
+     */
+    case membershipLeft
+    /**
+     * `m.rtc.member` live while sticky: `origin_server_ts` +
+     * min(`sticky.duration_ms`, 1 h).
+     */
+    case rtcMemberSticky
+    /**
+     * `m.rtc.member` with the server's remaining ttl in `unsigned`: receipt +
+     * ttl on the boot clock.
+     */
+    case rtcMemberStickyTtl
+    /**
+     * To-device `m.key.verification.request` (`content.timestamp`).
+     */
+    case verificationRequestToDevice
+    /**
+     * In-room verification request (`m.room.message`, `origin_server_ts`).
+     */
+    case verificationRequestInRoom
+    /**
+     * `m.call.invite` lifetime.
+     */
+    case callInvite
+    /**
+     * `m.rtc.notification` lifetime and ring decision.
+     */
+    case rtcNotification
+    /**
+     * Live location `m.beacon_info`.
+     */
+    case beaconInfo
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ExpiryRule: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeExpiryRule: FfiConverterRustBuffer {
+    typealias SwiftType = ExpiryRule
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ExpiryRule {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .callMemberSession
+        
+        case 2: return .callMemberLegacy
+        
+        case 3: return .membershipLeft
+        
+        case 4: return .rtcMemberSticky
+        
+        case 5: return .rtcMemberStickyTtl
+        
+        case 6: return .verificationRequestToDevice
+        
+        case 7: return .verificationRequestInRoom
+        
+        case 8: return .callInvite
+        
+        case 9: return .rtcNotification
+        
+        case 10: return .beaconInfo
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ExpiryRule, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .callMemberSession:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .callMemberLegacy:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .membershipLeft:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .rtcMemberSticky:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .rtcMemberStickyTtl:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .verificationRequestToDevice:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .verificationRequestInRoom:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .callInvite:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .rtcNotification:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .beaconInfo:
+            writeInt(&buf, Int32(10))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExpiryRule_lift(_ buf: RustBuffer) throws -> ExpiryRule {
+    return try FfiConverterTypeExpiryRule.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExpiryRule_lower(_ value: ExpiryRule) -> RustBuffer {
+    return FfiConverterTypeExpiryRule.lower(value)
+}
+
+
+
+/**
+ * Where a deadline stands relative to the uncertain server time.
+ */
+
+public enum ExpiryState: Equatable, Hashable {
+    
+    /**
+     * Before the deadline even at the latest possible server time.
+     */
+    case live
+    /**
+     * At or past the deadline even at the earliest possible server time.
+     */
+    case expired
+    /**
+     * The deadline lies within the uncertainty (|remaining| ≤ uncertainty):
+     * the best guess is in `is_expired`, but it may be wrong.
+     */
+    case uncertain
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ExpiryState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeExpiryState: FfiConverterRustBuffer {
+    typealias SwiftType = ExpiryState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ExpiryState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .live
+        
+        case 2: return .expired
+        
+        case 3: return .uncertain
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ExpiryState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .live:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .uncertain:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExpiryState_lift(_ buf: RustBuffer) throws -> ExpiryState {
+    return try FfiConverterTypeExpiryState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExpiryState_lower(_ value: ExpiryState) -> RustBuffer {
+    return FfiConverterTypeExpiryState.lower(value)
+}
+
 
 
 /**
@@ -1181,6 +3721,82 @@ public func FfiConverterTypeMxClockError_lower(_ value: MxClockError) -> RustBuf
 
 
 /**
+ * How an `m.rtc.notification` should notify (MSC4075 `notification_type`).
+ */
+
+public enum NotificationType: Equatable, Hashable {
+    
+    /**
+     * `ring`: play a ring sound.
+     */
+    case ring
+    /**
+     * `notification` (or any type this version does not know): a visual
+     * notification only, never a ring.
+     */
+    case notification
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension NotificationType: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNotificationType: FfiConverterRustBuffer {
+    typealias SwiftType = NotificationType
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NotificationType {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .ring
+        
+        case 2: return .notification
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: NotificationType, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .ring:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .notification:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNotificationType_lift(_ buf: RustBuffer) throws -> NotificationType {
+    return try FfiConverterTypeNotificationType.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNotificationType_lower(_ value: NotificationType) -> RustBuffer {
+    return FfiConverterTypeNotificationType.lower(value)
+}
+
+
+
+/**
  * Where a sample came from, best first.
  */
 
@@ -1264,6 +3880,186 @@ public func FfiConverterTypeSampleSource_lower(_ value: SampleSource) -> RustBuf
 }
 
 
+
+/**
+ * Why a sync is due.
+ */
+
+public enum SyncReason: Equatable, Hashable {
+    
+    /**
+     * There is no estimate at all.
+     */
+    case noEstimate
+    /**
+     * The uncertainty grew above `max_uncertainty_ms`.
+     */
+    case uncertaintyTooHigh
+    /**
+     * A restore found that the device rebooted since the state was saved.
+     */
+    case reboot
+    /**
+     * The app reported a network change (new path, maybe a new proxy).
+     */
+    case networkChanged
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SyncReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncReason: FfiConverterRustBuffer {
+    typealias SwiftType = SyncReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .noEstimate
+        
+        case 2: return .uncertaintyTooHigh
+        
+        case 3: return .reboot
+        
+        case 4: return .networkChanged
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SyncReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .noEstimate:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .uncertaintyTooHigh:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .reboot:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .networkChanged:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReason_lift(_ buf: RustBuffer) throws -> SyncReason {
+    return try FfiConverterTypeSyncReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReason_lower(_ value: SyncReason) -> RustBuffer {
+    return FfiConverterTypeSyncReason.lower(value)
+}
+
+
+
+/**
+ * Whether a verification request's timestamp is acceptable.
+ */
+
+public enum VerificationValidity: Equatable, Hashable {
+    
+    /**
+     * Within 10 min in the past to 5 min in the future: show it.
+     */
+    case valid
+    /**
+     * More than 10 min old: ignore it.
+     */
+    case tooOld
+    /**
+     * More than 5 min in the future: ignore it.
+     */
+    case inFuture
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension VerificationValidity: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerificationValidity: FfiConverterRustBuffer {
+    typealias SwiftType = VerificationValidity
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerificationValidity {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .valid
+        
+        case 2: return .tooOld
+        
+        case 3: return .inFuture
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: VerificationValidity, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .valid:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .tooOld:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .inFuture:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerificationValidity_lift(_ buf: RustBuffer) throws -> VerificationValidity {
+    return try FfiConverterTypeVerificationValidity.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerificationValidity_lower(_ value: VerificationValidity) -> RustBuffer {
+    return FfiConverterTypeVerificationValidity.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -1285,6 +4081,272 @@ fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
         case 1: return try FfiConverterInt64.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
+    typealias SwiftType = String?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeHttpTransport: FfiConverterRustBuffer {
+    typealias SwiftType = HttpTransport?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHttpTransport.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHttpTransport.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeTimeSource: FfiConverterRustBuffer {
+    typealias SwiftType = TimeSource?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeTimeSource.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeTimeSource.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeEstimate: FfiConverterRustBuffer {
+    typealias SwiftType = Estimate?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeEstimate.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeEstimate.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeEventExpiry: FfiConverterRustBuffer {
+    typealias SwiftType = EventExpiry?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeEventExpiry.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeEventExpiry.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSyncReport: FfiConverterRustBuffer {
+    typealias SwiftType = SyncReport?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSyncReport.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSyncReport.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSyncReason: FfiConverterRustBuffer {
+    typealias SwiftType = SyncReason?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSyncReason.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSyncReason.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeVerificationValidity: FfiConverterRustBuffer {
+    typealias SwiftType = VerificationValidity?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeVerificationValidity.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeVerificationValidity.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeEventOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = [EventOutcome]
+
+    public static func write(_ value: [EventOutcome], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeEventOutcome.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [EventOutcome] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [EventOutcome]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeEventOutcome.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer {
+    typealias SwiftType = [HttpHeader]
+
+    public static func write(_ value: [HttpHeader], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeHttpHeader.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [HttpHeader] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [HttpHeader]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeHttpHeader.read(from: &buf))
+        }
+        return seq
     }
 }
 /**
@@ -1411,13 +4473,79 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_func_os_time_source() != 5601) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_func_sample_from_date_header() != 38137) {
+    if (uniffi_mxclock_checksum_func_sample_from_date_header() != 47278) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_func_sample_from_endpoint() != 64706) {
+    if (uniffi_mxclock_checksum_func_sample_from_endpoint() != 53759) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_func_sample_from_event_age() != 51247) {
+    if (uniffi_mxclock_checksum_func_sample_from_event_age() != 59437) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_add_date_sample() != 47339) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_add_endpoint_sample() != 49511) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_add_sample() != 7153) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_boot_ms() != 16932) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_boot_ms_to_server_ms() != 35828) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_estimate() != 40614) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_evaluate_event_json() != 19066) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_evaluate_events_json() != 7600) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_expiry_at() != 8019) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_export_state() != 25476) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_network_changed() != 45690) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_next_sync_due_in_ms() != 35871) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_observe_event() != 8469) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_server_ms_after() != 7782) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_server_ms_to_boot_ms() != 27215) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_server_ms_to_wall_ms() != 14449) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_server_now() != 51558) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_server_now_ms() != 10011) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_sync_reason() != 55459) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_wall_ms_to_server_ms() != 29076) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_sync() != 33968) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_sync_if_needed() != 29163) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_timesource_boot_ms() != 27415) {
@@ -1429,7 +4557,20 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_timesource_boot_id() != 5784) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_mxclock_checksum_method_httptransport_get() != 63758) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_constructor_serverclock_new() != 61458) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_constructor_serverclock_restore() != 52708) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_constructor_serverclock_with_sources() != 1995) {
+        return InitializationResult.apiChecksumMismatch
+    }
 
+    uniffiCallbackInitHttpTransport()
     uniffiCallbackInitTimeSource()
     return InitializationResult.ok
 }()

@@ -264,6 +264,13 @@ typedef void (*UniffiCallbackInterfaceTimeSourceMethod2)(uint64_t, RustBuffer* _
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_TRANSPORT_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_TRANSPORT_METHOD0
+typedef void (*UniffiCallbackInterfaceHttpTransportMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TIME_SOURCE
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TIME_SOURCE
 typedef struct UniffiVTableCallbackInterfaceTimeSource {
@@ -274,6 +281,150 @@ typedef struct UniffiVTableCallbackInterfaceTimeSource {
     UniffiCallbackInterfaceTimeSourceMethod2 _Nonnull bootId;
 } UniffiVTableCallbackInterfaceTimeSource;
 
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_TRANSPORT
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_TRANSPORT
+typedef struct UniffiVTableCallbackInterfaceHttpTransport {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceHttpTransportMethod0 _Nonnull get;
+} UniffiVTableCallbackInterfaceHttpTransport;
+
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CLONE_SERVERCLOCK
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CLONE_SERVERCLOCK
+uint64_t uniffi_mxclock_fn_clone_serverclock(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FREE_SERVERCLOCK
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FREE_SERVERCLOCK
+void uniffi_mxclock_fn_free_serverclock(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_NEW
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_NEW
+uint64_t uniffi_mxclock_fn_constructor_serverclock_new(RustBuffer config, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_RESTORE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_RESTORE
+uint64_t uniffi_mxclock_fn_constructor_serverclock_restore(RustBuffer config, RustBuffer state_json, RustBuffer time_source, RustBuffer transport, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_WITH_SOURCES
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_WITH_SOURCES
+uint64_t uniffi_mxclock_fn_constructor_serverclock_with_sources(RustBuffer config, RustBuffer time_source, RustBuffer transport, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_ADD_DATE_SAMPLE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_ADD_DATE_SAMPLE
+RustBuffer uniffi_mxclock_fn_method_serverclock_add_date_sample(uint64_t ptr, int64_t sent_boot_ms, int64_t received_boot_ms, int64_t date_unix_s, RustBuffer age_s, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_ADD_ENDPOINT_SAMPLE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_ADD_ENDPOINT_SAMPLE
+RustBuffer uniffi_mxclock_fn_method_serverclock_add_endpoint_sample(uint64_t ptr, int64_t sent_boot_ms, int64_t received_boot_ms, int64_t server_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_ADD_SAMPLE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_ADD_SAMPLE
+RustBuffer uniffi_mxclock_fn_method_serverclock_add_sample(uint64_t ptr, RustBuffer sample, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_BOOT_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_BOOT_MS
+int64_t uniffi_mxclock_fn_method_serverclock_boot_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_BOOT_MS_TO_SERVER_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_BOOT_MS_TO_SERVER_MS
+int64_t uniffi_mxclock_fn_method_serverclock_boot_ms_to_server_ms(uint64_t ptr, int64_t boot_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_ESTIMATE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_ESTIMATE
+RustBuffer uniffi_mxclock_fn_method_serverclock_estimate(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_EVALUATE_EVENT_JSON
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_EVALUATE_EVENT_JSON
+RustBuffer uniffi_mxclock_fn_method_serverclock_evaluate_event_json(uint64_t ptr, RustBuffer json, RustBuffer received_boot_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_EVALUATE_EVENTS_JSON
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_EVALUATE_EVENTS_JSON
+RustBuffer uniffi_mxclock_fn_method_serverclock_evaluate_events_json(uint64_t ptr, RustBuffer json_array, RustBuffer received_boot_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_EXPIRY_AT
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_EXPIRY_AT
+RustBuffer uniffi_mxclock_fn_method_serverclock_expiry_at(uint64_t ptr, int64_t deadline_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_EXPORT_STATE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_EXPORT_STATE
+RustBuffer uniffi_mxclock_fn_method_serverclock_export_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_NETWORK_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_NETWORK_CHANGED
+void uniffi_mxclock_fn_method_serverclock_network_changed(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_NEXT_SYNC_DUE_IN_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_NEXT_SYNC_DUE_IN_MS
+int64_t uniffi_mxclock_fn_method_serverclock_next_sync_due_in_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_OBSERVE_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_OBSERVE_EVENT
+RustBuffer uniffi_mxclock_fn_method_serverclock_observe_event(uint64_t ptr, int64_t origin_server_ts, int64_t age_ms, int64_t received_boot_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SERVER_MS_AFTER
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SERVER_MS_AFTER
+int64_t uniffi_mxclock_fn_method_serverclock_server_ms_after(uint64_t ptr, int64_t duration_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SERVER_MS_TO_BOOT_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SERVER_MS_TO_BOOT_MS
+int64_t uniffi_mxclock_fn_method_serverclock_server_ms_to_boot_ms(uint64_t ptr, int64_t server_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SERVER_MS_TO_WALL_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SERVER_MS_TO_WALL_MS
+int64_t uniffi_mxclock_fn_method_serverclock_server_ms_to_wall_ms(uint64_t ptr, int64_t server_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SERVER_NOW
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SERVER_NOW
+RustBuffer uniffi_mxclock_fn_method_serverclock_server_now(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SERVER_NOW_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SERVER_NOW_MS
+int64_t uniffi_mxclock_fn_method_serverclock_server_now_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SYNC_REASON
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SYNC_REASON
+RustBuffer uniffi_mxclock_fn_method_serverclock_sync_reason(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_WALL_MS_TO_SERVER_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_WALL_MS_TO_SERVER_MS
+int64_t uniffi_mxclock_fn_method_serverclock_wall_ms_to_server_ms(uint64_t ptr, int64_t wall_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SYNC
+RustBuffer uniffi_mxclock_fn_method_serverclock_sync(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SYNC_IF_NEEDED
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SYNC_IF_NEEDED
+RustBuffer uniffi_mxclock_fn_method_serverclock_sync_if_needed(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CLONE_TIMESOURCE
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CLONE_TIMESOURCE
@@ -303,6 +454,46 @@ int64_t uniffi_mxclock_fn_method_timesource_wall_ms(uint64_t ptr, RustCallStatus
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_TIMESOURCE_BOOT_ID
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_TIMESOURCE_BOOT_ID
 RustBuffer uniffi_mxclock_fn_method_timesource_boot_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CLONE_HTTPTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CLONE_HTTPTRANSPORT
+uint64_t uniffi_mxclock_fn_clone_httptransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FREE_HTTPTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FREE_HTTPTRANSPORT
+void uniffi_mxclock_fn_free_httptransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_INIT_CALLBACK_VTABLE_HTTPTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_INIT_CALLBACK_VTABLE_HTTPTRANSPORT
+void uniffi_mxclock_fn_init_callback_vtable_httptransport(const UniffiVTableCallbackInterfaceHttpTransport* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_HTTPTRANSPORT_GET
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_HTTPTRANSPORT_GET
+RustBuffer uniffi_mxclock_fn_method_httptransport_get(uint64_t ptr, RustBuffer request, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_CLOCKCONFIG_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_CLOCKCONFIG_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_mxclock_fn_method_clockconfig_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_HTTPHEADER_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_HTTPHEADER_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_mxclock_fn_method_httpheader_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_HTTPREQUEST_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_HTTPREQUEST_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_mxclock_fn_method_httprequest_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_HTTPRESPONSE_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_HTTPRESPONSE_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_mxclock_fn_method_httpresponse_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FUNC_MXCLOCK_VERSION
@@ -622,6 +813,138 @@ uint16_t uniffi_mxclock_checksum_func_sample_from_event_age(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_ADD_DATE_SAMPLE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_ADD_DATE_SAMPLE
+uint16_t uniffi_mxclock_checksum_method_serverclock_add_date_sample(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_ADD_ENDPOINT_SAMPLE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_ADD_ENDPOINT_SAMPLE
+uint16_t uniffi_mxclock_checksum_method_serverclock_add_endpoint_sample(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_ADD_SAMPLE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_ADD_SAMPLE
+uint16_t uniffi_mxclock_checksum_method_serverclock_add_sample(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_BOOT_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_BOOT_MS
+uint16_t uniffi_mxclock_checksum_method_serverclock_boot_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_BOOT_MS_TO_SERVER_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_BOOT_MS_TO_SERVER_MS
+uint16_t uniffi_mxclock_checksum_method_serverclock_boot_ms_to_server_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_ESTIMATE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_ESTIMATE
+uint16_t uniffi_mxclock_checksum_method_serverclock_estimate(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_EVALUATE_EVENT_JSON
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_EVALUATE_EVENT_JSON
+uint16_t uniffi_mxclock_checksum_method_serverclock_evaluate_event_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_EVALUATE_EVENTS_JSON
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_EVALUATE_EVENTS_JSON
+uint16_t uniffi_mxclock_checksum_method_serverclock_evaluate_events_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_EXPIRY_AT
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_EXPIRY_AT
+uint16_t uniffi_mxclock_checksum_method_serverclock_expiry_at(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_EXPORT_STATE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_EXPORT_STATE
+uint16_t uniffi_mxclock_checksum_method_serverclock_export_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_NETWORK_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_NETWORK_CHANGED
+uint16_t uniffi_mxclock_checksum_method_serverclock_network_changed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_NEXT_SYNC_DUE_IN_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_NEXT_SYNC_DUE_IN_MS
+uint16_t uniffi_mxclock_checksum_method_serverclock_next_sync_due_in_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_OBSERVE_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_OBSERVE_EVENT
+uint16_t uniffi_mxclock_checksum_method_serverclock_observe_event(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SERVER_MS_AFTER
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SERVER_MS_AFTER
+uint16_t uniffi_mxclock_checksum_method_serverclock_server_ms_after(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SERVER_MS_TO_BOOT_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SERVER_MS_TO_BOOT_MS
+uint16_t uniffi_mxclock_checksum_method_serverclock_server_ms_to_boot_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SERVER_MS_TO_WALL_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SERVER_MS_TO_WALL_MS
+uint16_t uniffi_mxclock_checksum_method_serverclock_server_ms_to_wall_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SERVER_NOW
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SERVER_NOW
+uint16_t uniffi_mxclock_checksum_method_serverclock_server_now(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SERVER_NOW_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SERVER_NOW_MS
+uint16_t uniffi_mxclock_checksum_method_serverclock_server_now_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SYNC_REASON
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SYNC_REASON
+uint16_t uniffi_mxclock_checksum_method_serverclock_sync_reason(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_WALL_MS_TO_SERVER_MS
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_WALL_MS_TO_SERVER_MS
+uint16_t uniffi_mxclock_checksum_method_serverclock_wall_ms_to_server_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SYNC
+uint16_t uniffi_mxclock_checksum_method_serverclock_sync(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SYNC_IF_NEEDED
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SYNC_IF_NEEDED
+uint16_t uniffi_mxclock_checksum_method_serverclock_sync_if_needed(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_TIMESOURCE_BOOT_MS
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_TIMESOURCE_BOOT_MS
 uint16_t uniffi_mxclock_checksum_method_timesource_boot_ms(void
@@ -637,6 +960,30 @@ uint16_t uniffi_mxclock_checksum_method_timesource_wall_ms(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_TIMESOURCE_BOOT_ID
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_TIMESOURCE_BOOT_ID
 uint16_t uniffi_mxclock_checksum_method_timesource_boot_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_HTTPTRANSPORT_GET
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_HTTPTRANSPORT_GET
+uint16_t uniffi_mxclock_checksum_method_httptransport_get(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_NEW
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_NEW
+uint16_t uniffi_mxclock_checksum_constructor_serverclock_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_RESTORE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_RESTORE
+uint16_t uniffi_mxclock_checksum_constructor_serverclock_restore(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_WITH_SOURCES
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_WITH_SOURCES
+uint16_t uniffi_mxclock_checksum_constructor_serverclock_with_sources(void
     
 );
 #endif

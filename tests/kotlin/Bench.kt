@@ -1,11 +1,12 @@
 package org.mxclock.tests
 
+import org.mxclock.ClockConfig
+import org.mxclock.ServerClock
 import org.mxclock.osTimeSource
 import org.mxclock.sampleFromEndpoint
 
 // Per-call cost across the uniffi/JNA boundary, next to a pure-JVM baseline,
 // measured in one run. Printed, never asserted (machines differ).
-// Phase 2 adds ServerClock.serverNowMs() and the 1 000-event batch here.
 fun bench() {
     val os = osTimeSource()
     fun nsPerCall(name: String, calls: Int, body: () -> Long) {
@@ -21,4 +22,23 @@ fun bench() {
     nsPerCall("sampleFromEndpoint() [record via RustBuffer]", 200_000) {
         sampleFromEndpoint(1_000, 1_040, 1_750_000_000_123).loMs
     }
+
+    // A clock on the OS clocks, fed one sample (no network).
+    val clock = ServerClock(ClockConfig(homeserverUrl = ""))
+    val b = os.bootMs()
+    clock.addEndpointSample(b - 20, b, System.currentTimeMillis() + 5_000)
+    nsPerCall("ServerClock.serverNowMs()", 200_000) { clock.serverNowMs() }
+
+    // 1 000 events of every rule, evaluated in one call.
+    val s = clock.serverNowMs()
+    val cases = ruleCases(s)
+    val batch = (0 until 1_000).joinToString(",", "[", "]") { i -> withEventId(cases[i % cases.size].json, "\$e$i") }
+    val calls = 200
+    repeat(20) { clock.evaluateEventsJson(batch, b) }
+    val t0 = System.nanoTime()
+    var n = 0
+    repeat(calls) { n += clock.evaluateEventsJson(batch, b).size }
+    val nsPerEvent = (System.nanoTime() - t0).toDouble() / n
+    println("bench: %-44s %10.1f ns/event (%d calls x 1 000 events)".format("ServerClock.evaluateEventsJson() batch", nsPerEvent, calls))
+    clock.close()
 }

@@ -1,14 +1,10 @@
 // Entry point of the Kotlin binding tests (scripts/test-kotlin.sh).
 //
-// Every scenario group lives in its own file and is listed here. Phase 2
-// (when ServerClock, the transport and the expiry rules are exported) adds:
-// ClockScenarios (sync against mxclock-test-homeserver, estimate and
-// uncertainty, a Kotlin TimeSource driving the clock), ExpiryScenarios (each
-// rule, batch evaluation), TransportScenarios (a Kotlin HttpTransport) and
-// readers-while-syncing in ThreadScenarios.
+// Every scenario group lives in its own file and is listed here.
 //
 // System properties (set by the script):
 //   mxclock.expectedVersion  the crate version from Cargo.toml
+//   mxclock.homeserver       path of the mxclock-test-homeserver binary
 // Arguments:
 //   --bench                  also print per-call costs (never asserted)
 package org.mxclock.tests
@@ -22,6 +18,11 @@ fun main(args: Array<String>) {
     errorScenarios(h)
     timeSourceScenarios(h)
     threadScenarios(h)
+    redactionScenarios(h)
+    clockScenarios(h)
+    transportScenarios(h)
+    expiryScenarios(h)
+    readersWhileSyncingScenario(h)
     if ("--bench" in args) bench()
     println("kotlin: ${h.passed} passed, ${h.failed} failed")
     exitProcess(if (h.failed == 0 && h.passed > 0) 0 else 1)

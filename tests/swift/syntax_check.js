@@ -3,10 +3,12 @@
 //
 //   node syntax_check.js FILE.swift...
 //
-// A file passes when its tree has no ERROR or MISSING node and it declares
-// no type member named `Type` or `Protocol` without backticks (swiftc
-// rejects those — "would conflict with the 'foo.Protocol' expression" — but
-// the grammar accepts them). Before the files, the checker proves it can see
+// A file passes when its tree has no ERROR or MISSING node, it declares no
+// type member named `Type` or `Protocol` without backticks (swiftc rejects
+// those — "would conflict with the 'foo.Protocol' expression" — but the
+// grammar accepts them), and every uniffi `FfiConverter…` it uses is declared
+// in it (uniffi 0.32.2 once referenced `FfiConverterTypeError_lift` after a
+// rename; a parser cannot see that, a compiler would). Before the files, the checker proves it can see
 // both kinds of fault in known-bad snippets, so a broken grammar install
 // cannot pass everything silently.
 //
@@ -92,8 +94,29 @@ function normalise(text) {
   return out.join('\n');
 }
 
+// uniffi's converters are file-local helpers: each one used must be declared
+// in the same generated file.
+function danglingFaults(text) {
+  const declared = new Set();
+  for (const m of text.matchAll(/\b(?:struct|class|enum|func|typealias|protocol)\s+(FfiConverter\w+)/g)) {
+    declared.add(m[1]);
+  }
+  const faults = [];
+  const seen = new Set();
+  text.split('\n').forEach((line, i) => {
+    for (const m of line.matchAll(/\bFfiConverter\w+/g)) {
+      const name = m[0];
+      if (!declared.has(name) && !seen.has(name) && /^FfiConverter(Type|Optional|Sequence|Map|Timestamp|Duration|String|Bool|U?Int|Float|Double|Data)/.test(name)) {
+        seen.add(name);
+        faults.push(`${i + 1}: \`${name}\` is used but not declared`);
+      }
+    }
+  });
+  return faults;
+}
+
 function faultsOf(text) {
-  return syntaxFaults(parse(normalise(text))).concat(reservedFaults(text));
+  return syntaxFaults(parse(normalise(text))).concat(reservedFaults(text), danglingFaults(text));
 }
 
 let passed = 0;
@@ -106,6 +129,8 @@ const selfTests = [
   ['reserved member', 'enum E: Error {\n    case Protocol(message: String)\n}\n', true],
   ['escaped member', 'enum E: Error {\n    case `Protocol`(message: String)\n}\n', false],
   ['version-gated attribute', 'struct S {\n#if swift(>=5.8)\n    @_documentation(visibility: private)\n#endif\n    static func f() {}\n}\n', false],
+  ['dangling converter', 'struct FfiConverterTypeA {}\nlet x = FfiConverterTypeB_lift(1)\n', true],
+  ['declared converter', 'func FfiConverterTypeB_lift(_ v: Int) -> Int { v }\nlet x = FfiConverterTypeB_lift(1)\n', false],
   ['broken inside a version gate', '#if compiler(>=6)\nextension S: Sendable {\n#endif\n', true],
 ];
 for (const [name, text, bad] of selfTests) {

@@ -659,6 +659,9 @@ internal interface UniffiCallbackInterfaceTimeSourceMethod1 : com.sun.jna.Callba
 internal interface UniffiCallbackInterfaceTimeSourceMethod2 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceHttpTransportMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "bootMs", "wallMs", "bootId")
 internal open class UniffiVTableCallbackInterfaceTimeSource(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -681,6 +684,25 @@ internal open class UniffiVTableCallbackInterfaceTimeSource(
         `bootMs` = other.`bootMs`
         `wallMs` = other.`wallMs`
         `bootId` = other.`bootId`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "get")
+internal open class UniffiVTableCallbackInterfaceHttpTransport(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `get`: UniffiCallbackInterfaceHttpTransportMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `get`: UniffiCallbackInterfaceHttpTransportMethod0? = null,
+    ): UniffiVTableCallbackInterfaceHttpTransport(`uniffiFree`,`uniffiClone`,`get`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceHttpTransport) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `get` = other.`get`
     }
 
 }
@@ -718,11 +740,63 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_mxclock_checksum_func_sample_from_event_age(
     ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_add_date_sample(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_add_endpoint_sample(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_add_sample(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_boot_ms(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_boot_ms_to_server_ms(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_estimate(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_evaluate_event_json(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_evaluate_events_json(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_expiry_at(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_export_state(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_network_changed(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_next_sync_due_in_ms(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_observe_event(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_server_ms_after(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_server_ms_to_boot_ms(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_server_ms_to_wall_ms(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_server_now(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_server_now_ms(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_sync_reason(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_wall_ms_to_server_ms(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_sync(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_sync_if_needed(
+    ): Int
     external fun uniffi_mxclock_checksum_method_timesource_boot_ms(
     ): Int
     external fun uniffi_mxclock_checksum_method_timesource_wall_ms(
     ): Int
     external fun uniffi_mxclock_checksum_method_timesource_boot_id(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_httptransport_get(
+    ): Int
+    external fun uniffi_mxclock_checksum_constructor_serverclock_new(
+    ): Int
+    external fun uniffi_mxclock_checksum_constructor_serverclock_restore(
+    ): Int
+    external fun uniffi_mxclock_checksum_constructor_serverclock_with_sources(
     ): Int
     external fun ffi_mxclock_uniffi_contract_version(
     ): Int
@@ -740,11 +814,66 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "mxclock"))
+        uniffiCallbackInterfaceHttpTransport.register(this)
         uniffiCallbackInterfaceTimeSource.register(this)
         
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_mxclock_fn_clone_serverclock(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_free_serverclock(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_mxclock_fn_constructor_serverclock_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_constructor_serverclock_restore(`config`: RustBuffer.ByValue,`stateJson`: RustBuffer.ByValue,`timeSource`: RustBuffer.ByValue,`transport`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_constructor_serverclock_with_sources(`config`: RustBuffer.ByValue,`timeSource`: RustBuffer.ByValue,`transport`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_method_serverclock_add_date_sample(`ptr`: Long,`sentBootMs`: Long,`receivedBootMs`: Long,`dateUnixS`: Long,`ageS`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_serverclock_add_endpoint_sample(`ptr`: Long,`sentBootMs`: Long,`receivedBootMs`: Long,`serverMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_serverclock_add_sample(`ptr`: Long,`sample`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_serverclock_boot_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_method_serverclock_boot_ms_to_server_ms(`ptr`: Long,`bootMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_method_serverclock_estimate(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_serverclock_evaluate_event_json(`ptr`: Long,`json`: RustBuffer.ByValue,`receivedBootMs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_serverclock_evaluate_events_json(`ptr`: Long,`jsonArray`: RustBuffer.ByValue,`receivedBootMs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_serverclock_expiry_at(`ptr`: Long,`deadlineMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_serverclock_export_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_serverclock_network_changed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_mxclock_fn_method_serverclock_next_sync_due_in_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_method_serverclock_observe_event(`ptr`: Long,`originServerTs`: Long,`ageMs`: Long,`receivedBootMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_serverclock_server_ms_after(`ptr`: Long,`durationMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_method_serverclock_server_ms_to_boot_ms(`ptr`: Long,`serverMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_method_serverclock_server_ms_to_wall_ms(`ptr`: Long,`serverMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_method_serverclock_server_now(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_serverclock_server_now_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_method_serverclock_sync_reason(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_serverclock_wall_ms_to_server_ms(`ptr`: Long,`wallMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_method_serverclock_sync(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_serverclock_sync_if_needed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_mxclock_fn_clone_timesource(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_mxclock_fn_free_timesource(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -756,6 +885,22 @@ internal object UniffiLib {
     external fun uniffi_mxclock_fn_method_timesource_wall_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_mxclock_fn_method_timesource_boot_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_clone_httptransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_free_httptransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_mxclock_fn_init_callback_vtable_httptransport(`vtable`: UniffiVTableCallbackInterfaceHttpTransport,
+    ): Unit
+    external fun uniffi_mxclock_fn_method_httptransport_get(`ptr`: Long,`request`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_clockconfig_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_httpheader_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_httprequest_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_httpresponse_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_mxclock_fn_func_mxclock_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1074,6 +1219,79 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUInt: FfiConverter<UInt, Int> {
+    override fun lift(value: Int): UInt {
+        return value.toUInt()
+    }
+
+    override fun read(buf: ByteBuffer): UInt {
+        return lift(buf.getInt())
+    }
+
+    override fun lower(value: UInt): Int {
+        return value.toInt()
+    }
+
+    override fun allocationSize(value: UInt) = 4UL
+
+    override fun write(value: UInt, buf: ByteBuffer) {
+        buf.putInt(value.toInt())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterULong: FfiConverter<ULong, Long> {
+    override fun lift(value: Long): ULong {
+        return value.toULong()
+    }
+
+    override fun read(buf: ByteBuffer): ULong {
+        return lift(buf.getLong())
+    }
+
+    override fun lower(value: ULong): Long {
+        return value.toLong()
+    }
+
+    override fun allocationSize(value: ULong) = 8UL
+
+    override fun write(value: ULong, buf: ByteBuffer) {
+        buf.putLong(value.toLong())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterLong: FfiConverter<Long, Long> {
     override fun lift(value: Long): Long {
         return value
@@ -1091,6 +1309,29 @@ public object FfiConverterLong: FfiConverter<Long, Long> {
 
     override fun write(value: Long, buf: ByteBuffer) {
         buf.putLong(value)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterBoolean: FfiConverter<Boolean, Byte> {
+    override fun lift(value: Byte): Boolean {
+        return value.toInt() != 0
+    }
+
+    override fun read(buf: ByteBuffer): Boolean {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: Boolean): Byte {
+        return if (value) 1.toByte() else 0.toByte()
+    }
+
+    override fun allocationSize(value: Boolean) = 1UL
+
+    override fun write(value: Boolean, buf: ByteBuffer) {
+        buf.put(lower(value))
     }
 }
 
@@ -1148,6 +1389,1307 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
         val byteBuf = toUtf8(value)
         buf.putInt(byteBuf.limit())
         buf.put(byteBuf)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
+    override fun read(buf: ByteBuffer): ByteArray {
+        val len = buf.getInt()
+        val byteArr = ByteArray(len)
+        buf.get(byteArr)
+        return byteArr
+    }
+    override fun allocationSize(value: ByteArray): ULong {
+        return 4UL + value.size.toULong()
+    }
+    override fun write(value: ByteArray, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Makes one HTTP GET. Implemented by [`UreqTransport`] (feature `http`),
+ * by apps in Kotlin or Swift (OkHttp, URLSession), or by tests.
+ *
+ * # Contract
+ *
+ * An implementation **must**:
+ * - send exactly the given headers (adding only `Host`, `User-Agent` and
+ * connection management), and never send the request body;
+ * - **not follow redirects**, or at least never to another origin with the
+ * `Authorization` header: return a 3xx as a response and mxclock reports it
+ * (naming the target origin) without re-sending the token;
+ * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
+ * waiting for the reply, reading the body) and fail with
+ * [`Error::Timeout`](crate::Error::Timeout) when it runs out;
+ * - return **every** HTTP status as an [`HttpResponse`], not an error (mxclock
+ * reads the `Date` header of a 404 or 500 too);
+ * - cap the body at [`MAX_BODY_BYTES`] and fail with
+ * [`Error::Protocol`](crate::Error::Protocol) rather than read more;
+ * - be callable from several threads at once (`Send + Sync`);
+ * - never put the access token into an error message or log.
+ *
+ * Failures are [`Error::Network`](crate::Error::Network) (DNS, refused,
+ * reset, TLS), [`Error::Timeout`](crate::Error::Timeout) or
+ * [`Error::Protocol`](crate::Error::Protocol).
+ *
+ * From Kotlin or Swift, signal a failure by throwing an ordinary exception
+ * (`IOException`, `URLError`, ...): it reaches Rust as
+ * [`Error::Callback`](crate::Error::Callback) with the exception's message,
+ * so keep the token out of that message as well. Do **not** throw
+ * `MxClockException` / `MxClockError` from an implementation: the error
+ * enum is a uniffi *flat* error, which uniffi 0.32 cannot lift back into
+ * Rust (it panics with "Can't lift flat errors").
+ *
+ * mxclock measures the round trip around `get`, so an implementation should
+ * send the request as soon as it is called (no queueing behind other work).
+ */
+public interface HttpTransport {
+    
+    /**
+     * Performs the GET described by `request`.
+     */
+    fun `get`(`request`: HttpRequest): HttpResponse
+    
+    companion object
+}
+
+/**
+ * Makes one HTTP GET. Implemented by [`UreqTransport`] (feature `http`),
+ * by apps in Kotlin or Swift (OkHttp, URLSession), or by tests.
+ *
+ * # Contract
+ *
+ * An implementation **must**:
+ * - send exactly the given headers (adding only `Host`, `User-Agent` and
+ * connection management), and never send the request body;
+ * - **not follow redirects**, or at least never to another origin with the
+ * `Authorization` header: return a 3xx as a response and mxclock reports it
+ * (naming the target origin) without re-sending the token;
+ * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
+ * waiting for the reply, reading the body) and fail with
+ * [`Error::Timeout`](crate::Error::Timeout) when it runs out;
+ * - return **every** HTTP status as an [`HttpResponse`], not an error (mxclock
+ * reads the `Date` header of a 404 or 500 too);
+ * - cap the body at [`MAX_BODY_BYTES`] and fail with
+ * [`Error::Protocol`](crate::Error::Protocol) rather than read more;
+ * - be callable from several threads at once (`Send + Sync`);
+ * - never put the access token into an error message or log.
+ *
+ * Failures are [`Error::Network`](crate::Error::Network) (DNS, refused,
+ * reset, TLS), [`Error::Timeout`](crate::Error::Timeout) or
+ * [`Error::Protocol`](crate::Error::Protocol).
+ *
+ * From Kotlin or Swift, signal a failure by throwing an ordinary exception
+ * (`IOException`, `URLError`, ...): it reaches Rust as
+ * [`Error::Callback`](crate::Error::Callback) with the exception's message,
+ * so keep the token out of that message as well. Do **not** throw
+ * `MxClockException` / `MxClockError` from an implementation: the error
+ * enum is a uniffi *flat* error, which uniffi 0.32 cannot lift back into
+ * Rust (it panics with "Can't lift flat errors").
+ *
+ * mxclock measures the round trip around `get`, so an implementation should
+ * send the request as soon as it is called (no queueing behind other work).
+ */
+open class HttpTransportImpl: Disposable, AutoCloseable, HttpTransport
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_mxclock_fn_free_httptransport(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_mxclock_fn_clone_httptransport(handle, status)
+        }
+    }
+
+    
+    /**
+     * Performs the GET described by `request`.
+     */
+    @Throws(MxClockException::class)override fun `get`(`request`: HttpRequest): HttpResponse {
+            return FfiConverterTypeHttpResponse.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_httptransport_get(
+        it,
+        
+        FfiConverterTypeHttpRequest.lower(`request`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceHttpTransport {
+    internal object `get`: UniffiCallbackInterfaceHttpTransportMethod0 {
+        override fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeHttpTransport.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`get`(
+                    FfiConverterTypeHttpRequest.lift(`request`),
+                )
+            }
+            val writeReturn = { value: HttpResponse -> uniffiOutReturn.setValue(FfiConverterTypeHttpResponse.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: MxClockException -> FfiConverterTypeMxClockError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeHttpTransport.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeHttpTransport.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceHttpTransport.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `get`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_mxclock_fn_init_callback_vtable_httptransport(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpTransport: FfiConverter<HttpTransport, Long> {
+    internal val handleMap = UniffiHandleMap<HttpTransport>()
+
+    override fun lower(value: HttpTransport): Long {
+        if (value is HttpTransportImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): HttpTransport {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HttpTransportImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): HttpTransport {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: HttpTransport) = 8UL
+
+    override fun write(value: HttpTransport, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The server clock of one homeserver. `Send + Sync`: share it in an `Arc`.
+ *
+ * ```
+ * use std::sync::Arc;
+ * use mxclock::{ClockConfig, FakeTimeSource, ServerClock, TimeSource};
+ *
+ * let time = Arc::new(FakeTimeSource::new(5_000, 1_700_000_000_000, "boot-1"));
+ * // No homeserver URL: fed by the app (sans-I/O).
+ * let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
+ * assert!(clock.server_now_ms().is_err()); // not synced yet
+ *
+ * // The app timed a request to the MSC4094 endpoint itself: sent at boot
+ * // 5 000, answer (server time) received at boot 5 040.
+ * let server_ms = 1_700_000_037_270;
+ * clock.add_endpoint_sample(5_000, 5_040, server_ms).unwrap();
+ * time.advance_ms(40);
+ * let e = clock.estimate().unwrap();
+ * assert!((e.server_now_ms - (server_ms + 20)).abs() <= e.uncertainty_ms);
+ * assert!(e.uncertainty_ms <= 22);
+ * ```
+ */
+public interface ServerClockInterface {
+    
+    /**
+     * Any HTTP response of the homeserver: its `Date` header in Unix
+     * seconds and its `Age` header if present.
+     */
+    fun `addDateSample`(`sentBootMs`: kotlin.Long, `receivedBootMs`: kotlin.Long, `dateUnixS`: kotlin.Long, `ageS`: kotlin.Long?): Estimate
+    
+    /**
+     * The app called the MSC4094 endpoint itself: sent at `sent_boot_ms`,
+     * answered at `received_boot_ms` with server time `server_ms`.
+     */
+    fun `addEndpointSample`(`sentBootMs`: kotlin.Long, `receivedBootMs`: kotlin.Long, `serverMs`: kotlin.Long): Estimate
+    
+    /**
+     * Feeds a sample the app measured itself (sans-I/O). Returns the new
+     * estimate. `Error::Inconsistent` when no majority of the kept samples
+     * agrees: the sample is kept (it may confirm a server clock step later)
+     * but the estimate is unchanged.
+     */
+    fun `addSample`(`sample`: Sample): Estimate
+    
+    /**
+     * The boot clock of this clock's time source (for the `*_boot_ms`
+     * arguments of the sans-I/O calls).
+     */
+    fun `bootMs`(): kotlin.Long
+    
+    /**
+     * Server time when the boot clock reads `boot_ms`.
+     */
+    fun `bootMsToServerMs`(`bootMs`: kotlin.Long): kotlin.Long
+    
+    /**
+     * The estimate now, or None before the first sample.
+     */
+    fun `estimate`(): Estimate?
+    
+    /**
+     * Evaluates one event (JSON) against its rule (see `events.rs`).
+     * `received_boot_ms`: when the app received it, for rules with a
+     * boot-clock part (verification prompts, sticky TTLs).
+     */
+    fun `evaluateEventJson`(`json`: kotlin.String, `receivedBootMs`: kotlin.Long?): EventExpiry
+    
+    /**
+     * Evaluates a JSON array of events with one estimate, in one call (a
+     * call across the FFI costs microseconds; a timeline must not pay it per
+     * event). One outcome per event, in order; a bad event gives an error
+     * outcome, not a failed batch.
+     */
+    fun `evaluateEventsJson`(`jsonArray`: kotlin.String, `receivedBootMs`: kotlin.Long?): List<EventOutcome>
+    
+    /**
+     * The expiry of a deadline on the server clock.
+     */
+    fun `expiryAt`(`deadlineMs`: kotlin.Long): Expiry
+    
+    /**
+     * The state as JSON (estimate, samples, policy memory; never the token).
+     */
+    fun `exportState`(): kotlin.String
+    
+    /**
+     * The app saw the network change (new Wi-Fi, VPN): the path and any
+     * proxy may differ, so the next `sync_if_needed` syncs, and backoff
+     * from failures on the old network is forgotten.
+     */
+    fun `networkChanged`()
+    
+    /**
+     * Milliseconds until `sync_if_needed` would sync (0: now). For
+     * WorkManager / BGTaskScheduler.
+     */
+    fun `nextSyncDueInMs`(): kotlin.Long
+    
+    /**
+     * An event from `/sync` with `origin_server_ts` and `unsigned.age`,
+     * received at `received_boot_ms`. The weakest source: `age` is wrong
+     * over federation on some servers; the estimator outvotes it.
+     */
+    fun `observeEvent`(`originServerTs`: kotlin.Long, `ageMs`: kotlin.Long, `receivedBootMs`: kotlin.Long): Estimate
+    
+    /**
+     * `server_now_ms() + duration_ms`: the `expires_ts` to put in an event
+     * the app creates (`created_ts`/`sender_ts` are `server_now_ms()`).
+     */
+    fun `serverMsAfter`(`durationMs`: kotlin.Long): kotlin.Long
+    
+    /**
+     * Boot-clock time at which the server clock reads `server_ms`.
+     */
+    fun `serverMsToBootMs`(`serverMs`: kotlin.Long): kotlin.Long
+    
+    /**
+     * Device wall-clock time at which the server clock reads `server_ms`
+     * (by the wall clock as it is set now).
+     */
+    fun `serverMsToWallMs`(`serverMs`: kotlin.Long): kotlin.Long
+    
+    /**
+     * Server time now with its uncertainty and the boot time of the
+     * reading: what the expiry rules take.
+     */
+    fun `serverNow`(): ServerNow
+    
+    /**
+     * Server time now in ms since the Unix epoch. Lock-free: one boot-clock
+     * read and an atomic load. `Error::NotSynced` before the first sample.
+     */
+    fun `serverNowMs`(): kotlin.Long
+    
+    /**
+     * Why a sync is due now, if it is (ignores rate limits).
+     */
+    fun `syncReason`(): SyncReason?
+    
+    /**
+     * Server time corresponding to device wall-clock time `wall_ms`.
+     */
+    fun `wallMsToServerMs`(`wallMs`: kotlin.Long): kotlin.Long
+    
+    /**
+     * Syncs now: a burst of requests (blocking; each request bounded by
+     * `request_timeout_ms`, a `Date`-only burst also waits up to a second
+     * per probe to time it). Concurrent callers share one burst. Honours a
+     * server's 429 `Retry-After` (returns `RateLimited` without a request).
+     */
+    fun `sync`(): SyncReport
+    
+    /**
+     * Syncs only if due (no estimate, uncertainty too high, reboot, network
+     * change) and allowed (minimum interval, backoff, 429). Returns None
+     * when nothing was done.
+     */
+    fun `syncIfNeeded`(): SyncReport?
+    
+    companion object
+}
+
+/**
+ * The server clock of one homeserver. `Send + Sync`: share it in an `Arc`.
+ *
+ * ```
+ * use std::sync::Arc;
+ * use mxclock::{ClockConfig, FakeTimeSource, ServerClock, TimeSource};
+ *
+ * let time = Arc::new(FakeTimeSource::new(5_000, 1_700_000_000_000, "boot-1"));
+ * // No homeserver URL: fed by the app (sans-I/O).
+ * let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
+ * assert!(clock.server_now_ms().is_err()); // not synced yet
+ *
+ * // The app timed a request to the MSC4094 endpoint itself: sent at boot
+ * // 5 000, answer (server time) received at boot 5 040.
+ * let server_ms = 1_700_000_037_270;
+ * clock.add_endpoint_sample(5_000, 5_040, server_ms).unwrap();
+ * time.advance_ms(40);
+ * let e = clock.estimate().unwrap();
+ * assert!((e.server_now_ms - (server_ms + 20)).abs() <= e.uncertainty_ms);
+ * assert!(e.uncertainty_ms <= 22);
+ * ```
+ */
+open class ServerClock: Disposable, AutoCloseable, ServerClockInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * A clock on the OS clocks and, with the `http` feature, the built-in
+     * HTTPS transport. Fails on an invalid configuration.
+     */
+    constructor(`config`: ClockConfig) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_constructor_serverclock_new(
+    
+        
+        FfiConverterTypeClockConfig.lower(`config`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_mxclock_fn_free_serverclock(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_mxclock_fn_clone_serverclock(handle, status)
+        }
+    }
+
+    
+    /**
+     * Any HTTP response of the homeserver: its `Date` header in Unix
+     * seconds and its `Age` header if present.
+     */
+    @Throws(MxClockException::class)override fun `addDateSample`(`sentBootMs`: kotlin.Long, `receivedBootMs`: kotlin.Long, `dateUnixS`: kotlin.Long, `ageS`: kotlin.Long?): Estimate {
+            return FfiConverterTypeEstimate.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_add_date_sample(
+        it,
+        
+        FfiConverterLong.lower(`sentBootMs`),
+        FfiConverterLong.lower(`receivedBootMs`),
+        FfiConverterLong.lower(`dateUnixS`),
+        FfiConverterOptionalLong.lower(`ageS`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The app called the MSC4094 endpoint itself: sent at `sent_boot_ms`,
+     * answered at `received_boot_ms` with server time `server_ms`.
+     */
+    @Throws(MxClockException::class)override fun `addEndpointSample`(`sentBootMs`: kotlin.Long, `receivedBootMs`: kotlin.Long, `serverMs`: kotlin.Long): Estimate {
+            return FfiConverterTypeEstimate.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_add_endpoint_sample(
+        it,
+        
+        FfiConverterLong.lower(`sentBootMs`),
+        FfiConverterLong.lower(`receivedBootMs`),
+        FfiConverterLong.lower(`serverMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Feeds a sample the app measured itself (sans-I/O). Returns the new
+     * estimate. `Error::Inconsistent` when no majority of the kept samples
+     * agrees: the sample is kept (it may confirm a server clock step later)
+     * but the estimate is unchanged.
+     */
+    @Throws(MxClockException::class)override fun `addSample`(`sample`: Sample): Estimate {
+            return FfiConverterTypeEstimate.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_add_sample(
+        it,
+        
+        FfiConverterTypeSample.lower(`sample`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The boot clock of this clock's time source (for the `*_boot_ms`
+     * arguments of the sans-I/O calls).
+     */override fun `bootMs`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_boot_ms(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Server time when the boot clock reads `boot_ms`.
+     */
+    @Throws(MxClockException::class)override fun `bootMsToServerMs`(`bootMs`: kotlin.Long): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_boot_ms_to_server_ms(
+        it,
+        
+        FfiConverterLong.lower(`bootMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The estimate now, or None before the first sample.
+     */override fun `estimate`(): Estimate? {
+            return FfiConverterOptionalTypeEstimate.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_estimate(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Evaluates one event (JSON) against its rule (see `events.rs`).
+     * `received_boot_ms`: when the app received it, for rules with a
+     * boot-clock part (verification prompts, sticky TTLs).
+     */
+    @Throws(MxClockException::class)override fun `evaluateEventJson`(`json`: kotlin.String, `receivedBootMs`: kotlin.Long?): EventExpiry {
+            return FfiConverterTypeEventExpiry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_evaluate_event_json(
+        it,
+        
+        FfiConverterString.lower(`json`),
+        FfiConverterOptionalLong.lower(`receivedBootMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Evaluates a JSON array of events with one estimate, in one call (a
+     * call across the FFI costs microseconds; a timeline must not pay it per
+     * event). One outcome per event, in order; a bad event gives an error
+     * outcome, not a failed batch.
+     */
+    @Throws(MxClockException::class)override fun `evaluateEventsJson`(`jsonArray`: kotlin.String, `receivedBootMs`: kotlin.Long?): List<EventOutcome> {
+            return FfiConverterSequenceTypeEventOutcome.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_evaluate_events_json(
+        it,
+        
+        FfiConverterString.lower(`jsonArray`),
+        FfiConverterOptionalLong.lower(`receivedBootMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The expiry of a deadline on the server clock.
+     */
+    @Throws(MxClockException::class)override fun `expiryAt`(`deadlineMs`: kotlin.Long): Expiry {
+            return FfiConverterTypeExpiry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_expiry_at(
+        it,
+        
+        FfiConverterLong.lower(`deadlineMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The state as JSON (estimate, samples, policy memory; never the token).
+     */
+    @Throws(MxClockException::class)override fun `exportState`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_export_state(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The app saw the network change (new Wi-Fi, VPN): the path and any
+     * proxy may differ, so the next `sync_if_needed` syncs, and backoff
+     * from failures on the old network is forgotten.
+     */override fun `networkChanged`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_network_changed(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Milliseconds until `sync_if_needed` would sync (0: now). For
+     * WorkManager / BGTaskScheduler.
+     */override fun `nextSyncDueInMs`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_next_sync_due_in_ms(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * An event from `/sync` with `origin_server_ts` and `unsigned.age`,
+     * received at `received_boot_ms`. The weakest source: `age` is wrong
+     * over federation on some servers; the estimator outvotes it.
+     */
+    @Throws(MxClockException::class)override fun `observeEvent`(`originServerTs`: kotlin.Long, `ageMs`: kotlin.Long, `receivedBootMs`: kotlin.Long): Estimate {
+            return FfiConverterTypeEstimate.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_observe_event(
+        it,
+        
+        FfiConverterLong.lower(`originServerTs`),
+        FfiConverterLong.lower(`ageMs`),
+        FfiConverterLong.lower(`receivedBootMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * `server_now_ms() + duration_ms`: the `expires_ts` to put in an event
+     * the app creates (`created_ts`/`sender_ts` are `server_now_ms()`).
+     */
+    @Throws(MxClockException::class)override fun `serverMsAfter`(`durationMs`: kotlin.Long): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_server_ms_after(
+        it,
+        
+        FfiConverterLong.lower(`durationMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Boot-clock time at which the server clock reads `server_ms`.
+     */
+    @Throws(MxClockException::class)override fun `serverMsToBootMs`(`serverMs`: kotlin.Long): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_server_ms_to_boot_ms(
+        it,
+        
+        FfiConverterLong.lower(`serverMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Device wall-clock time at which the server clock reads `server_ms`
+     * (by the wall clock as it is set now).
+     */
+    @Throws(MxClockException::class)override fun `serverMsToWallMs`(`serverMs`: kotlin.Long): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_server_ms_to_wall_ms(
+        it,
+        
+        FfiConverterLong.lower(`serverMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Server time now with its uncertainty and the boot time of the
+     * reading: what the expiry rules take.
+     */
+    @Throws(MxClockException::class)override fun `serverNow`(): ServerNow {
+            return FfiConverterTypeServerNow.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_server_now(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Server time now in ms since the Unix epoch. Lock-free: one boot-clock
+     * read and an atomic load. `Error::NotSynced` before the first sample.
+     */
+    @Throws(MxClockException::class)override fun `serverNowMs`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_server_now_ms(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Why a sync is due now, if it is (ignores rate limits).
+     */override fun `syncReason`(): SyncReason? {
+            return FfiConverterOptionalTypeSyncReason.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_sync_reason(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Server time corresponding to device wall-clock time `wall_ms`.
+     */
+    @Throws(MxClockException::class)override fun `wallMsToServerMs`(`wallMs`: kotlin.Long): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_wall_ms_to_server_ms(
+        it,
+        
+        FfiConverterLong.lower(`wallMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Syncs now: a burst of requests (blocking; each request bounded by
+     * `request_timeout_ms`, a `Date`-only burst also waits up to a second
+     * per probe to time it). Concurrent callers share one burst. Honours a
+     * server's 429 `Retry-After` (returns `RateLimited` without a request).
+     */
+    @Throws(MxClockException::class)override fun `sync`(): SyncReport {
+            return FfiConverterTypeSyncReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_sync(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Syncs only if due (no estimate, uncertainty too high, reboot, network
+     * change) and allowed (minimum interval, backoff, 429). Returns None
+     * when nothing was done.
+     */
+    @Throws(MxClockException::class)override fun `syncIfNeeded`(): SyncReport? {
+            return FfiConverterOptionalTypeSyncReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_sync_if_needed(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * Restores a clock from saved state (see `export_state`).
+     */
+    @Throws(MxClockException::class) fun `restore`(`config`: ClockConfig, `stateJson`: kotlin.String, `timeSource`: TimeSource?, `transport`: HttpTransport?): ServerClock {
+            return FfiConverterTypeServerClock.lift(
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_constructor_serverclock_restore(
+    
+        
+        FfiConverterTypeClockConfig.lower(`config`),
+        FfiConverterString.lower(`stateJson`),
+        FfiConverterOptionalTypeTimeSource.lower(`timeSource`),
+        FfiConverterOptionalTypeHttpTransport.lower(`transport`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * A clock on the given time source and transport (None: the defaults).
+     * Apps pass their own `TimeSource` (e.g. Android
+     * `SystemClock.elapsedRealtime()`) or `HttpTransport` (OkHttp,
+     * URLSession) here.
+     */
+    @Throws(MxClockException::class) fun `withSources`(`config`: ClockConfig, `timeSource`: TimeSource?, `transport`: HttpTransport?): ServerClock {
+            return FfiConverterTypeServerClock.lift(
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_constructor_serverclock_with_sources(
+    
+        
+        FfiConverterTypeClockConfig.lower(`config`),
+        FfiConverterOptionalTypeTimeSource.lower(`timeSource`),
+        FfiConverterOptionalTypeHttpTransport.lower(`transport`),_status)
+}
+    )
+    }
+    
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeServerClock: FfiConverter<ServerClock, Long> {
+    override fun lower(value: ServerClock): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ServerClock {
+        return ServerClock(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ServerClock {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ServerClock) = 8UL
+
+    override fun write(value: ServerClock, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -1562,6 +3104,702 @@ public object FfiConverterTypeTimeSource: FfiConverter<TimeSource, Long> {
 
 
 /**
+ * Everything a [`ServerClock`](crate::ServerClock) needs; every field but
+ * `homeserver_url` has a default.
+ *
+ * `Debug` never prints the access token.
+ */
+data class ClockConfig (
+    /**
+     * `https://matrix.example.org` (a base path is allowed). Plain `http`
+     * only for loopback, or with `allow_insecure_http`. Empty: no network,
+     * the clock is fed through `add_sample`/`observe_event` only.
+     */
+    val `homeserverUrl`: kotlin.String
+    , 
+    /**
+     * Sent as `Authorization: Bearer` to the MSC4094 endpoint only; never
+     * logged, printed or saved.
+     */
+    val `accessToken`: kotlin.String? = null 
+    , 
+    /**
+     * Path of the MSC4094 endpoint.
+     */
+    val `endpointPath`: kotlin.String = "/_matrix/client/v3/get_server_now" 
+    , 
+    /**
+     * Timeout of one whole request (connect, send, receive), ms.
+     */
+    val `requestTimeoutMs`: kotlin.ULong = 10000uL 
+    , 
+    /**
+     * Allow `http://` to a non-loopback host (tests, private networks).
+     */
+    val `allowInsecureHttp`: kotlin.Boolean = false 
+    , 
+    /**
+     * Assumed worst-case drift between boot and server clocks, ppm.
+     */
+    val `driftPpm`: kotlin.UInt = 100u 
+    , 
+    /**
+     * Samples kept for selection (NTP keeps 8).
+     */
+    val `maxSamples`: kotlin.UInt = 8u 
+    , 
+    /**
+     * A wall-clock change larger than this (against the boot clock) is
+     * reported in the estimate.
+     */
+    val `wallJumpThresholdMs`: kotlin.Long = 1000L 
+    , 
+    /**
+     * Upper bound on a sync response's time in flight, for event-age samples.
+     */
+    val `eventMaxTransitMs`: kotlin.Long = 10000L 
+    , 
+    /**
+     * State older than this (by the wall clock) is dropped on restore after
+     * a reboot (default 30 days).
+     */
+    val `restoreMaxAgeMs`: kotlin.Long = 2592000000L 
+    , 
+    /**
+     * When and how hard to sync.
+     */
+    val `policy`: SyncPolicy = SyncPolicy() 
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_clockconfig_uniffi_trait_debug(FfiConverterTypeClockConfig.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeClockConfig: FfiConverterRustBuffer<ClockConfig> {
+    override fun read(buf: ByteBuffer): ClockConfig {
+        return ClockConfig(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeSyncPolicy.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ClockConfig) = (
+            FfiConverterString.allocationSize(value.`homeserverUrl`) +
+            FfiConverterOptionalString.allocationSize(value.`accessToken`) +
+            FfiConverterString.allocationSize(value.`endpointPath`) +
+            FfiConverterULong.allocationSize(value.`requestTimeoutMs`) +
+            FfiConverterBoolean.allocationSize(value.`allowInsecureHttp`) +
+            FfiConverterUInt.allocationSize(value.`driftPpm`) +
+            FfiConverterUInt.allocationSize(value.`maxSamples`) +
+            FfiConverterLong.allocationSize(value.`wallJumpThresholdMs`) +
+            FfiConverterLong.allocationSize(value.`eventMaxTransitMs`) +
+            FfiConverterLong.allocationSize(value.`restoreMaxAgeMs`) +
+            FfiConverterTypeSyncPolicy.allocationSize(value.`policy`)
+    )
+
+    override fun write(value: ClockConfig, buf: ByteBuffer) {
+            FfiConverterString.write(value.`homeserverUrl`, buf)
+            FfiConverterOptionalString.write(value.`accessToken`, buf)
+            FfiConverterString.write(value.`endpointPath`, buf)
+            FfiConverterULong.write(value.`requestTimeoutMs`, buf)
+            FfiConverterBoolean.write(value.`allowInsecureHttp`, buf)
+            FfiConverterUInt.write(value.`driftPpm`, buf)
+            FfiConverterUInt.write(value.`maxSamples`, buf)
+            FfiConverterLong.write(value.`wallJumpThresholdMs`, buf)
+            FfiConverterLong.write(value.`eventMaxTransitMs`, buf)
+            FfiConverterLong.write(value.`restoreMaxAgeMs`, buf)
+            FfiConverterTypeSyncPolicy.write(value.`policy`, buf)
+    }
+}
+
+
+
+/**
+ * The server-time estimate at one instant.
+ */
+data class Estimate (
+    /**
+     * Server time now, ms since the Unix epoch.
+     */
+    val `serverNowMs`: kotlin.Long
+    , 
+    /**
+     * The true server time is within ± this of `server_now_ms`.
+     */
+    val `uncertaintyMs`: kotlin.Long
+    , 
+    /**
+     * Server minus device wall clock (MSC4094's "offset"), read fresh.
+     */
+    val `offsetMs`: kotlin.Long
+    , 
+    /**
+     * Server minus boot clock (θ), the anchored quantity.
+     */
+    val `bootOffsetMs`: kotlin.Long
+    , 
+    /**
+     * Boot-clock time of this reading.
+     */
+    val `bootMs`: kotlin.Long
+    , 
+    /**
+     * Source of the best (narrowest) sample used.
+     */
+    val `source`: SampleSource
+    , 
+    /**
+     * Samples that agree and were used.
+     */
+    val `samples`: kotlin.UInt
+    , 
+    /**
+     * Samples outvoted as outliers.
+     */
+    val `falsetickers`: kotlin.UInt
+    , 
+    /**
+     * Boot time of the newest sample used.
+     */
+    val `newestSampleBootMs`: kotlin.Long
+    , 
+    /**
+     * Whether `uncertainty_ms` is within the policy's `max_uncertainty_ms`.
+     */
+    val `withinPolicy`: kotlin.Boolean
+    , 
+    /**
+     * How far the wall clock moved against the boot clock since the
+     * newest sample, when more than `wall_jump_threshold_ms` (else 0). The
+     * estimate does not depend on it; it tells the app the device clock was
+     * changed.
+     */
+    val `wallJumpMs`: kotlin.Long
+    , 
+    /**
+     * The last selection followed a server clock step (old samples dropped).
+     */
+    val `serverClockStepped`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEstimate: FfiConverterRustBuffer<Estimate> {
+    override fun read(buf: ByteBuffer): Estimate {
+        return Estimate(
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeSampleSource.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Estimate) = (
+            FfiConverterLong.allocationSize(value.`serverNowMs`) +
+            FfiConverterLong.allocationSize(value.`uncertaintyMs`) +
+            FfiConverterLong.allocationSize(value.`offsetMs`) +
+            FfiConverterLong.allocationSize(value.`bootOffsetMs`) +
+            FfiConverterLong.allocationSize(value.`bootMs`) +
+            FfiConverterTypeSampleSource.allocationSize(value.`source`) +
+            FfiConverterUInt.allocationSize(value.`samples`) +
+            FfiConverterUInt.allocationSize(value.`falsetickers`) +
+            FfiConverterLong.allocationSize(value.`newestSampleBootMs`) +
+            FfiConverterBoolean.allocationSize(value.`withinPolicy`) +
+            FfiConverterLong.allocationSize(value.`wallJumpMs`) +
+            FfiConverterBoolean.allocationSize(value.`serverClockStepped`)
+    )
+
+    override fun write(value: Estimate, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`serverNowMs`, buf)
+            FfiConverterLong.write(value.`uncertaintyMs`, buf)
+            FfiConverterLong.write(value.`offsetMs`, buf)
+            FfiConverterLong.write(value.`bootOffsetMs`, buf)
+            FfiConverterLong.write(value.`bootMs`, buf)
+            FfiConverterTypeSampleSource.write(value.`source`, buf)
+            FfiConverterUInt.write(value.`samples`, buf)
+            FfiConverterUInt.write(value.`falsetickers`, buf)
+            FfiConverterLong.write(value.`newestSampleBootMs`, buf)
+            FfiConverterBoolean.write(value.`withinPolicy`, buf)
+            FfiConverterLong.write(value.`wallJumpMs`, buf)
+            FfiConverterBoolean.write(value.`serverClockStepped`, buf)
+    }
+}
+
+
+
+/**
+ * The expiry decision for one event.
+ *
+ * Read `expiry` for the deadline, the remaining time, the state and the
+ * boot-clock time to arm a timer at. The other fields say what the app
+ * should do beyond "is it over":
+ * - `ended`: the content itself says it is over (left the call, beacon
+ * stopped), whatever the clock; `expiry` is then [`Expiry::ended`].
+ * - `should_ring`: `Some` for events that can ring (`m.rtc.notification`:
+ * type `ring` and not expired; `m.call.invite`: not expired), `None`
+ * otherwise.
+ * - `ignore`: a verification request outside its validity window (10 min
+ * past / 5 min future): drop it without showing anything, whatever
+ * `expiry` says. `verification_validity` says which side.
+ */
+data class EventExpiry (
+    /**
+     * The event's `type` as given.
+     */
+    val `eventType`: kotlin.String
+    , 
+    /**
+     * Which rule decided.
+     */
+    val `rule`: ExpiryRule
+    , 
+    /**
+     * The decision at the given server time.
+     */
+    val `expiry`: Expiry
+    , 
+    /**
+     * The content declares the thing over (left / stopped).
+     */
+    val `ended`: kotlin.Boolean
+    , 
+    /**
+     * Ring decision, for event types that ring.
+     */
+    val `shouldRing`: kotlin.Boolean?
+    , 
+    /**
+     * Verification request to be ignored (outside the validity window).
+     */
+    val `ignore`: kotlin.Boolean
+    , 
+    /**
+     * For verification requests: where the timestamp stands.
+     */
+    val `verificationValidity`: VerificationValidity?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventExpiry: FfiConverterRustBuffer<EventExpiry> {
+    override fun read(buf: ByteBuffer): EventExpiry {
+        return EventExpiry(
+            FfiConverterString.read(buf),
+            FfiConverterTypeExpiryRule.read(buf),
+            FfiConverterTypeExpiry.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeVerificationValidity.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EventExpiry) = (
+            FfiConverterString.allocationSize(value.`eventType`) +
+            FfiConverterTypeExpiryRule.allocationSize(value.`rule`) +
+            FfiConverterTypeExpiry.allocationSize(value.`expiry`) +
+            FfiConverterBoolean.allocationSize(value.`ended`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`shouldRing`) +
+            FfiConverterBoolean.allocationSize(value.`ignore`) +
+            FfiConverterOptionalTypeVerificationValidity.allocationSize(value.`verificationValidity`)
+    )
+
+    override fun write(value: EventExpiry, buf: ByteBuffer) {
+            FfiConverterString.write(value.`eventType`, buf)
+            FfiConverterTypeExpiryRule.write(value.`rule`, buf)
+            FfiConverterTypeExpiry.write(value.`expiry`, buf)
+            FfiConverterBoolean.write(value.`ended`, buf)
+            FfiConverterOptionalBoolean.write(value.`shouldRing`, buf)
+            FfiConverterBoolean.write(value.`ignore`, buf)
+            FfiConverterOptionalTypeVerificationValidity.write(value.`verificationValidity`, buf)
+    }
+}
+
+
+
+/**
+ * The outcome for one element of a batch: exactly one of `result` and
+ * `error` is set. `event_id` is copied from the event when it has a string
+ * one, so apps can match outcomes to events (the order is also kept).
+ */
+data class EventOutcome (
+    /**
+     * The event's `event_id`, if it has one.
+     */
+    val `eventId`: kotlin.String?
+    , 
+    /**
+     * The decision, when the event could be evaluated.
+     */
+    val `result`: EventExpiry?
+    , 
+    /**
+     * The error message (as `Error`'s `Display`), when it could not.
+     */
+    val `error`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventOutcome: FfiConverterRustBuffer<EventOutcome> {
+    override fun read(buf: ByteBuffer): EventOutcome {
+        return EventOutcome(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeEventExpiry.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EventOutcome) = (
+            FfiConverterOptionalString.allocationSize(value.`eventId`) +
+            FfiConverterOptionalTypeEventExpiry.allocationSize(value.`result`) +
+            FfiConverterOptionalString.allocationSize(value.`error`)
+    )
+
+    override fun write(value: EventOutcome, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`eventId`, buf)
+            FfiConverterOptionalTypeEventExpiry.write(value.`result`, buf)
+            FfiConverterOptionalString.write(value.`error`, buf)
+    }
+}
+
+
+
+/**
+ * An expiry decision for one deadline at one [`ServerNow`] reading.
+ */
+data class Expiry (
+    /**
+     * First server-clock ms at which the thing counts as over.
+     */
+    val `deadlineMs`: kotlin.Long
+    , 
+    /**
+     * `deadline_ms − server_now_ms` by the best estimate (negative: overdue).
+     */
+    val `remainingMs`: kotlin.Long
+    , 
+    /**
+     * Live / Expired / Uncertain, taking the uncertainty into account.
+     */
+    val `state`: ExpiryState
+    , 
+    /**
+     * Best guess, `remaining_ms <= 0` (matrix-js-sdk `CallMembership.isExpired`).
+     */
+    val `isExpired`: kotlin.Boolean
+    , 
+    /**
+     * Boot-clock time at which `remaining_ms` reaches 0: arm a timer for it.
+     */
+    val `fireAtBootMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeExpiry: FfiConverterRustBuffer<Expiry> {
+    override fun read(buf: ByteBuffer): Expiry {
+        return Expiry(
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeExpiryState.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Expiry) = (
+            FfiConverterLong.allocationSize(value.`deadlineMs`) +
+            FfiConverterLong.allocationSize(value.`remainingMs`) +
+            FfiConverterTypeExpiryState.allocationSize(value.`state`) +
+            FfiConverterBoolean.allocationSize(value.`isExpired`) +
+            FfiConverterLong.allocationSize(value.`fireAtBootMs`)
+    )
+
+    override fun write(value: Expiry, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`deadlineMs`, buf)
+            FfiConverterLong.write(value.`remainingMs`, buf)
+            FfiConverterTypeExpiryState.write(value.`state`, buf)
+            FfiConverterBoolean.write(value.`isExpired`, buf)
+            FfiConverterLong.write(value.`fireAtBootMs`, buf)
+    }
+}
+
+
+
+/**
+ * One HTTP header. Names compare case-insensitively wherever mxclock looks
+ * them up; values are kept as received (non-UTF-8 bytes replaced by U+FFFD).
+ */
+data class HttpHeader (
+    /**
+     * Header name, e.g. `Date`.
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * Header value, without surrounding whitespace.
+     */
+    val `value`: kotlin.String
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_httpheader_uniffi_trait_debug(FfiConverterTypeHttpHeader.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpHeader: FfiConverterRustBuffer<HttpHeader> {
+    override fun read(buf: ByteBuffer): HttpHeader {
+        return HttpHeader(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HttpHeader) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`value`)
+    )
+
+    override fun write(value: HttpHeader, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`value`, buf)
+    }
+}
+
+
+
+/**
+ * A GET request: the only kind mxclock makes.
+ *
+ * Its `Debug` output redacts the `Authorization` header (and any
+ * `access_token` query parameter), so the token never reaches a log:
+ *
+ * ```
+ * use mxclock::transport::{server_now_request, HomeserverUrl};
+ * let url = HomeserverUrl::parse("https://matrix.example.org", false).unwrap();
+ * let req = server_now_request(&url, "/_matrix/client/v3/get_server_now", Some("syt_secret"), 5_000);
+ * let shown = format!("{req:?}");
+ * assert!(!shown.contains("syt_secret"));
+ * assert!(shown.contains("Authorization: <redacted>"));
+ * ```
+ */
+data class HttpRequest (
+    /**
+     * Absolute `https://` (or loopback `http://`) URL, without credentials.
+     */
+    val `url`: kotlin.String
+    , 
+    /**
+     * Headers to send, in order. Transports add `Host`, and may add
+     * `User-Agent` and connection headers of their own.
+     */
+    val `headers`: List<HttpHeader>
+    , 
+    /**
+     * Budget for the whole exchange (connect, TLS, send, wait, body), in ms.
+     */
+    val `timeoutMs`: kotlin.ULong
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_httprequest_uniffi_trait_debug(FfiConverterTypeHttpRequest.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpRequest: FfiConverterRustBuffer<HttpRequest> {
+    override fun read(buf: ByteBuffer): HttpRequest {
+        return HttpRequest(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HttpRequest) = (
+            FfiConverterString.allocationSize(value.`url`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`) +
+            FfiConverterULong.allocationSize(value.`timeoutMs`)
+    )
+
+    override fun write(value: HttpRequest, buf: ByteBuffer) {
+            FfiConverterString.write(value.`url`, buf)
+            FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
+            FfiConverterULong.write(value.`timeoutMs`, buf)
+    }
+}
+
+
+
+/**
+ * A response with any status: transports return 3xx, 4xx and 5xx as
+ * responses, not errors, because their `Date` header and body still matter.
+ *
+ * Its `Debug` shows the body's size only (a server may echo the token in
+ * it) and redacts secret headers such as `Set-Cookie`, as [`HttpHeader`]
+ * does.
+ */
+data class HttpResponse (
+    /**
+     * HTTP status code.
+     */
+    val `status`: kotlin.UShort
+    , 
+    /**
+     * Response headers, in the order received.
+     */
+    val `headers`: List<HttpHeader>
+    , 
+    /**
+     * Body bytes, at most [`MAX_BODY_BYTES`].
+     */
+    val `body`: kotlin.ByteArray
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_httpresponse_uniffi_trait_debug(FfiConverterTypeHttpResponse.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpResponse: FfiConverterRustBuffer<HttpResponse> {
+    override fun read(buf: ByteBuffer): HttpResponse {
+        return HttpResponse(
+            FfiConverterUShort.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
+            FfiConverterByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HttpResponse) = (
+            FfiConverterUShort.allocationSize(value.`status`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`) +
+            FfiConverterByteArray.allocationSize(value.`body`)
+    )
+
+    override fun write(value: HttpResponse, buf: ByteBuffer) {
+            FfiConverterUShort.write(value.`status`, buf)
+            FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
+            FfiConverterByteArray.write(value.`body`, buf)
+    }
+}
+
+
+
+/**
  * θ = server − boot lies in `[lo_ms, hi_ms]` as of boot time `taken_boot_ms`.
  */
 data class Sample (
@@ -1621,6 +3859,377 @@ public object FfiConverterTypeSample: FfiConverterRustBuffer<Sample> {
             FfiConverterLong.write(value.`takenBootMs`, buf)
     }
 }
+
+
+
+/**
+ * A reading of the estimated server clock.
+ *
+ * Produced by the clock (`server_now_ms` = boot + θ); every decision in this
+ * module is taken against one reading, so a batch of events is judged at
+ * one instant.
+ */
+data class ServerNow (
+    /**
+     * Best estimate of the server's Unix time in ms.
+     */
+    val `serverNowMs`: kotlin.Long
+    , 
+    /**
+     * Half-width of the interval the true server time lies in (≥ 0; a
+     * negative value is treated as 0).
+     */
+    val `uncertaintyMs`: kotlin.Long
+    , 
+    /**
+     * Boot-clock time (ms) at which this reading was taken.
+     */
+    val `bootMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeServerNow: FfiConverterRustBuffer<ServerNow> {
+    override fun read(buf: ByteBuffer): ServerNow {
+        return ServerNow(
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ServerNow) = (
+            FfiConverterLong.allocationSize(value.`serverNowMs`) +
+            FfiConverterLong.allocationSize(value.`uncertaintyMs`) +
+            FfiConverterLong.allocationSize(value.`bootMs`)
+    )
+
+    override fun write(value: ServerNow, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`serverNowMs`, buf)
+            FfiConverterLong.write(value.`uncertaintyMs`, buf)
+            FfiConverterLong.write(value.`bootMs`, buf)
+    }
+}
+
+
+
+/**
+ * Knobs of the sync policy; every field has a sensible default.
+ */
+data class SyncPolicy (
+    /**
+     * Requests in one endpoint burst (default 4).
+     */
+    val `maxSamplesPerSync`: kotlin.UInt = 4u 
+    , 
+    /**
+     * Requests in one `Date`-header burst, where phase-targeted probes
+     * narrow the 1 s resolution down (default 8).
+     */
+    val `dateProbeBudget`: kotlin.UInt = 8u 
+    , 
+    /**
+     * A burst stops early once the uncertainty is at most this (default 50).
+     */
+    val `targetUncertaintyMs`: kotlin.Long = 50L 
+    , 
+    /**
+     * `sync_if_needed` syncs when the uncertainty grew above this (default 1000).
+     */
+    val `maxUncertaintyMs`: kotlin.Long = 1000L 
+    , 
+    /**
+     * `sync_if_needed` never syncs more often than this (default 30 s).
+     */
+    val `minSyncIntervalMs`: kotlin.Long = 30000L 
+    , 
+    /**
+     * First backoff after a failure (default 5 s); doubles per failure.
+     */
+    val `backoffInitialMs`: kotlin.Long = 5000L 
+    , 
+    /**
+     * Backoff ceiling (default 1 h).
+     */
+    val `backoffMaxMs`: kotlin.Long = 3600000L 
+    , 
+    /**
+     * How long a server without the MSC4094 endpoint is not asked for it
+     * again (default 24 h).
+     */
+    val `unsupportedRetryMs`: kotlin.Long = 86400000L 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncPolicy: FfiConverterRustBuffer<SyncPolicy> {
+    override fun read(buf: ByteBuffer): SyncPolicy {
+        return SyncPolicy(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncPolicy) = (
+            FfiConverterUInt.allocationSize(value.`maxSamplesPerSync`) +
+            FfiConverterUInt.allocationSize(value.`dateProbeBudget`) +
+            FfiConverterLong.allocationSize(value.`targetUncertaintyMs`) +
+            FfiConverterLong.allocationSize(value.`maxUncertaintyMs`) +
+            FfiConverterLong.allocationSize(value.`minSyncIntervalMs`) +
+            FfiConverterLong.allocationSize(value.`backoffInitialMs`) +
+            FfiConverterLong.allocationSize(value.`backoffMaxMs`) +
+            FfiConverterLong.allocationSize(value.`unsupportedRetryMs`)
+    )
+
+    override fun write(value: SyncPolicy, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`maxSamplesPerSync`, buf)
+            FfiConverterUInt.write(value.`dateProbeBudget`, buf)
+            FfiConverterLong.write(value.`targetUncertaintyMs`, buf)
+            FfiConverterLong.write(value.`maxUncertaintyMs`, buf)
+            FfiConverterLong.write(value.`minSyncIntervalMs`, buf)
+            FfiConverterLong.write(value.`backoffInitialMs`, buf)
+            FfiConverterLong.write(value.`backoffMaxMs`, buf)
+            FfiConverterLong.write(value.`unsupportedRetryMs`, buf)
+    }
+}
+
+
+
+/**
+ * What one `sync()` did.
+ */
+data class SyncReport (
+    /**
+     * HTTP requests sent.
+     */
+    val `requests`: kotlin.UInt
+    , 
+    /**
+     * Usable samples obtained.
+     */
+    val `samplesTaken`: kotlin.UInt
+    , 
+    /**
+     * Source of the best sample of the resulting estimate.
+     */
+    val `source`: SampleSource
+    , 
+    /**
+     * Whether the server has the MSC4094 endpoint (as far as we know).
+     */
+    val `endpointSupported`: kotlin.Boolean
+    , 
+    /**
+     * Why the sync ran (None for an explicit `sync()`).
+     */
+    val `reason`: SyncReason?
+    , 
+    /**
+     * Shortest round trip of the burst, ms (None if no reply came back).
+     */
+    val `minRttMs`: kotlin.Long?
+    , 
+    /**
+     * The estimate after the sync.
+     */
+    val `estimate`: Estimate
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
+    override fun read(buf: ByteBuffer): SyncReport {
+        return SyncReport(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterTypeSampleSource.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeSyncReason.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterTypeEstimate.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncReport) = (
+            FfiConverterUInt.allocationSize(value.`requests`) +
+            FfiConverterUInt.allocationSize(value.`samplesTaken`) +
+            FfiConverterTypeSampleSource.allocationSize(value.`source`) +
+            FfiConverterBoolean.allocationSize(value.`endpointSupported`) +
+            FfiConverterOptionalTypeSyncReason.allocationSize(value.`reason`) +
+            FfiConverterOptionalLong.allocationSize(value.`minRttMs`) +
+            FfiConverterTypeEstimate.allocationSize(value.`estimate`)
+    )
+
+    override fun write(value: SyncReport, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`requests`, buf)
+            FfiConverterUInt.write(value.`samplesTaken`, buf)
+            FfiConverterTypeSampleSource.write(value.`source`, buf)
+            FfiConverterBoolean.write(value.`endpointSupported`, buf)
+            FfiConverterOptionalTypeSyncReason.write(value.`reason`, buf)
+            FfiConverterOptionalLong.write(value.`minRttMs`, buf)
+            FfiConverterTypeEstimate.write(value.`estimate`, buf)
+    }
+}
+
+
+
+/**
+ * Which rule of DESIGN.md section 7 decided an event.
+ */
+
+enum class ExpiryRule {
+    
+    /**
+     * `m.call.member` session format: (`created_ts` ?? `origin_server_ts`) +
+     * (`expires` ?? 4 h).
+     */
+    CALL_MEMBER_SESSION,
+    /**
+     * Legacy MSC3401 `m.call.member`: `expires_ts`, or for a `memberships`
+     * array the latest deadline of its devices.
+     */
+    CALL_MEMBER_LEGACY,
+    /**
+     * `m.call.member` / `m.rtc.member` with empty content: the device left.
+     */
+    MEMBERSHIP_LEFT,
+    /**
+     * `m.rtc.member` live while sticky: `origin_server_ts` +
+     * min(`sticky.duration_ms`, 1 h).
+     */
+    RTC_MEMBER_STICKY,
+    /**
+     * `m.rtc.member` with the server's remaining ttl in `unsigned`: receipt +
+     * ttl on the boot clock.
+     */
+    RTC_MEMBER_STICKY_TTL,
+    /**
+     * To-device `m.key.verification.request` (`content.timestamp`).
+     */
+    VERIFICATION_REQUEST_TO_DEVICE,
+    /**
+     * In-room verification request (`m.room.message`, `origin_server_ts`).
+     */
+    VERIFICATION_REQUEST_IN_ROOM,
+    /**
+     * `m.call.invite` lifetime.
+     */
+    CALL_INVITE,
+    /**
+     * `m.rtc.notification` lifetime and ring decision.
+     */
+    RTC_NOTIFICATION,
+    /**
+     * Live location `m.beacon_info`.
+     */
+    BEACON_INFO;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeExpiryRule: FfiConverterRustBuffer<ExpiryRule> {
+    override fun read(buf: ByteBuffer) = try {
+        ExpiryRule.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ExpiryRule) = 4UL
+
+    override fun write(value: ExpiryRule, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a deadline stands relative to the uncertain server time.
+ */
+
+enum class ExpiryState {
+    
+    /**
+     * Before the deadline even at the latest possible server time.
+     */
+    LIVE,
+    /**
+     * At or past the deadline even at the earliest possible server time.
+     */
+    EXPIRED,
+    /**
+     * The deadline lies within the uncertainty (|remaining| ≤ uncertainty):
+     * the best guess is in `is_expired`, but it may be wrong.
+     */
+    UNCERTAIN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeExpiryState: FfiConverterRustBuffer<ExpiryState> {
+    override fun read(buf: ByteBuffer) = try {
+        ExpiryState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ExpiryState) = 4UL
+
+    override fun write(value: ExpiryState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -1721,14 +4330,14 @@ sealed class MxClockException(message: String): kotlin.Exception(message) {
         
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<MxClockException> {
-        override fun lift(error_buf: RustBuffer.ByValue): MxClockException = FfiConverterTypeMxClockException.lift(error_buf)
+        override fun lift(error_buf: RustBuffer.ByValue): MxClockException = FfiConverterTypeMxClockError.lift(error_buf)
     }
 }
 
 /**
  * @suppress
  */
-public object FfiConverterTypeMxClockException : FfiConverterRustBuffer<MxClockException> {
+public object FfiConverterTypeMxClockError : FfiConverterRustBuffer<MxClockException> {
     override fun read(buf: ByteBuffer): MxClockException {
         
             return when(buf.getInt()) {
@@ -1831,6 +4440,50 @@ public object FfiConverterTypeMxClockException : FfiConverterRustBuffer<MxClockE
 
 
 /**
+ * How an `m.rtc.notification` should notify (MSC4075 `notification_type`).
+ */
+
+enum class NotificationType {
+    
+    /**
+     * `ring`: play a ring sound.
+     */
+    RING,
+    /**
+     * `notification` (or any type this version does not know): a visual
+     * notification only, never a ring.
+     */
+    NOTIFICATION;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNotificationType: FfiConverterRustBuffer<NotificationType> {
+    override fun read(buf: ByteBuffer) = try {
+        NotificationType.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: NotificationType) = 4UL
+
+    override fun write(value: NotificationType, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Where a sample came from, best first.
  */
 
@@ -1877,6 +4530,104 @@ public object FfiConverterTypeSampleSource: FfiConverterRustBuffer<SampleSource>
 
 
 
+/**
+ * Why a sync is due.
+ */
+
+enum class SyncReason {
+    
+    /**
+     * There is no estimate at all.
+     */
+    NO_ESTIMATE,
+    /**
+     * The uncertainty grew above `max_uncertainty_ms`.
+     */
+    UNCERTAINTY_TOO_HIGH,
+    /**
+     * A restore found that the device rebooted since the state was saved.
+     */
+    REBOOT,
+    /**
+     * The app reported a network change (new path, maybe a new proxy).
+     */
+    NETWORK_CHANGED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncReason: FfiConverterRustBuffer<SyncReason> {
+    override fun read(buf: ByteBuffer) = try {
+        SyncReason.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SyncReason) = 4UL
+
+    override fun write(value: SyncReason, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Whether a verification request's timestamp is acceptable.
+ */
+
+enum class VerificationValidity {
+    
+    /**
+     * Within 10 min in the past to 5 min in the future: show it.
+     */
+    VALID,
+    /**
+     * More than 10 min old: ignore it.
+     */
+    TOO_OLD,
+    /**
+     * More than 5 min in the future: ignore it.
+     */
+    IN_FUTURE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerificationValidity: FfiConverterRustBuffer<VerificationValidity> {
+    override fun read(buf: ByteBuffer) = try {
+        VerificationValidity.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: VerificationValidity) = 4UL
+
+    override fun write(value: VerificationValidity, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -1903,6 +4654,350 @@ public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
         } else {
             buf.put(1)
             FfiConverterLong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
+    override fun read(buf: ByteBuffer): kotlin.String? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterString.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.String?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.String?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeHttpTransport: FfiConverterRustBuffer<HttpTransport?> {
+    override fun read(buf: ByteBuffer): HttpTransport? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHttpTransport.read(buf)
+    }
+
+    override fun allocationSize(value: HttpTransport?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHttpTransport.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HttpTransport?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHttpTransport.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeTimeSource: FfiConverterRustBuffer<TimeSource?> {
+    override fun read(buf: ByteBuffer): TimeSource? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeTimeSource.read(buf)
+    }
+
+    override fun allocationSize(value: TimeSource?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeTimeSource.allocationSize(value)
+        }
+    }
+
+    override fun write(value: TimeSource?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeTimeSource.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeEstimate: FfiConverterRustBuffer<Estimate?> {
+    override fun read(buf: ByteBuffer): Estimate? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeEstimate.read(buf)
+    }
+
+    override fun allocationSize(value: Estimate?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeEstimate.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Estimate?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeEstimate.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeEventExpiry: FfiConverterRustBuffer<EventExpiry?> {
+    override fun read(buf: ByteBuffer): EventExpiry? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeEventExpiry.read(buf)
+    }
+
+    override fun allocationSize(value: EventExpiry?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeEventExpiry.allocationSize(value)
+        }
+    }
+
+    override fun write(value: EventExpiry?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeEventExpiry.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSyncReport: FfiConverterRustBuffer<SyncReport?> {
+    override fun read(buf: ByteBuffer): SyncReport? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSyncReport.read(buf)
+    }
+
+    override fun allocationSize(value: SyncReport?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSyncReport.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SyncReport?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSyncReport.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSyncReason: FfiConverterRustBuffer<SyncReason?> {
+    override fun read(buf: ByteBuffer): SyncReason? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSyncReason.read(buf)
+    }
+
+    override fun allocationSize(value: SyncReason?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSyncReason.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SyncReason?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSyncReason.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeVerificationValidity: FfiConverterRustBuffer<VerificationValidity?> {
+    override fun read(buf: ByteBuffer): VerificationValidity? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeVerificationValidity.read(buf)
+    }
+
+    override fun allocationSize(value: VerificationValidity?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeVerificationValidity.allocationSize(value)
+        }
+    }
+
+    override fun write(value: VerificationValidity?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeVerificationValidity.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeEventOutcome: FfiConverterRustBuffer<List<EventOutcome>> {
+    override fun read(buf: ByteBuffer): List<EventOutcome> {
+        val len = buf.getInt()
+        return List<EventOutcome>(len) {
+            FfiConverterTypeEventOutcome.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<EventOutcome>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeEventOutcome.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<EventOutcome>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeEventOutcome.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer<List<HttpHeader>> {
+    override fun read(buf: ByteBuffer): List<HttpHeader> {
+        val len = buf.getInt()
+        return List<HttpHeader>(len) {
+            FfiConverterTypeHttpHeader.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<HttpHeader>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeHttpHeader.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<HttpHeader>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeHttpHeader.write(it, buf)
         }
     }
 }
