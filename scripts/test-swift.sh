@@ -11,9 +11,10 @@
 # 2. Where `swiftc` exists (macOS with Xcode, or a Linux Swift toolchain):
 #    build the MxClock module from the committed bindings against the fresh
 #    cdylib, compile tests/swift against it and run it. Closing line
-#    `swift: N passed, N failed`. Without swiftc it prints
-#    `swift: SKIPPED (no swiftc on this machine)`: nothing ran, nothing is
-#    counted as passed, and the exit status reflects the syntax check only.
+#    `swift: N passed, N failed`. Without swiftc it prints a line starting
+#    `SKIPPED:` and closes with `swift: SKIPPED (no swiftc on this machine)`:
+#    nothing ran, nothing is counted as passed, and the exit status reflects
+#    the syntax check only.
 #
 #   scripts/test-swift.sh [--bench]
 #
@@ -92,6 +93,8 @@ fi
 # --- 2. compile and run -----------------------------------------------------
 if ! command -v "$SWIFTC" >/dev/null 2>&1; then
     log "no Swift toolchain: the Swift tests were NOT compiled or run"
+    # At line start for scripts/test-all.sh, which counts such a step as skipped.
+    echo "SKIPPED: tests/swift not compiled or run (no swiftc on this machine); only the syntax check above ran"
     echo "swift: SKIPPED (no swiftc on this machine)"
     exit "$status"
 fi
@@ -105,6 +108,8 @@ swift_fail() {
 log "building the cdylib (cargo build --lib)"
 cargo build --quiet --lib || swift_fail "cargo build failed"
 LIB_DIR="$TARGET_DIR/debug"
+cargo build --quiet -p mxclock-test-homeserver --bin mxclock-test-homeserver ||
+    swift_fail "building mxclock-test-homeserver failed"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -133,6 +138,7 @@ mapfile -t TEST_FILES < <(find tests/swift -name '*.swift' | LC_ALL=C sort)
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 set +e
 MXCLOCK_EXPECTED_VERSION="$version" \
+    MXCLOCK_HOMESERVER="$TARGET_DIR/debug/mxclock-test-homeserver" \
     LD_LIBRARY_PATH="$OUT:$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
     DYLD_LIBRARY_PATH="$OUT:$LIB_DIR${DYLD_LIBRARY_PATH:+:$DYLD_LIBRARY_PATH}" \
     "$OUT/mxclock-swift-tests" "${RUN_ARGS[@]}" | tee "$OUT/last-run.log"

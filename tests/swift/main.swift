@@ -1,9 +1,9 @@
 // Entry point of the Swift binding tests (scripts/test-swift.sh), the same
-// scenarios as tests/kotlin. Phase 2 adds ClockScenarios, ExpiryScenarios,
-// TransportScenarios and readers-while-syncing, as in Kotlin.
+// scenarios as tests/kotlin.
 //
 // Environment (set by the script):
 //   MXCLOCK_EXPECTED_VERSION  the crate version from Cargo.toml
+//   MXCLOCK_HOMESERVER        path of the mxclock-test-homeserver binary
 // Arguments:
 //   --bench                   also print per-call costs (never asserted)
 import Foundation
@@ -15,6 +15,11 @@ sampleScenarios(harness)
 errorScenarios(harness)
 timeSourceScenarios(harness)
 threadScenarios(harness)
+redactionScenarios(harness)
+clockScenarios(harness)
+transportScenarios(harness)
+expiryScenarios(harness)
+readersWhileSyncingScenario(harness)
 if CommandLine.arguments.contains("--bench") {
     bench()
 }
