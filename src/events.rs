@@ -256,34 +256,72 @@ pub fn evaluate_events_json(
     now: &ServerNow,
     received_boot_ms: Option<i64>,
 ) -> Result<Vec<EventOutcome>> {
-    let value = parse(json_array)?;
-    let Value::Array(events) = value else {
-        return Err(invalid(
-            "$",
-            format!("expected a JSON array of events, got {}", kind(&value)),
-        ));
-    };
-    Ok(events
-        .iter()
-        .map(|event| {
-            let event_id = event
-                .get("event_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            match evaluate_event(event, now, received_boot_ms) {
-                Ok(r) => EventOutcome {
-                    event_id,
-                    result: Some(r),
-                    error: None,
-                },
-                Err(e) => EventOutcome {
-                    event_id,
-                    result: None,
-                    error: Some(e.to_string()),
-                },
-            }
-        })
-        .collect())
+    // Stream the array: each element is parsed, evaluated and dropped before
+    // the next, so only one event's tree is alive at a time (building the
+    // whole array as one `Value` first was slower per event than single
+    // calls; see benches/expiry.rs).
+    let mut de = serde_json::Deserializer::from_str(json_array);
+    let outcomes = serde::Deserializer::deserialize_seq(
+        &mut de,
+        BatchVisitor {
+            now,
+            received_boot_ms,
+        },
+    )
+    .and_then(|outcomes| de.end().map(|()| outcomes))
+    .map_err(|e| invalid("$", batch_error(&e)))?;
+    Ok(outcomes)
+}
+
+fn batch_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => format!("{e}"),
+        _ => format!("not valid JSON: {e}"),
+    }
+}
+
+fn outcome(event: &Value, now: &ServerNow, received_boot_ms: Option<i64>) -> EventOutcome {
+    let event_id = event
+        .get("event_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    match evaluate_event(event, now, received_boot_ms) {
+        Ok(r) => EventOutcome {
+            event_id,
+            result: Some(r),
+            error: None,
+        },
+        Err(e) => EventOutcome {
+            event_id,
+            result: None,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+struct BatchVisitor<'a> {
+    now: &'a ServerNow,
+    received_boot_ms: Option<i64>,
+}
+
+impl<'de> serde::de::Visitor<'de> for BatchVisitor<'_> {
+    type Value = Vec<EventOutcome>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of events")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+        while let Some(event) = seq.next_element::<Value>()? {
+            out.push(outcome(&event, self.now, self.received_boot_ms));
+        }
+        Ok(out)
+    }
 }
 
 // ---------------------------------------------------------------------------
