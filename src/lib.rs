@@ -6,12 +6,27 @@
 //! See `DESIGN.md` (in the steering repository) for the time model and the
 //! algorithms; each module's docs say which section it implements.
 
+pub mod clock;
+pub mod config;
 pub mod error;
+pub mod estimate;
+pub mod events;
+pub mod expiry;
+pub mod policy;
 pub mod sample;
+mod sync;
 pub mod time;
 pub mod transport;
 
+pub use clock::{Estimate, ServerClock, SyncReport};
+pub use config::ClockConfig;
 pub use error::{Error, Result};
+pub use events::{
+    evaluate_event, evaluate_event_json, evaluate_events_json, EventExpiry, EventOutcome,
+    ExpiryRule,
+};
+pub use expiry::{expiry_at, Expiry, ExpiryState, ServerNow};
+pub use policy::{SyncPolicy, SyncReason};
 pub use sample::{Sample, SampleSource};
 pub use time::{FakeTimeSource, OsTimeSource, TimeSource};
 #[cfg(feature = "http")]

@@ -75,6 +75,7 @@ impl TimeSource for OsTimeSource {
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod os {
+    use super::timespec_ms;
     use once_cell::sync::Lazy;
 
     /// `CLOCK_BOOTTIME`: monotonic and counts suspend (unlike `Instant`).
@@ -88,7 +89,7 @@ mod os {
         if rc != 0 {
             return super::fallback::boot_ms();
         }
-        ts.tv_sec as i64 * 1000 + ts.tv_nsec as i64 / 1_000_000
+        timespec_ms(&ts)
     }
 
     static BOOT_ID: Lazy<String> = Lazy::new(|| {
@@ -124,7 +125,7 @@ mod os {
         if rc != 0 {
             return super::fallback::boot_ms();
         }
-        ts.tv_sec as i64 * 1000 + ts.tv_nsec as i64 / 1_000_000
+        timespec_ms(&ts)
     }
 
     /// `kern.boottime` (the wall time of boot) identifies a boot.
@@ -169,6 +170,13 @@ mod os {
     pub fn boot_id() -> String {
         super::fallback::boot_id()
     }
+}
+
+/// `time_t`/`c_long` are 32-bit on ARM32 Android, so the casts are needed
+/// there even though they are no-ops on 64-bit targets.
+#[allow(dead_code, clippy::unnecessary_cast)]
+fn timespec_ms(ts: &libc::timespec) -> i64 {
+    (ts.tv_sec as i64).saturating_mul(1000) + (ts.tv_nsec as i64) / 1_000_000
 }
 
 /// Used where the OS gives nothing better: `Instant` (does not count sleep)

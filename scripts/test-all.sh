@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs every test of mxclock: the README's test command and what CI runs.
+#
+# Installs what is missing (Kotlin compiler, JNA, faketime, Synapse, fuzzing
+# tools) into caches under target/, so reruns are fast. Each step prints its
+# own output; the summary at the end counts steps. A step that cannot run
+# on this machine (Swift without swiftc) is SKIPPED, loudly, never passed.
+#
+# Environment: MXCLOCK_SKIP="kotlin synapse" skips named steps (reported as
+# SKIPPED, for quick local runs only; CI sets nothing).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+passed=() failed=() skipped=()
+log_dir=target/test-all
+mkdir -p "$log_dir"
+
+step() {
+    local name=$1
+    shift
+    if [[ " ${MXCLOCK_SKIP:-} " == *" $name "* ]]; then
+        echo "=== $name: SKIPPED (MXCLOCK_SKIP)"
+        skipped+=("$name (MXCLOCK_SKIP)")
+        return
+    fi
+    echo "=== $name: $*"
+    local start=$SECONDS rc
+    "$@" 2>&1 | tee "$log_dir/$name.log"
+    rc=${PIPESTATUS[0]}
+    local took=$((SECONDS - start))
+    if [[ $rc -eq 0 ]] && grep -q "^SKIPPED" "$log_dir/$name.log"; then
+        echo "=== $name: SKIPPED (${took}s): $(grep -m1 '^SKIPPED' "$log_dir/$name.log")"
+        skipped+=("$name")
+    elif [[ $rc -eq 0 ]]; then
+        echo "=== $name: ok (${took}s)"
+        passed+=("$name")
+    else
+        echo "=== $name: FAILED with exit $rc (${took}s); log in $log_dir/$name.log"
+        failed+=("$name")
+    fi
+}
+
+step fmt cargo fmt --all -- --check
+step clippy cargo clippy --workspace --all-targets -- -D warnings
+step rust-tests cargo test --workspace
+step rust-no-http cargo test --no-default-features --lib --tests
+[[ -f scripts/test-c.sh ]] && step c bash scripts/test-c.sh
+[[ -f scripts/generate-bindings.sh ]] && step bindings-up-to-date bash scripts/generate-bindings.sh --check
+[[ -f scripts/test-kotlin.sh ]] && step kotlin bash scripts/test-kotlin.sh
+[[ -f scripts/test-swift.sh ]] && step swift bash scripts/test-swift.sh
+[[ -f scripts/test-synapse.sh ]] && step synapse bash scripts/test-synapse.sh
+[[ -f scripts/fuzz-smoke.sh ]] && step fuzz bash scripts/fuzz-smoke.sh
+
+echo
+echo "=== summary"
+for s in "${passed[@]}"; do echo "  passed:  $s"; done
+for s in "${skipped[@]}"; do echo "  SKIPPED: $s"; done
+for s in "${failed[@]}"; do echo "  FAILED:  $s"; done
+echo "test-all: ${#passed[@]} passed, ${#failed[@]} failed, ${#skipped[@]} skipped"
+[[ ${#failed[@]} -eq 0 ]]

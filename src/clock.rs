@@ -1,0 +1,748 @@
+//! `ServerClock`: the estimate behind a lock, single-flight sync, persistence.
+//!
+//! The lock is never held across network I/O: a sync copies what it needs,
+//! releases the lock, talks to the server, then merges its samples back.
+//! Readers (`server_now_ms`, `estimate`) therefore never wait for the
+//! network; `server_now_ms` reads two atomics and the boot clock.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ClockConfig;
+use crate::error::{Error, Result};
+use crate::estimate::{drift_widening_ms, select, trim_window, Selection};
+use crate::policy::{PolicyState, SyncReason};
+use crate::sample::{Sample, SampleSource};
+use crate::time::{OsTimeSource, TimeSource};
+use crate::transport::HttpTransport;
+
+/// No estimate yet (stored in the θ atomic).
+const NO_OFFSET: i64 = i64::MIN;
+/// Saved-state format tag and version.
+const STATE_FORMAT: &str = "mxclock-state";
+const STATE_VERSION: u32 = 1;
+/// After a reboot the estimate goes through the wall clock, which may have
+/// been set while the device was off; allow this much for it on top of drift.
+pub const REBOOT_WALL_SLACK_MS: i64 = 1_000;
+
+/// The server-time estimate at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+pub struct Estimate {
+    /// Server time now, ms since the Unix epoch.
+    pub server_now_ms: i64,
+    /// The true server time is within ± this of `server_now_ms`.
+    pub uncertainty_ms: i64,
+    /// Server minus device wall clock (MSC4094's "offset"), read fresh.
+    pub offset_ms: i64,
+    /// Server minus boot clock (θ), the anchored quantity.
+    pub boot_offset_ms: i64,
+    /// Boot-clock time of this reading.
+    pub boot_ms: i64,
+    /// Source of the best (narrowest) sample used.
+    pub source: SampleSource,
+    /// Samples that agree and were used.
+    pub samples: u32,
+    /// Samples outvoted as outliers.
+    pub falsetickers: u32,
+    /// Boot time of the newest sample used.
+    pub newest_sample_boot_ms: i64,
+    /// Whether `uncertainty_ms` is within the policy's `max_uncertainty_ms`.
+    pub within_policy: bool,
+    /// How far the wall clock moved against the boot clock since the
+    /// newest sample, when more than `wall_jump_threshold_ms` (else 0). The
+    /// estimate does not depend on it; it tells the app the device clock was
+    /// changed.
+    pub wall_jump_ms: i64,
+    /// The last selection followed a server clock step (old samples dropped).
+    pub server_clock_stepped: bool,
+}
+
+/// What one `sync()` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+pub struct SyncReport {
+    /// HTTP requests sent.
+    pub requests: u32,
+    /// Usable samples obtained.
+    pub samples_taken: u32,
+    /// Source of the best sample of the resulting estimate.
+    pub source: SampleSource,
+    /// Whether the server has the MSC4094 endpoint (as far as we know).
+    pub endpoint_supported: bool,
+    /// Why the sync ran (None for an explicit `sync()`).
+    pub reason: Option<SyncReason>,
+    /// Shortest round trip of the burst, ms (None if no reply came back).
+    pub min_rtt_ms: Option<i64>,
+    /// The estimate after the sync.
+    pub estimate: Estimate,
+}
+
+/// Everything behind the lock.
+#[derive(Debug, Clone, Default)]
+struct State {
+    samples: Vec<Sample>,
+    selection: Option<Selection>,
+    policy: PolicyState,
+    /// Wall − boot when the selection was made (for wall-jump detection).
+    wall_minus_boot_ms: i64,
+    rng: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedState {
+    format: String,
+    version: u32,
+    homeserver_url: String,
+    boot_id: String,
+    saved_boot_ms: i64,
+    saved_wall_ms: i64,
+    samples: Vec<Sample>,
+    selection: Option<Selection>,
+    policy: PolicyState,
+    wall_minus_boot_ms: i64,
+}
+
+/// A sync in progress that other callers wait for.
+#[derive(Default)]
+struct Flight {
+    result: Mutex<Option<Result<SyncReport>>>,
+    done: Condvar,
+}
+
+/// The server clock of one homeserver. `Send + Sync`: share it in an `Arc`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mxclock::{ClockConfig, FakeTimeSource, ServerClock, TimeSource};
+///
+/// let time = Arc::new(FakeTimeSource::new(5_000, 1_700_000_000_000, "boot-1"));
+/// // No homeserver URL: fed by the app (sans-I/O).
+/// let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
+/// assert!(clock.server_now_ms().is_err()); // not synced yet
+///
+/// // The app timed a request to the MSC4094 endpoint itself: sent at boot
+/// // 5 000, answer (server time) received at boot 5 040.
+/// let server_ms = 1_700_000_037_270;
+/// clock.add_endpoint_sample(5_000, 5_040, server_ms).unwrap();
+/// time.advance_ms(40);
+/// let e = clock.estimate().unwrap();
+/// assert!((e.server_now_ms - (server_ms + 20)).abs() <= e.uncertainty_ms);
+/// assert!(e.uncertainty_ms <= 22);
+/// ```
+#[derive(uniffi::Object)]
+pub struct ServerClock {
+    pub(crate) config: ClockConfig,
+    pub(crate) time: Arc<dyn TimeSource>,
+    pub(crate) transport: Option<Arc<dyn HttpTransport>>,
+    state: RwLock<State>,
+    /// θ of the current selection, or `NO_OFFSET`: the lock-free fast path.
+    offset_boot_ms: AtomicI64,
+    in_flight: Mutex<Option<Arc<Flight>>>,
+}
+
+impl std::fmt::Debug for ServerClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerClock")
+            .field("config", &self.config)
+            .field(
+                "offset_boot_ms",
+                &self.offset_boot_ms.load(Ordering::Relaxed),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock_err<T>(_: T) -> Error {
+    Error::Internal("a thread panicked while holding the clock's lock".into())
+}
+
+impl ServerClock {
+    fn build(
+        config: ClockConfig,
+        time_source: Option<Arc<dyn TimeSource>>,
+        transport: Option<Arc<dyn HttpTransport>>,
+    ) -> Result<ServerClock> {
+        config.validate()?;
+        let time = time_source.unwrap_or_else(OsTimeSource::shared);
+        let transport = match transport {
+            Some(t) => Some(t),
+            None => default_transport(&config)?,
+        };
+        let seed = seed_from(&*time);
+        Ok(ServerClock {
+            config,
+            time,
+            transport,
+            state: RwLock::new(State {
+                rng: seed,
+                ..State::default()
+            }),
+            offset_boot_ms: AtomicI64::new(NO_OFFSET),
+            in_flight: Mutex::new(None),
+        })
+    }
+
+    fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, State>> {
+        self.state.read().map_err(lock_err)
+    }
+
+    fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, State>> {
+        self.state.write().map_err(lock_err)
+    }
+
+    fn offset(&self) -> Result<i64> {
+        match self.offset_boot_ms.load(Ordering::Acquire) {
+            NO_OFFSET => Err(Error::NotSynced),
+            theta => Ok(theta),
+        }
+    }
+
+    fn estimate_from(&self, st: &State, boot_ms: i64, wall_ms: i64) -> Option<Estimate> {
+        let sel = st.selection.as_ref()?;
+        let theta = sel.offset_ms();
+        let uncertainty_ms = sel.uncertainty_at_ms(boot_ms, self.config.drift_ppm);
+        let wall_minus_boot = wall_ms.saturating_sub(boot_ms);
+        let moved = wall_minus_boot.saturating_sub(st.wall_minus_boot_ms);
+        // The wall clock also drifts (or is slewed by NTP): only report moves
+        // beyond the threshold plus drift since the reference.
+        let tolerance = self
+            .config
+            .wall_jump_threshold_ms
+            .saturating_add(drift_widening_ms(
+                self.config.drift_ppm,
+                boot_ms.saturating_sub(sel.ref_boot_ms),
+            ));
+        let wall_jump_ms = if moved.saturating_abs() > tolerance {
+            moved
+        } else {
+            0
+        };
+        Some(Estimate {
+            server_now_ms: boot_ms.saturating_add(theta),
+            uncertainty_ms,
+            offset_ms: theta.saturating_sub(wall_minus_boot),
+            boot_offset_ms: theta,
+            boot_ms,
+            source: sel.best_source,
+            samples: sel.survivors.len() as u32,
+            falsetickers: sel.falsetickers.len() as u32,
+            newest_sample_boot_ms: sel.ref_boot_ms,
+            within_policy: uncertainty_ms <= self.config.policy.max_uncertainty_ms,
+            wall_jump_ms,
+            server_clock_stepped: sel.stepped(),
+        })
+    }
+
+    /// Adds samples to the window and re-selects. On success the estimate
+    /// is replaced; on `Inconsistent` the samples stay in the window (a later
+    /// sample may confirm a server clock step) but the estimate is unchanged.
+    fn merge_samples(&self, st: &mut State, new: &[Sample]) -> Result<()> {
+        for s in new {
+            s.validate()?;
+        }
+        let mut window = st.samples.clone();
+        window.extend_from_slice(new);
+        trim_window(&mut window, self.config.max_samples as usize);
+        let result = select(&window, self.config.drift_ppm);
+        match result {
+            Ok(sel) => {
+                window.retain(|s| !sel.dropped_by_step.contains(s));
+                st.samples = window;
+                st.wall_minus_boot_ms = self.time.wall_ms().saturating_sub(self.time.boot_ms());
+                self.offset_boot_ms
+                    .store(sel.offset_ms(), Ordering::Release);
+                st.selection = Some(sel);
+                Ok(())
+            }
+            Err(e @ Error::Inconsistent(_)) => {
+                st.samples = window;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn next_random(&self) -> u64 {
+        let mut st = match self.state.write() {
+            Ok(st) => st,
+            Err(_) => return 0x2545_F491_4F6C_DD1D,
+        };
+        // xorshift64*: jitter only, not security.
+        let mut x = st.rng | 1;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        st.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Restores a clock from [`export_state`](Self::export_state) output.
+    ///
+    /// Same boot (same boot id, boot clock not gone back): the boot-anchored
+    /// estimate is kept as it was. Otherwise (reboot) it is carried over
+    /// through the wall clock with its uncertainty inflated by drift and
+    /// [`REBOOT_WALL_SLACK_MS`], and a sync is flagged as due; if the state
+    /// is older than `restore_max_age_ms` or the wall clock went backwards,
+    /// the estimate is dropped. Garbled, foreign or newer state is an
+    /// [`Error::InvalidState`], never a panic.
+    pub fn restore_with_sources(
+        config: ClockConfig,
+        state_json: &str,
+        time_source: Option<Arc<dyn TimeSource>>,
+        transport: Option<Arc<dyn HttpTransport>>,
+    ) -> Result<Arc<ServerClock>> {
+        let clock = ServerClock::build(config, time_source, transport)?;
+        let saved = parse_state(state_json)?;
+        if saved.homeserver_url != clock.config.homeserver_url {
+            return Err(Error::InvalidState(format!(
+                "it was saved for homeserver {:?}, not {:?}",
+                saved.homeserver_url, clock.config.homeserver_url
+            )));
+        }
+        let boot_ms = clock.time.boot_ms();
+        let wall_ms = clock.time.wall_ms();
+        let same_boot = saved.boot_id == clock.time.boot_id() && boot_ms >= saved.saved_boot_ms;
+        {
+            let mut st = clock.write()?;
+            if same_boot {
+                st.samples = saved.samples;
+                st.policy = saved.policy;
+                st.wall_minus_boot_ms = saved.wall_minus_boot_ms;
+                if let Some(sel) = saved.selection {
+                    clock
+                        .offset_boot_ms
+                        .store(sel.offset_ms(), Ordering::Release);
+                    st.selection = Some(sel);
+                }
+            } else {
+                st.policy.reset_for_new_boot();
+                let wall_elapsed = wall_ms.saturating_sub(saved.saved_wall_ms);
+                let fresh_enough = (0..=clock.config.restore_max_age_ms).contains(&wall_elapsed);
+                if let (Some(sel), true) = (saved.selection, fresh_enough) {
+                    // server = wall + (θ − (W−B)_saved) held at save time.
+                    let shift = wall_ms
+                        .saturating_sub(boot_ms)
+                        .saturating_sub(saved.saved_wall_ms.saturating_sub(saved.saved_boot_ms));
+                    let grow = drift_widening_ms(
+                        clock.config.drift_ppm,
+                        saved.saved_boot_ms.saturating_sub(sel.ref_boot_ms),
+                    )
+                    .saturating_add(drift_widening_ms(clock.config.drift_ppm, wall_elapsed))
+                    .saturating_add(REBOOT_WALL_SLACK_MS);
+                    let carried = Sample {
+                        source: sel.best_source,
+                        lo_ms: sel.lo_ms.saturating_add(shift).saturating_sub(grow),
+                        hi_ms: sel.hi_ms.saturating_add(shift).saturating_add(grow),
+                        taken_boot_ms: boot_ms,
+                    };
+                    clock.merge_samples(&mut st, &[carried]).map_err(|e| {
+                        Error::InvalidState(format!(
+                            "its estimate cannot be carried over a reboot: {e}"
+                        ))
+                    })?;
+                }
+            }
+        }
+        Ok(Arc::new(clock))
+    }
+
+    /// The current state as JSON, to save and pass to
+    /// [`restore_with_sources`](Self::restore_with_sources). Holds no token.
+    pub fn export_state_json(&self) -> Result<String> {
+        let st = self.read()?;
+        let saved = SavedState {
+            format: STATE_FORMAT.into(),
+            version: STATE_VERSION,
+            homeserver_url: self.config.homeserver_url.clone(),
+            boot_id: self.time.boot_id(),
+            saved_boot_ms: self.time.boot_ms(),
+            saved_wall_ms: self.time.wall_ms(),
+            samples: st.samples.clone(),
+            selection: st.selection.clone(),
+            policy: st.policy.clone(),
+            wall_minus_boot_ms: st.wall_minus_boot_ms,
+        };
+        serde_json::to_string(&saved)
+            .map_err(|e| Error::Internal(format!("state serialisation: {e}")))
+    }
+}
+
+fn parse_state(json: &str) -> Result<SavedState> {
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| Error::InvalidState(format!("it is not JSON ({e})")))?;
+    match value.get("format").and_then(|f| f.as_str()) {
+        Some(STATE_FORMAT) => {}
+        _ => {
+            return Err(Error::InvalidState(
+                "it is not mxclock state (no \"format\": \"mxclock-state\")".into(),
+            ))
+        }
+    }
+    match value.get("version").and_then(|v| v.as_u64()) {
+        Some(v) if v == STATE_VERSION as u64 => {}
+        Some(v) => {
+            return Err(Error::InvalidState(format!(
+            "format version {v} is not supported by this mxclock (reads version {STATE_VERSION})"
+        )))
+        }
+        None => return Err(Error::InvalidState("it has no format version".into())),
+    }
+    let saved: SavedState = serde_json::from_value(value).map_err(|e| {
+        Error::InvalidState(format!("a field is missing or of the wrong type ({e})"))
+    })?;
+    for s in saved
+        .samples
+        .iter()
+        .chain(saved.selection.iter().flat_map(|s| s.survivors.iter()))
+    {
+        s.validate()
+            .map_err(|e| Error::InvalidState(format!("a saved sample is invalid: {e}")))?;
+    }
+    if let Some(sel) = &saved.selection {
+        if sel.lo_ms > sel.hi_ms || sel.survivors.is_empty() {
+            return Err(Error::InvalidState("the saved estimate is empty".into()));
+        }
+    }
+    Ok(saved)
+}
+
+fn seed_from(time: &dyn TimeSource) -> u64 {
+    let local = 0u8;
+    let addr = &local as *const u8 as u64;
+    (time.boot_ms() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (time.wall_ms() as u64).rotate_left(17)
+        ^ addr
+        ^ u64::from(std::process::id())
+}
+
+#[cfg(feature = "http")]
+fn default_transport(config: &ClockConfig) -> Result<Option<Arc<dyn HttpTransport>>> {
+    if config.homeserver_url.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(crate::transport::UreqTransport::new())))
+}
+
+#[cfg(not(feature = "http"))]
+fn default_transport(_config: &ClockConfig) -> Result<Option<Arc<dyn HttpTransport>>> {
+    Ok(None)
+}
+
+#[uniffi::export]
+impl ServerClock {
+    /// A clock on the OS clocks and, with the `http` feature, the built-in
+    /// HTTPS transport. Fails on an invalid configuration.
+    #[uniffi::constructor]
+    pub fn new(config: ClockConfig) -> Result<Arc<ServerClock>> {
+        Ok(Arc::new(ServerClock::build(config, None, None)?))
+    }
+
+    /// A clock on the given time source and transport (None: the defaults).
+    /// Apps pass their own `TimeSource` (e.g. Android
+    /// `SystemClock.elapsedRealtime()`) or `HttpTransport` (OkHttp,
+    /// URLSession) here.
+    #[uniffi::constructor]
+    pub fn with_sources(
+        config: ClockConfig,
+        time_source: Option<Arc<dyn TimeSource>>,
+        transport: Option<Arc<dyn HttpTransport>>,
+    ) -> Result<Arc<ServerClock>> {
+        Ok(Arc::new(ServerClock::build(
+            config,
+            time_source,
+            transport,
+        )?))
+    }
+
+    /// Restores a clock from saved state (see `export_state`).
+    #[uniffi::constructor]
+    pub fn restore(
+        config: ClockConfig,
+        state_json: String,
+        time_source: Option<Arc<dyn TimeSource>>,
+        transport: Option<Arc<dyn HttpTransport>>,
+    ) -> Result<Arc<ServerClock>> {
+        ServerClock::restore_with_sources(config, &state_json, time_source, transport)
+    }
+
+    /// The state as JSON (estimate, samples, policy memory; never the token).
+    pub fn export_state(&self) -> Result<String> {
+        self.export_state_json()
+    }
+
+    /// The estimate now, or None before the first sample.
+    pub fn estimate(&self) -> Option<Estimate> {
+        let boot_ms = self.time.boot_ms();
+        let wall_ms = self.time.wall_ms();
+        let st = self.read().ok()?;
+        self.estimate_from(&st, boot_ms, wall_ms)
+    }
+
+    /// Server time now in ms since the Unix epoch. Lock-free: one boot-clock
+    /// read and an atomic load. `Error::NotSynced` before the first sample.
+    pub fn server_now_ms(&self) -> Result<i64> {
+        let theta = self.offset()?;
+        Ok(self.time.boot_ms().saturating_add(theta))
+    }
+
+    /// The boot clock of this clock's time source (for the `*_boot_ms`
+    /// arguments of the sans-I/O calls).
+    pub fn boot_ms(&self) -> i64 {
+        self.time.boot_ms()
+    }
+
+    /// Boot-clock time at which the server clock reads `server_ms`.
+    pub fn server_ms_to_boot_ms(&self, server_ms: i64) -> Result<i64> {
+        Ok(server_ms.saturating_sub(self.offset()?))
+    }
+
+    /// Server time when the boot clock reads `boot_ms`.
+    pub fn boot_ms_to_server_ms(&self, boot_ms: i64) -> Result<i64> {
+        Ok(boot_ms.saturating_add(self.offset()?))
+    }
+
+    /// Device wall-clock time at which the server clock reads `server_ms`
+    /// (by the wall clock as it is set now).
+    pub fn server_ms_to_wall_ms(&self, server_ms: i64) -> Result<i64> {
+        let theta = self.offset()?;
+        let wall_minus_boot = self.time.wall_ms().saturating_sub(self.time.boot_ms());
+        Ok(server_ms
+            .saturating_sub(theta)
+            .saturating_add(wall_minus_boot))
+    }
+
+    /// Server time corresponding to device wall-clock time `wall_ms`.
+    pub fn wall_ms_to_server_ms(&self, wall_ms: i64) -> Result<i64> {
+        let theta = self.offset()?;
+        let wall_minus_boot = self.time.wall_ms().saturating_sub(self.time.boot_ms());
+        Ok(wall_ms
+            .saturating_sub(wall_minus_boot)
+            .saturating_add(theta))
+    }
+
+    /// Feeds a sample the app measured itself (sans-I/O). Returns the new
+    /// estimate. `Error::Inconsistent` when no majority of the kept samples
+    /// agrees: the sample is kept (it may confirm a server clock step later)
+    /// but the estimate is unchanged.
+    pub fn add_sample(&self, sample: Sample) -> Result<Estimate> {
+        let mut st = self.write()?;
+        self.merge_samples(&mut st, &[sample])?;
+        st.policy.record_success();
+        let boot_ms = self.time.boot_ms();
+        self.estimate_from(&st, boot_ms, self.time.wall_ms())
+            .ok_or(Error::NotSynced)
+    }
+
+    /// The app called the MSC4094 endpoint itself: sent at `sent_boot_ms`,
+    /// answered at `received_boot_ms` with server time `server_ms`.
+    pub fn add_endpoint_sample(
+        &self,
+        sent_boot_ms: i64,
+        received_boot_ms: i64,
+        server_ms: i64,
+    ) -> Result<Estimate> {
+        self.add_sample(Sample::from_endpoint(
+            sent_boot_ms,
+            received_boot_ms,
+            server_ms,
+        )?)
+    }
+
+    /// Any HTTP response of the homeserver: its `Date` header in Unix
+    /// seconds and its `Age` header if present.
+    pub fn add_date_sample(
+        &self,
+        sent_boot_ms: i64,
+        received_boot_ms: i64,
+        date_unix_s: i64,
+        age_s: Option<i64>,
+    ) -> Result<Estimate> {
+        self.add_sample(Sample::from_date_header(
+            sent_boot_ms,
+            received_boot_ms,
+            date_unix_s,
+            age_s,
+        )?)
+    }
+
+    /// An event from `/sync` with `origin_server_ts` and `unsigned.age`,
+    /// received at `received_boot_ms`. The weakest source: `age` is wrong
+    /// over federation on some servers; the estimator outvotes it.
+    pub fn observe_event(
+        &self,
+        origin_server_ts: i64,
+        age_ms: i64,
+        received_boot_ms: i64,
+    ) -> Result<Estimate> {
+        self.add_sample(Sample::from_event_age(
+            origin_server_ts,
+            age_ms,
+            received_boot_ms,
+            self.config.event_max_transit_ms,
+        )?)
+    }
+
+    /// Why a sync is due now, if it is (ignores rate limits).
+    pub fn sync_reason(&self) -> Option<SyncReason> {
+        let u = self.estimate().map(|e| e.uncertainty_ms);
+        self.read().ok()?.policy.sync_reason(&self.config.policy, u)
+    }
+
+    /// Milliseconds until `sync_if_needed` would sync (0: now). For
+    /// WorkManager / BGTaskScheduler.
+    pub fn next_sync_due_in_ms(&self) -> i64 {
+        let u = self.estimate().map(|e| e.uncertainty_ms);
+        let now = self.time.boot_ms();
+        match self.read() {
+            Ok(st) => {
+                st.policy
+                    .next_sync_due_in_ms(&self.config.policy, u, self.config.drift_ppm, now)
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// The app saw the network change (new Wi-Fi, VPN): the path and any
+    /// proxy may differ, so the next `sync_if_needed` syncs, and backoff
+    /// from failures on the old network is forgotten.
+    pub fn network_changed(&self) {
+        if let Ok(mut st) = self.write() {
+            st.policy.network_changed = true;
+            st.policy.consecutive_failures = 0;
+            st.policy.retry_at_boot_ms = None;
+        }
+    }
+}
+
+impl ServerClock {
+    /// Runs `f` as the one sync in flight, or waits for the one already
+    /// running and returns its result (DESIGN.md section 5: concurrent
+    /// callers share one in-flight sync).
+    pub(crate) fn single_flight(
+        &self,
+        f: impl FnOnce() -> Result<SyncReport>,
+    ) -> Result<SyncReport> {
+        let (flight, leader) = {
+            let mut slot = self.in_flight.lock().map_err(lock_err)?;
+            match &*slot {
+                Some(f) => (f.clone(), false),
+                None => {
+                    let f = Arc::new(Flight::default());
+                    *slot = Some(f.clone());
+                    (f, true)
+                }
+            }
+        };
+        if !leader {
+            let mut result = flight.result.lock().map_err(lock_err)?;
+            while result.is_none() {
+                result = flight.done.wait(result).map_err(lock_err)?;
+            }
+            return result
+                .clone()
+                .unwrap_or(Err(Error::Internal("sync result missing".into())));
+        }
+        /// Publishes a result even if `f` panics, so waiters never hang.
+        struct Publish<'a> {
+            clock: &'a ServerClock,
+            flight: Arc<Flight>,
+            result: Option<Result<SyncReport>>,
+        }
+        impl Drop for Publish<'_> {
+            fn drop(&mut self) {
+                let result = self
+                    .result
+                    .take()
+                    .unwrap_or_else(|| Err(Error::Internal("sync panicked".into())));
+                if let Ok(mut r) = self.flight.result.lock() {
+                    *r = Some(result);
+                }
+                self.flight.done.notify_all();
+                if let Ok(mut slot) = self.clock.in_flight.lock() {
+                    *slot = None;
+                }
+            }
+        }
+        let mut publish = Publish {
+            clock: self,
+            flight,
+            result: None,
+        };
+        let result = f();
+        publish.result = Some(result.clone());
+        drop(publish);
+        result
+    }
+
+    pub(crate) fn policy_state(&self) -> Result<PolicyState> {
+        Ok(self.read()?.policy.clone())
+    }
+
+    pub(crate) fn update_policy<R>(&self, f: impl FnOnce(&mut PolicyState) -> R) -> Result<R> {
+        Ok(f(&mut self.write()?.policy))
+    }
+
+    pub(crate) fn window(&self) -> Result<Vec<Sample>> {
+        Ok(self.read()?.samples.clone())
+    }
+
+    /// Merges a burst's samples; on success the policy records it.
+    pub(crate) fn commit_samples(&self, new: &[Sample]) -> Result<Estimate> {
+        let mut st = self.write()?;
+        self.merge_samples(&mut st, new)?;
+        st.policy.record_success();
+        let boot_ms = self.time.boot_ms();
+        self.estimate_from(&st, boot_ms, self.time.wall_ms())
+            .ok_or(Error::NotSynced)
+    }
+}
+
+/// Expiry questions, answered with one reading of the estimate.
+#[uniffi::export]
+impl ServerClock {
+    /// Server time now with its uncertainty and the boot time of the
+    /// reading: what the expiry rules take.
+    pub fn server_now(&self) -> Result<crate::expiry::ServerNow> {
+        let e = self.estimate().ok_or(Error::NotSynced)?;
+        Ok(crate::expiry::ServerNow::new(
+            e.server_now_ms,
+            e.uncertainty_ms,
+            e.boot_ms,
+        ))
+    }
+
+    /// `server_now_ms() + duration_ms`: the `expires_ts` to put in an event
+    /// the app creates (`created_ts`/`sender_ts` are `server_now_ms()`).
+    pub fn server_ms_after(&self, duration_ms: i64) -> Result<i64> {
+        Ok(self.server_now_ms()?.saturating_add(duration_ms))
+    }
+
+    /// The expiry of a deadline on the server clock.
+    pub fn expiry_at(&self, deadline_ms: i64) -> Result<crate::expiry::Expiry> {
+        Ok(crate::expiry::expiry_at(deadline_ms, &self.server_now()?))
+    }
+
+    /// Evaluates one event (JSON) against its rule (see `events.rs`).
+    /// `received_boot_ms`: when the app received it, for rules with a
+    /// boot-clock part (verification prompts, sticky TTLs).
+    pub fn evaluate_event_json(
+        &self,
+        json: String,
+        received_boot_ms: Option<i64>,
+    ) -> Result<crate::events::EventExpiry> {
+        crate::events::evaluate_event_json(&json, &self.server_now()?, received_boot_ms)
+    }
+
+    /// Evaluates a JSON array of events with one estimate, in one call (a
+    /// call across the FFI costs microseconds; a timeline must not pay it per
+    /// event). One outcome per event, in order; a bad event gives an error
+    /// outcome, not a failed batch.
+    pub fn evaluate_events_json(
+        &self,
+        json_array: String,
+        received_boot_ms: Option<i64>,
+    ) -> Result<Vec<crate::events::EventOutcome>> {
+        crate::events::evaluate_events_json(&json_array, &self.server_now()?, received_boot_ms)
+    }
+}

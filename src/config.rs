@@ -1,0 +1,207 @@
+//! Configuration of a [`ServerClock`](crate::ServerClock).
+
+use crate::error::{Error, Result};
+use crate::estimate::{DEFAULT_DRIFT_PPM, DEFAULT_MAX_SAMPLES};
+use crate::policy::SyncPolicy;
+use crate::sample::DEFAULT_EVENT_MAX_TRANSIT_MS;
+
+/// The MSC4094 path, relative to the homeserver URL.
+pub const DEFAULT_ENDPOINT_PATH: &str = "/_matrix/client/v3/get_server_now";
+/// Path probed for `Date` headers when the endpoint is missing: cheap,
+/// unauthenticated, served by every homeserver.
+pub const DATE_PROBE_PATH: &str = "/_matrix/client/versions";
+
+/// Everything a [`ServerClock`](crate::ServerClock) needs; every field but
+/// `homeserver_url` has a default.
+///
+/// `Debug` never prints the access token.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ClockConfig {
+    /// `https://matrix.example.org` (a base path is allowed). Plain `http`
+    /// only for loopback, or with `allow_insecure_http`. Empty: no network,
+    /// the clock is fed through `add_sample`/`observe_event` only.
+    pub homeserver_url: String,
+    /// Sent as `Authorization: Bearer` to the MSC4094 endpoint only; never
+    /// logged, printed or saved.
+    #[uniffi(default = None)]
+    pub access_token: Option<String>,
+    /// Path of the MSC4094 endpoint.
+    #[uniffi(default = "/_matrix/client/v3/get_server_now")]
+    pub endpoint_path: String,
+    /// Timeout of one whole request (connect, send, receive), ms.
+    #[uniffi(default = 10000)]
+    pub request_timeout_ms: u64,
+    /// Allow `http://` to a non-loopback host (tests, private networks).
+    #[uniffi(default = false)]
+    pub allow_insecure_http: bool,
+    /// Assumed worst-case drift between boot and server clocks, ppm.
+    #[uniffi(default = 100)]
+    pub drift_ppm: u32,
+    /// Samples kept for selection (NTP keeps 8).
+    #[uniffi(default = 8)]
+    pub max_samples: u32,
+    /// A wall-clock change larger than this (against the boot clock) is
+    /// reported in the estimate.
+    #[uniffi(default = 1000)]
+    pub wall_jump_threshold_ms: i64,
+    /// Upper bound on a sync response's time in flight, for event-age samples.
+    #[uniffi(default = 10000)]
+    pub event_max_transit_ms: i64,
+    /// State older than this (by the wall clock) is dropped on restore after
+    /// a reboot (default 30 days).
+    #[uniffi(default = 2592000000)]
+    pub restore_max_age_ms: i64,
+    /// When and how hard to sync.
+    #[uniffi(default)]
+    pub policy: SyncPolicy,
+}
+
+impl std::fmt::Debug for ClockConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClockConfig")
+            .field("homeserver_url", &self.homeserver_url)
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("endpoint_path", &self.endpoint_path)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("drift_ppm", &self.drift_ppm)
+            .field("max_samples", &self.max_samples)
+            .field("wall_jump_threshold_ms", &self.wall_jump_threshold_ms)
+            .field("event_max_transit_ms", &self.event_max_transit_ms)
+            .field("restore_max_age_ms", &self.restore_max_age_ms)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl ClockConfig {
+    /// Defaults for `homeserver_url`.
+    ///
+    /// ```
+    /// let c = mxclock::ClockConfig::new("https://matrix.example.org");
+    /// assert_eq!(c.policy.max_samples_per_sync, 4);
+    /// assert!(c.validate().is_ok());
+    /// ```
+    pub fn new(homeserver_url: &str) -> Self {
+        ClockConfig {
+            homeserver_url: homeserver_url.to_owned(),
+            access_token: None,
+            endpoint_path: DEFAULT_ENDPOINT_PATH.to_owned(),
+            request_timeout_ms: 10_000,
+            allow_insecure_http: false,
+            drift_ppm: DEFAULT_DRIFT_PPM,
+            max_samples: DEFAULT_MAX_SAMPLES,
+            wall_jump_threshold_ms: 1_000,
+            event_max_transit_ms: DEFAULT_EVENT_MAX_TRANSIT_MS,
+            restore_max_age_ms: 30 * 86_400_000,
+            policy: SyncPolicy::default(),
+        }
+    }
+
+    /// Checks every value; the error names the field and what to do.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidConfig(m));
+        if self.request_timeout_ms == 0 {
+            return bad("request_timeout_ms is 0; use e.g. 10000".into());
+        }
+        if self.request_timeout_ms > 600_000 {
+            return bad(format!(
+                "request_timeout_ms {} is over 10 minutes",
+                self.request_timeout_ms
+            ));
+        }
+        if !self.endpoint_path.starts_with('/') || self.endpoint_path.contains(['?', '#', ' ']) {
+            return bad(format!(
+                "endpoint_path {:?} must be a plain path starting with '/'",
+                self.endpoint_path
+            ));
+        }
+        if self.drift_ppm > 100_000 {
+            return bad(format!(
+                "drift_ppm {} is absurd (over 10 %)",
+                self.drift_ppm
+            ));
+        }
+        if !(1..=64).contains(&self.max_samples) {
+            return bad(format!(
+                "max_samples {} must be between 1 and 64",
+                self.max_samples
+            ));
+        }
+        if self.wall_jump_threshold_ms < 0
+            || self.event_max_transit_ms < 0
+            || self.restore_max_age_ms < 0
+        {
+            return bad("wall_jump_threshold_ms, event_max_transit_ms and restore_max_age_ms must not be negative".into());
+        }
+        let p = &self.policy;
+        if p.max_samples_per_sync == 0 || p.date_probe_budget == 0 {
+            return bad(
+                "policy.max_samples_per_sync and policy.date_probe_budget must be at least 1"
+                    .into(),
+            );
+        }
+        if p.max_samples_per_sync > 64 || p.date_probe_budget > 64 {
+            return bad(
+                "policy.max_samples_per_sync and policy.date_probe_budget must be at most 64"
+                    .into(),
+            );
+        }
+        if p.target_uncertainty_ms < 0
+            || p.max_uncertainty_ms < 0
+            || p.min_sync_interval_ms < 0
+            || p.backoff_initial_ms <= 0
+            || p.backoff_max_ms < p.backoff_initial_ms
+            || p.unsupported_retry_ms < 0
+        {
+            return bad(format!("policy has a negative or inverted value: {p:?}"));
+        }
+        if !self.homeserver_url.is_empty() {
+            crate::transport::HomeserverUrl::parse(&self.homeserver_url, self.allow_insecure_http)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_token() {
+        let mut c = ClockConfig::new("https://example.org");
+        c.access_token = Some("syt_secret_token_123".into());
+        let s = format!("{c:?}");
+        assert!(!s.contains("syt_secret_token_123"), "{s}");
+        assert!(s.contains("<redacted>"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut c = ClockConfig::new("");
+        c.request_timeout_ms = 0;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("request_timeout_ms"), "{e}");
+        let mut c = ClockConfig::new("");
+        c.max_samples = 0;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max_samples"));
+        let mut c = ClockConfig::new("");
+        c.endpoint_path = "no-slash".into();
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("endpoint_path"));
+        let mut c = ClockConfig::new("");
+        c.policy.backoff_max_ms = 1;
+        assert!(c.validate().unwrap_err().to_string().contains("policy"));
+        assert!(ClockConfig::new("").validate().is_ok());
+    }
+}

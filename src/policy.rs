@@ -1,0 +1,348 @@
+//! When to sync (DESIGN.md section 5). Pure: times come in as arguments,
+//! randomness (for jitter) too.
+//!
+//! The policy keeps a phone's request count low (a sync only when the
+//! uncertainty has grown past a limit, the network changed, or a reboot made
+//! the estimate suspect), never hammers a struggling server (exponential
+//! backoff with jitter, `Retry-After`), and remembers that a server lacks the
+//! MSC4094 endpoint so it does not ask again for a day.
+
+use serde::{Deserialize, Serialize};
+
+use crate::estimate::drift_widening_ms;
+
+/// Knobs of the sync policy; every field has a sensible default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+pub struct SyncPolicy {
+    /// Requests in one endpoint burst (default 4).
+    #[uniffi(default = 4)]
+    pub max_samples_per_sync: u32,
+    /// Requests in one `Date`-header burst, where phase-targeted probes
+    /// narrow the 1 s resolution down (default 8).
+    #[uniffi(default = 8)]
+    pub date_probe_budget: u32,
+    /// A burst stops early once the uncertainty is at most this (default 50).
+    #[uniffi(default = 50)]
+    pub target_uncertainty_ms: i64,
+    /// `sync_if_needed` syncs when the uncertainty grew above this (default 1000).
+    #[uniffi(default = 1000)]
+    pub max_uncertainty_ms: i64,
+    /// `sync_if_needed` never syncs more often than this (default 30 s).
+    #[uniffi(default = 30000)]
+    pub min_sync_interval_ms: i64,
+    /// First backoff after a failure (default 5 s); doubles per failure.
+    #[uniffi(default = 5000)]
+    pub backoff_initial_ms: i64,
+    /// Backoff ceiling (default 1 h).
+    #[uniffi(default = 3600000)]
+    pub backoff_max_ms: i64,
+    /// How long a server without the MSC4094 endpoint is not asked for it
+    /// again (default 24 h).
+    #[uniffi(default = 86400000)]
+    pub unsupported_retry_ms: i64,
+}
+
+impl Default for SyncPolicy {
+    fn default() -> Self {
+        SyncPolicy {
+            max_samples_per_sync: 4,
+            date_probe_budget: 8,
+            target_uncertainty_ms: 50,
+            max_uncertainty_ms: 1000,
+            min_sync_interval_ms: 30_000,
+            backoff_initial_ms: 5_000,
+            backoff_max_ms: 3_600_000,
+            unsupported_retry_ms: 86_400_000,
+        }
+    }
+}
+
+/// Why a sync is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncReason {
+    /// There is no estimate at all.
+    NoEstimate,
+    /// The uncertainty grew above `max_uncertainty_ms`.
+    UncertaintyTooHigh,
+    /// A restore found that the device rebooted since the state was saved.
+    Reboot,
+    /// The app reported a network change (new path, maybe a new proxy).
+    NetworkChanged,
+}
+
+/// What the policy remembers between syncs (saved with the state). Boot-clock
+/// times are only meaningful within one boot; a restore after a reboot resets
+/// them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyState {
+    /// Boot time of the last sync attempt.
+    pub last_attempt_boot_ms: Option<i64>,
+    /// Failures in a row since the last success.
+    pub consecutive_failures: u32,
+    /// No request before this boot time (backoff or 429).
+    pub retry_at_boot_ms: Option<i64>,
+    /// `retry_at_boot_ms` comes from the server's 429, which even an
+    /// explicit `sync()` honours (backoff binds only `sync_if_needed`).
+    #[serde(default)]
+    pub rate_limited: bool,
+    /// The MSC4094 endpoint is not asked for before this boot time.
+    pub endpoint_unsupported_until_boot_ms: Option<i64>,
+    /// The app said the network changed since the last sync.
+    pub network_changed: bool,
+    /// A restore found a reboot; cleared by the next successful sync.
+    pub reboot_detected: bool,
+}
+
+impl PolicyState {
+    /// Why a sync is due now, or `None`. `uncertainty_ms` is the current
+    /// estimate's (None: no estimate). Ignores rate limits: see
+    /// [`earliest_sync_boot_ms`](Self::earliest_sync_boot_ms).
+    pub fn sync_reason(
+        &self,
+        policy: &SyncPolicy,
+        uncertainty_ms: Option<i64>,
+    ) -> Option<SyncReason> {
+        match uncertainty_ms {
+            None => Some(SyncReason::NoEstimate),
+            Some(_) if self.reboot_detected => Some(SyncReason::Reboot),
+            Some(_) if self.network_changed => Some(SyncReason::NetworkChanged),
+            Some(u) if u > policy.max_uncertainty_ms => Some(SyncReason::UncertaintyTooHigh),
+            Some(_) => None,
+        }
+    }
+
+    /// The earliest boot time a `sync_if_needed` may send a request: after
+    /// the minimum interval since the last attempt and after any backoff or
+    /// `Retry-After`.
+    pub fn earliest_sync_boot_ms(&self, policy: &SyncPolicy) -> i64 {
+        let after_interval = self
+            .last_attempt_boot_ms
+            .map(|t| t.saturating_add(policy.min_sync_interval_ms))
+            .unwrap_or(i64::MIN);
+        after_interval.max(self.retry_at_boot_ms.unwrap_or(i64::MIN))
+    }
+
+    /// Milliseconds until a sync is due (0: now). With an estimate and no
+    /// other reason, that is when drift will have grown the uncertainty past
+    /// `max_uncertainty_ms`, at `drift_ppm`.
+    pub fn next_sync_due_in_ms(
+        &self,
+        policy: &SyncPolicy,
+        uncertainty_ms: Option<i64>,
+        drift_ppm: u32,
+        now_boot_ms: i64,
+    ) -> i64 {
+        let due = match self.sync_reason(policy, uncertainty_ms) {
+            Some(_) => now_boot_ms,
+            None => {
+                let u = uncertainty_ms.unwrap_or(0);
+                let headroom = policy.max_uncertainty_ms.saturating_sub(u);
+                // Smallest elapsed with widening > headroom.
+                let elapsed = if drift_ppm == 0 {
+                    i64::MAX / 4
+                } else {
+                    let e = ((headroom as i128 + 1) * 1_000_000) / drift_ppm as i128;
+                    i64::try_from(e).unwrap_or(i64::MAX / 4)
+                };
+                debug_assert!(drift_widening_ms(drift_ppm, elapsed) >= headroom || drift_ppm == 0);
+                now_boot_ms.saturating_add(elapsed)
+            }
+        };
+        due.max(self.earliest_sync_boot_ms(policy))
+            .saturating_sub(now_boot_ms)
+            .max(0)
+    }
+
+    /// Whether to ask the MSC4094 endpoint now.
+    pub fn endpoint_supported(&self, now_boot_ms: i64) -> bool {
+        self.endpoint_unsupported_until_boot_ms
+            .is_none_or(|t| now_boot_ms >= t)
+    }
+
+    /// The endpoint answered 404/405/`M_UNRECOGNIZED`.
+    pub fn mark_endpoint_unsupported(&mut self, policy: &SyncPolicy, now_boot_ms: i64) {
+        self.endpoint_unsupported_until_boot_ms =
+            Some(now_boot_ms.saturating_add(policy.unsupported_retry_ms));
+    }
+
+    /// A sync is starting.
+    pub fn record_attempt(&mut self, now_boot_ms: i64) {
+        self.last_attempt_boot_ms = Some(now_boot_ms);
+    }
+
+    /// A sync produced an estimate.
+    pub fn record_success(&mut self) {
+        self.consecutive_failures = 0;
+        self.retry_at_boot_ms = None;
+        self.rate_limited = false;
+        self.network_changed = false;
+        self.reboot_detected = false;
+    }
+
+    /// A sync failed. `random` is any uniformly random `u64` (jitter source).
+    /// Returns the backoff delay chosen: `initial × 2^(failures−1)`, capped,
+    /// then drawn uniformly from its upper half ("equal jitter"), so that a
+    /// crowd of clients that failed together spreads out.
+    pub fn record_failure(&mut self, policy: &SyncPolicy, now_boot_ms: i64, random: u64) -> i64 {
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        let exp = self.consecutive_failures.saturating_sub(1).min(40);
+        let full = policy
+            .backoff_initial_ms
+            .max(1)
+            .saturating_mul(1i64 << exp)
+            .min(policy.backoff_max_ms.max(1));
+        let half = full / 2;
+        let delay = half + (random % (full - half + 1) as u64) as i64;
+        self.rate_limited = false;
+        self.retry_at_boot_ms = Some(now_boot_ms.saturating_add(delay));
+        delay
+    }
+
+    /// The server said 429: honour its `retry_after_ms` (at least the
+    /// minimum sync interval when it gave none).
+    pub fn record_rate_limited(
+        &mut self,
+        policy: &SyncPolicy,
+        now_boot_ms: i64,
+        retry_after_ms: Option<u64>,
+    ) {
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        let wait = retry_after_ms
+            .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX))
+            .unwrap_or(policy.min_sync_interval_ms);
+        self.rate_limited = true;
+        self.retry_at_boot_ms = Some(now_boot_ms.saturating_add(wait));
+    }
+
+    /// Forget boot-clock times (after a reboot they mean nothing).
+    pub fn reset_for_new_boot(&mut self) {
+        *self = PolicyState {
+            reboot_detected: true,
+            ..PolicyState::default()
+        };
+    }
+}
+
+/// When to send the next `Date`-header probe (htpdate's trick, DESIGN.md
+/// section 4): so that it reaches the server when the predicted server time
+/// is a whole second. The reply's `Date` then tells on which side of the
+/// second the truth is, halving the interval.
+///
+/// `offset_ms` is the current θ midpoint, `rtt_ms` a recent round trip (the
+/// uplink is guessed as half of it; a wrong guess only costs efficiency, the
+/// interval stays correct). Returns the boot time to send at, ≥ `now_boot_ms`.
+///
+/// ```
+/// use mxclock::policy::date_probe_send_at_boot_ms;
+/// // θ = 1_700_000_000_250: server is .250 into a second at boot 0.
+/// let at = date_probe_send_at_boot_ms(1_700_000_000_250, 20, 0);
+/// assert_eq!((at + 10 + 1_700_000_000_250) % 1000, 0);
+/// assert!(at >= 0 && at < 1000);
+/// ```
+pub fn date_probe_send_at_boot_ms(offset_ms: i64, rtt_ms: i64, now_boot_ms: i64) -> i64 {
+    let uplink = rtt_ms.max(0) / 2;
+    // Predicted server time on arrival if sent now.
+    let arrive = now_boot_ms.saturating_add(uplink).saturating_add(offset_ms);
+    let wait = (1000 - arrive.rem_euclid(1000)) % 1000;
+    now_boot_ms.saturating_add(wait)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_in_priority_order() {
+        let p = SyncPolicy::default();
+        let mut s = PolicyState::default();
+        assert_eq!(s.sync_reason(&p, None), Some(SyncReason::NoEstimate));
+        assert_eq!(s.sync_reason(&p, Some(10)), None);
+        assert_eq!(
+            s.sync_reason(&p, Some(1001)),
+            Some(SyncReason::UncertaintyTooHigh)
+        );
+        s.network_changed = true;
+        assert_eq!(
+            s.sync_reason(&p, Some(10)),
+            Some(SyncReason::NetworkChanged)
+        );
+        s.reboot_detected = true;
+        assert_eq!(s.sync_reason(&p, Some(10)), Some(SyncReason::Reboot));
+        s.record_success();
+        assert_eq!(s.sync_reason(&p, Some(10)), None);
+    }
+
+    #[test]
+    fn due_when_drift_eats_the_headroom() {
+        let p = SyncPolicy::default();
+        let s = PolicyState::default();
+        // 50 ms now, limit 1000, 100 ppm: 951 ms of widening takes 9.51e6 ms.
+        let due = s.next_sync_due_in_ms(&p, Some(50), 100, 0);
+        assert_eq!(due, 9_510_000);
+        assert!(drift_widening_ms(100, due) + 50 > 1000);
+        assert!(drift_widening_ms(100, due - 10_000) + 50 <= 1000);
+        assert_eq!(s.next_sync_due_in_ms(&p, None, 100, 0), 0);
+    }
+
+    #[test]
+    fn min_interval_and_retry_after_hold_back() {
+        let p = SyncPolicy::default();
+        let mut s = PolicyState::default();
+        s.record_attempt(1_000);
+        assert_eq!(s.next_sync_due_in_ms(&p, None, 100, 1_000), 30_000);
+        s.record_rate_limited(&p, 1_000, Some(120_000));
+        assert_eq!(s.next_sync_due_in_ms(&p, None, 100, 1_000), 120_000);
+        s.record_rate_limited(&p, 1_000, None);
+        assert_eq!(s.retry_at_boot_ms, Some(31_000));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_caps() {
+        let p = SyncPolicy::default();
+        let mut s = PolicyState::default();
+        let mut last_full = 0;
+        for i in 0..20 {
+            for r in [0u64, u64::MAX, 12_345] {
+                let mut t = s.clone();
+                let d = t.record_failure(&p, 0, r);
+                let full = (p.backoff_initial_ms << i.min(30)).min(p.backoff_max_ms);
+                assert!(
+                    d >= full / 2 && d <= full,
+                    "failure {i}: {d} not in [{}, {full}]",
+                    full / 2
+                );
+                last_full = full;
+            }
+            s.record_failure(&p, 0, 0);
+        }
+        assert_eq!(last_full, p.backoff_max_ms);
+        // Different random inputs spread clients out.
+        let a = PolicyState::default().record_failure(&p, 0, 1);
+        let b = PolicyState::default().record_failure(&p, 0, 2_000);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn endpoint_unsupported_is_remembered_for_a_day() {
+        let p = SyncPolicy::default();
+        let mut s = PolicyState::default();
+        assert!(s.endpoint_supported(0));
+        s.mark_endpoint_unsupported(&p, 0);
+        assert!(!s.endpoint_supported(86_399_999));
+        assert!(s.endpoint_supported(86_400_000));
+    }
+
+    #[test]
+    fn probe_timing_targets_the_second_boundary() {
+        for offset in [0i64, 1, 999, 1_700_000_000_123, -1_234] {
+            for rtt in [0i64, 7, 80, 2_500] {
+                for now in [0i64, 5, 123_456] {
+                    let at = date_probe_send_at_boot_ms(offset, rtt, now);
+                    assert!(at >= now && at < now + 1000);
+                    assert_eq!((at + rtt / 2 + offset).rem_euclid(1000), 0);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! One sync burst over HTTP (DESIGN.md sections 4 and 5).
+//!
+//! The MSC4094 endpoint first; when the server lacks it (404, 405,
+//! `M_UNRECOGNIZED`), the `Date` header of the same reply, refined by
+//! phase-targeted probes: each probe is timed to reach the server when the
+//! predicted server time crosses a whole second, so its `Date` tells on which
+//! side of the boundary the truth is and halves the interval (htpdate).
+//! Every reply that carries a valid `Date` header yields a sample, whatever
+//! its status.
+
+use std::sync::Arc;
+
+use crate::clock::{ServerClock, SyncReport};
+use crate::config::DATE_PROBE_PATH;
+use crate::error::{Error, Result};
+use crate::estimate::select;
+use crate::policy::{date_probe_send_at_boot_ms, SyncReason};
+use crate::sample::Sample;
+use crate::transport::{
+    parse, redact_error, HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport,
+};
+
+/// A `Date`-header burst stops once its uncertainty is at most this, or the
+/// round trip keeps it from shrinking further.
+pub const DATE_TARGET_UNCERTAINTY_MS: i64 = 10;
+
+/// What one exchange gave.
+enum Outcome {
+    /// Keep going.
+    Continue,
+    /// Stop the burst (rate limited, server error, network failure).
+    Stop,
+}
+
+struct Burst<'a> {
+    clock: &'a ServerClock,
+    transport: Arc<dyn HttpTransport>,
+    url: HomeserverUrl,
+    /// Window before the burst plus what it took, for early-stop decisions.
+    window: Vec<Sample>,
+    new: Vec<Sample>,
+    requests: u32,
+    endpoint_supported: bool,
+    last_error: Option<Error>,
+    min_rtt_ms: Option<i64>,
+}
+
+impl Burst<'_> {
+    fn date_sample(
+        &mut self,
+        response: &HttpResponse,
+        sent: i64,
+        received: i64,
+    ) -> Result<Option<Sample>> {
+        let Some(date) = response.header("date") else {
+            return Ok(None);
+        };
+        let date_s = parse::parse_date_header(date)?;
+        let age_s = match response.header("age") {
+            Some(a) => Some(parse::parse_age_header(a)?),
+            None => None,
+        };
+        Ok(Some(Sample::from_date_header(
+            sent, received, date_s, age_s,
+        )?))
+    }
+
+    fn push(&mut self, s: Sample) {
+        self.window.push(s);
+        self.new.push(s);
+    }
+
+    fn exchange(&mut self, request: &HttpRequest) -> (Result<HttpResponse>, i64, i64) {
+        let sent = self.clock.time.boot_ms();
+        // A foreign transport may echo request details (the token) into its
+        // error text: scrub before the error goes anywhere.
+        let response = self
+            .transport
+            .get(request.clone())
+            .map_err(|e| redact_error(e, request));
+        let received = self.clock.time.boot_ms();
+        self.requests += 1;
+        if response.is_ok() {
+            let rtt = received.saturating_sub(sent);
+            self.min_rtt_ms = Some(self.min_rtt_ms.map_or(rtt, |m| m.min(rtt)));
+        }
+        (response, sent, received)
+    }
+
+    fn fail(&mut self, e: Error) -> Outcome {
+        self.last_error = Some(e);
+        Outcome::Stop
+    }
+
+    /// One request to the MSC4094 endpoint.
+    fn endpoint_step(&mut self) -> Outcome {
+        let c = &self.clock.config;
+        let request = parse::server_now_request(
+            &self.url,
+            &c.endpoint_path,
+            c.access_token.as_deref(),
+            c.request_timeout_ms,
+        );
+        let (response, sent, received) = self.exchange(&request);
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => return self.fail(e),
+        };
+        // The Date header is a fallback for whatever the status says.
+        let date = self.date_sample(&response, sent, received);
+        if response.status == 200 {
+            match parse::parse_server_now_body(&response.body)
+                .and_then(|ms| Sample::from_endpoint(sent, received, ms))
+            {
+                Ok(s) => {
+                    self.push(s);
+                    return Outcome::Continue;
+                }
+                Err(e) => {
+                    // A broken body: use the Date header, keep asking the
+                    // endpoint (it exists), but remember why.
+                    self.last_error = Some(e);
+                    return match date {
+                        Ok(Some(s)) => {
+                            self.push(s);
+                            Outcome::Continue
+                        }
+                        _ => Outcome::Stop,
+                    };
+                }
+            }
+        }
+        if let Ok(Some(s)) = date {
+            self.push(s);
+        }
+        if parse::is_endpoint_unsupported(&response) {
+            self.endpoint_supported = false;
+            let now = self.clock.time.boot_ms();
+            let policy = self.clock.config.policy;
+            let _ = self
+                .clock
+                .update_policy(|p| p.mark_endpoint_unsupported(&policy, now));
+            return match date {
+                Ok(Some(_)) => Outcome::Continue,
+                Ok(None) => self.fail(Error::Unsupported(
+                    "the homeserver has no MSC4094 endpoint and sends no Date header".into(),
+                )),
+                Err(e) => self.fail(e),
+            };
+        }
+        let error = parse::response_to_error(&response, &request);
+        self.fail(error)
+    }
+
+    /// One `Date` probe, timed against the second boundary when there is an
+    /// estimate to time it by.
+    fn date_step(&mut self) -> Outcome {
+        if let Ok(sel) = select(&self.window, self.clock.config.drift_ppm) {
+            let now = self.clock.time.boot_ms();
+            let at = date_probe_send_at_boot_ms(sel.offset_ms(), self.min_rtt_ms.unwrap_or(0), now);
+            let wait = at.saturating_sub(now).clamp(0, 1_000);
+            if wait > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(wait as u64));
+            }
+        }
+        let request = HttpRequest {
+            url: self.url.join(DATE_PROBE_PATH),
+            headers: vec![
+                HttpHeader::new("Cache-Control", "no-cache"),
+                HttpHeader::new("Accept", "application/json"),
+            ],
+            timeout_ms: self.clock.config.request_timeout_ms,
+        };
+        let (response, sent, received) = self.exchange(&request);
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => return self.fail(e),
+        };
+        match self.date_sample(&response, sent, received) {
+            Ok(Some(s)) => self.push(s),
+            Ok(None) => {
+                return self.fail(Error::Protocol(format!(
+                    "HTTP {} from the homeserver has no Date header to take the time from",
+                    response.status
+                )))
+            }
+            Err(e) => return self.fail(e),
+        }
+        if response.status == 429 {
+            let e = parse::response_to_error(&response, &request);
+            return self.fail(e);
+        }
+        Outcome::Continue
+    }
+
+    /// Enough: the estimate is tight, confirmed by two agreeing samples, and
+    /// the newest sample is one of them (else the burst goes on to confirm
+    /// or refute a possible server clock step).
+    fn good_enough(&self) -> bool {
+        let Ok(sel) = select(&self.window, self.clock.config.drift_ppm) else {
+            return false;
+        };
+        let newest = self.window.iter().max_by_key(|s| s.taken_boot_ms);
+        let newest_agrees = newest.is_some_and(|n| sel.survivors.contains(n));
+        let u = sel.half_width_ms();
+        let target = if self.endpoint_supported {
+            self.clock.config.policy.target_uncertainty_ms
+        } else {
+            // The Date path can get no better than about the round trip.
+            DATE_TARGET_UNCERTAINTY_MS.max(self.min_rtt_ms.unwrap_or(0) / 2 + 2)
+        };
+        newest_agrees && sel.survivors.len() >= 2 && u <= target
+    }
+}
+
+impl ServerClock {
+    /// One burst against the homeserver; see [`ServerClock::sync`].
+    pub(crate) fn run_sync(&self, reason: Option<SyncReason>) -> Result<SyncReport> {
+        let transport = self.transport.clone().ok_or_else(|| {
+            Error::InvalidConfig(
+                "no homeserver_url (or no transport: the `http` feature is off); \
+                 set one, or feed samples with add_sample/observe_event"
+                    .into(),
+            )
+        })?;
+        let url =
+            HomeserverUrl::parse(&self.config.homeserver_url, self.config.allow_insecure_http)?;
+        let now = self.time.boot_ms();
+        let policy_state = self.policy_state()?;
+        if let Some(retry_at) = policy_state.retry_at_boot_ms {
+            if policy_state.rate_limited && now < retry_at {
+                return Err(Error::RateLimited {
+                    retry_after_ms: (retry_at - now) as u64,
+                });
+            }
+        }
+        self.update_policy(|p| p.record_attempt(now))?;
+        let mut burst = Burst {
+            clock: self,
+            transport,
+            url,
+            window: self.window()?,
+            new: Vec::new(),
+            requests: 0,
+            endpoint_supported: policy_state.endpoint_supported(now),
+            last_error: None,
+            min_rtt_ms: None,
+        };
+        let policy = self.config.policy;
+        loop {
+            let budget = if burst.endpoint_supported {
+                policy.max_samples_per_sync
+            } else {
+                policy.date_probe_budget
+            };
+            if burst.requests >= budget {
+                break;
+            }
+            let outcome = if burst.endpoint_supported {
+                burst.endpoint_step()
+            } else {
+                burst.date_step()
+            };
+            if matches!(outcome, Outcome::Stop) || burst.good_enough() {
+                break;
+            }
+        }
+        // Samples are kept whatever happened after them. The server's own
+        // refusals (auth, 429, 5xx) still fail the sync so the app hears of
+        // them; a network failure after good samples only shortens the burst.
+        let result = if burst.new.is_empty() {
+            Err(burst
+                .last_error
+                .take()
+                .unwrap_or_else(|| Error::Protocol("the homeserver gave no usable time".into())))
+        } else {
+            let committed = self.commit_samples(&burst.new);
+            match burst.last_error.take() {
+                Some(e @ (Error::Http { .. } | Error::RateLimited { .. })) if committed.is_ok() => {
+                    Err(e)
+                }
+                _ => committed,
+            }
+        };
+        match result {
+            Ok(estimate) => Ok(SyncReport {
+                requests: burst.requests,
+                samples_taken: burst.new.len() as u32,
+                source: estimate.source,
+                endpoint_supported: burst.endpoint_supported,
+                reason,
+                min_rtt_ms: burst.min_rtt_ms,
+                estimate,
+            }),
+            Err(e) => {
+                let now = self.time.boot_ms();
+                let random = self.next_random();
+                // After commit_samples, so its record_success cannot undo this.
+                match e {
+                    Error::RateLimited { retry_after_ms } => self.update_policy(|p| {
+                        p.record_rate_limited(&policy, now, Some(retry_after_ms))
+                    })?,
+                    _ => {
+                        self.update_policy(|p| p.record_failure(&policy, now, random))?;
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+#[uniffi::export]
+impl ServerClock {
+    /// Syncs now: a burst of requests (blocking; each request bounded by
+    /// `request_timeout_ms`, a `Date`-only burst also waits up to a second
+    /// per probe to time it). Concurrent callers share one burst. Honours a
+    /// server's 429 `Retry-After` (returns `RateLimited` without a request).
+    pub fn sync(&self) -> Result<SyncReport> {
+        self.single_flight(|| self.run_sync(None))
+    }
+
+    /// Syncs only if due (no estimate, uncertainty too high, reboot, network
+    /// change) and allowed (minimum interval, backoff, 429). Returns None
+    /// when nothing was done.
+    pub fn sync_if_needed(&self) -> Result<Option<SyncReport>> {
+        let Some(reason) = self.sync_reason() else {
+            return Ok(None);
+        };
+        let earliest = self
+            .policy_state()?
+            .earliest_sync_boot_ms(&self.config.policy);
+        if self.time.boot_ms() < earliest {
+            return Ok(None);
+        }
+        self.single_flight(|| self.run_sync(Some(reason))).map(Some)
+    }
+}
