@@ -162,6 +162,9 @@ impl ClockConfig {
         {
             return bad(format!("policy has a negative or inverted value: {p:?}"));
         }
+        if let Some(token) = &self.access_token {
+            crate::transport::parse::validate_access_token(token)?;
+        }
         if !self.homeserver_url.is_empty() {
             crate::transport::HomeserverUrl::parse(&self.homeserver_url, self.allow_insecure_http)?;
         }
