@@ -17,6 +17,9 @@
 #    the syntax check only.
 #
 #   scripts/test-swift.sh [--bench]
+#   scripts/test-swift.sh --syntax-only   step 1 only (its own test-all step,
+#                                         so it counts as passed even where
+#                                         step 2 is skipped)
 #
 # Env: MXCLOCK_TOOLS_DIR (default <repo>/target/tools), SWIFTC (default swiftc).
 set -euo pipefail
@@ -35,10 +38,12 @@ TREE_SITTER_SWIFT_VERSION=0.7.1
 log() { echo "test-swift: $*" >&2; }
 
 RUN_ARGS=()
+SYNTAX_ONLY=0
 for arg in "$@"; do
     case "$arg" in
         --bench) RUN_ARGS+=(--bench) ;;
-        *) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+        --syntax-only) SYNTAX_ONLY=1 ;;
+        *) echo "usage: $0 [--bench | --syntax-only]" >&2; exit 2 ;;
     esac
 done
 
@@ -91,6 +96,7 @@ else
 fi
 
 # --- 2. compile and run -----------------------------------------------------
+((SYNTAX_ONLY == 0)) || exit "$status"
 if ! command -v "$SWIFTC" >/dev/null 2>&1; then
     log "no Swift toolchain: the Swift tests were NOT compiled or run"
     # At line start for scripts/test-all.sh, which counts such a step as skipped.
