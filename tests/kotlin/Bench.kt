@@ -1,5 +1,6 @@
 package org.mxclock.tests
 
+import com.sun.jna.Native
 import org.mxclock.ClockConfig
 import org.mxclock.ServerClock
 import org.mxclock.osTimeSource
@@ -7,6 +8,12 @@ import org.mxclock.sampleFromEndpoint
 
 // Per-call cost across the uniffi/JNA boundary, next to a pure-JVM baseline,
 // measured in one run. Printed, never asserted (machines differ).
+/** libc through JNA direct mapping, as uniffi binds libmxclock: JNA's own cost. */
+private object LibC {
+    init { Native.register("c") }
+    external fun getpid(): Int
+}
+
 fun bench() {
     val os = osTimeSource()
     fun nsPerCall(name: String, calls: Int, body: () -> Long) {
@@ -18,6 +25,7 @@ fun bench() {
         println("bench: %-44s %10.1f ns/call  (%d calls, sink %d)".format(name, ns, calls, sink and 1))
     }
     nsPerCall("System.currentTimeMillis()", 2_000_000) { System.currentTimeMillis() }
+    nsPerCall("getpid() [JNA direct mapping, no uniffi]", 200_000) { LibC.getpid().toLong() }
     nsPerCall("osTimeSource().bootMs() [Rust via JNA]", 200_000) { os.bootMs() }
     nsPerCall("sampleFromEndpoint() [record via RustBuffer]", 200_000) {
         sampleFromEndpoint(1_000, 1_040, 1_750_000_000_123).loMs
