@@ -309,9 +309,9 @@ proptest! {
     /// Random tokens against every echo: no output holds any part of them.
     #[test]
     fn token_never_in_any_output(
-        // Any token68 token, and Synapse-shaped ones (which fit in a host
+        // Any RFC 6750 b64token, and Synapse-shaped ones (which fit in a host
         // name, so a Location header can carry one into an origin).
-        token in prop_oneof!["[A-Za-z0-9._~+/=-]{16,64}", "syt_[A-Za-z0-9_]{12,40}"]
+        token in prop_oneof!["[A-Za-z0-9._~+/-]{16,60}={0,2}", "syt_[A-Za-z0-9_]{12,40}"]
     ) {
         let mut config = ClockConfig::new("https://matrix.example.org");
         config.access_token = Some(token.clone());
@@ -695,7 +695,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     #[test]
-    fn export_state_never_contains_the_token(token in "[A-Za-z0-9._~+/=-]{16,64}") {
+    fn export_state_never_contains_the_token(token in "[A-Za-z0-9._~+/-]{16,60}={0,2}") {
         let server = TestHomeserver::start(HomeserverConfig::default()).unwrap();
         let mut config = ClockConfig::new(&server.base_url());
         config.access_token = Some(token.clone());
