@@ -351,6 +351,32 @@ def unlink_faketime_shm(pid: int) -> None:
             pass
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group is alive; zombies (exited, waiting for
+    a parent to reap them) do not count."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for d in proc.iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the ")" that closes the command name: state, ppid, pgrp.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 def kill_group(pgid: int, pid: int | None = None, timeout_s: float = STOP_TIMEOUT_S) -> None:
     """SIGTERM the process group, then SIGKILL what is left after timeout_s."""
     try:
@@ -365,11 +391,10 @@ def kill_group(pgid: int, pid: int | None = None, timeout_s: float = STOP_TIMEOU
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
+        if not group_alive(pgid):
             return
         time.sleep(0.05)
+    log(f"process group {pgid} ignored SIGTERM for {timeout_s} s: SIGKILL")
     try:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
@@ -588,19 +613,22 @@ def _spawn_watchdog(pgid: int, watch_pid: int | None, max_lifetime_s: float, sta
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-        return True
     except ProcessLookupError:
         return False
     except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2] != "Z"
+    except OSError:
         return True
 
 
 def cmd_watchdog(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.max_lifetime_s
     while time.monotonic() < deadline:
-        try:
-            os.killpg(args.pgid, 0)
-        except ProcessLookupError:
+        if not group_alive(args.pgid):
+            unlink_faketime_shm(args.pgid)
             return 0  # stopped by someone else: nothing left to guard
         if args.watch_pid and not _pid_alive(args.watch_pid):
             log(f"watched pid {args.watch_pid} is gone: stopping Synapse")
