@@ -187,8 +187,15 @@ def ensure_venv() -> None:
 
 
 def ensure_installed() -> None:
-    ensure_faketime()
-    ensure_venv()
+    """Idempotent and safe to call from parallel test processes: they queue
+    on a lock file instead of building the same venv at once."""
+    import fcntl
+
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(VENV.parent / "synapse-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ensure_faketime()
+        ensure_venv()
 
 
 # --------------------------------------------------------------------------
@@ -278,7 +285,12 @@ def write_config(state_dir: Path, port: int, module: bool, shared_secret: str) -
         "root": {"level": "INFO", "handlers": ["file"]},
         "disable_existing_loggers": False,
     }
-    (state_dir / "media_store").mkdir(exist_ok=True)
+    # Every start is a fresh server: no users, rooms or events of a previous
+    # run (with another clock offset) in a reused state dir.
+    for name in ("homeserver.db", "homeserver.db-wal", "homeserver.db-shm", "homeserver.db-journal"):
+        (state_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(state_dir / "media_store", ignore_errors=True)
+    (state_dir / "media_store").mkdir()
     (state_dir / "signing.key").write_text(_signing_key())
     # JSON is YAML: no PyYAML needed on this side.
     (state_dir / "log.config.yaml").write_text(json.dumps(log_config, indent=1))
@@ -503,6 +515,10 @@ class SynapseServer:
                 # CLOCK_MONOTONIC reads like the faked wall clock: a constant
                 # shift, which every interval and timeout survives.
                 "PYTHONDONTWRITEBYTECODE": "1",
+                # Synapse runs `git describe` next to its own sources for its
+                # Server header; the venv is inside our checkout, so it would
+                # report mxclock's branch and commit.
+                "GIT_CEILING_DIRECTORIES": str(VENV),
             }
         )
         for k in ("FAKETIME_SHARED", "FAKETIME_DONT_FAKE_MONOTONIC", "FAKETIME_NO_CACHE", "FAKETIME_TIMESTAMP_FILE"):
