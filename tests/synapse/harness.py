@@ -458,7 +458,12 @@ class SynapseServer:
         module: bool = False,
         state_dir: str | Path | None = None,
         install: bool = True,
+        watch_pid: int | None = -1,
+        max_lifetime_s: float = 1800.0,
     ):
+        """watch_pid: a watchdog stops Synapse when that process is gone, even
+        if it was SIGKILLed and ran no cleanup; -1 (default) means this
+        process, None only the max_lifetime_s limit."""
         self.offset_s = float(offset_s)
         self.faketime = faketime_spec(self.offset_s)
         self.module = module
@@ -466,6 +471,9 @@ class SynapseServer:
         self.state_dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="mxclock-synapse-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._install = install
+        self.watch_pid = os.getpid() if watch_pid == -1 else watch_pid
+        self.max_lifetime_s = max_lifetime_s
+        self.watchdog_pid: int | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.registration_shared_secret = ""
@@ -540,6 +548,8 @@ class SynapseServer:
             _live.add(self)
         try:
             self._wait_ready()
+            self.watchdog_pid = _spawn_watchdog(self.proc.pid, self.watch_pid, self.max_lifetime_s, self.state_dir,
+                                                remove_state_dir=self._own_dir)
         except BaseException:
             self.stop()
             raise
@@ -583,6 +593,10 @@ class SynapseServer:
             except subprocess.TimeoutExpired:
                 pass
             unlink_faketime_shm(self.proc.pid)
+        if self.watchdog_pid is not None:
+            # It would notice within 0.5 s; end it now so no process lingers.
+            kill_group(self.watchdog_pid, self.watchdog_pid, timeout_s=2.0)
+            self.watchdog_pid = None
         with _live_lock:
             _live.discard(self)
         if self._own_dir and not os.environ.get("MXCLOCK_SYNAPSE_KEEP"):
@@ -649,13 +663,16 @@ def _state_path(state_dir: Path) -> Path:
     return state_dir / STATE_FILE
 
 
-def _spawn_watchdog(pgid: int, watch_pid: int | None, max_lifetime_s: float, state_dir: Path) -> int:
+def _spawn_watchdog(pgid: int, watch_pid: int | None, max_lifetime_s: float, state_dir: Path,
+                    remove_state_dir: bool = False) -> int:
     """Start the watchdog in its own session (a process may not join a group of
     another session); it exits by itself once Synapse's group is gone."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "_watchdog", "--pgid", str(pgid),
            "--max-lifetime-s", str(max_lifetime_s)]
     if watch_pid:
         cmd += ["--watch-pid", str(watch_pid)]
+    if remove_state_dir:
+        cmd += ["--remove-state-dir", str(state_dir)]
     with open(state_dir / "watchdog.log", "ab") as out:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                              start_new_session=True)
@@ -690,6 +707,9 @@ def cmd_watchdog(args: argparse.Namespace) -> int:
         log(f"max lifetime {args.max_lifetime_s} s reached: stopping Synapse")
     kill_group(args.pgid)
     unlink_faketime_shm(args.pgid)
+    if args.remove_state_dir and not os.environ.get("MXCLOCK_SYNAPSE_KEEP"):
+        # A temp dir whose owner died without cleaning up.
+        shutil.rmtree(args.remove_state_dir, ignore_errors=True)
     return 0
 
 
@@ -699,12 +719,12 @@ def cmd_start(args: argparse.Namespace) -> int:
     if old.exists():
         # A previous server from this state dir may still run: stop it first.
         cmd_stop(args)
-    hs = SynapseServer(offset_s=args.offset_s, module=args.module, state_dir=state_dir)
+    hs = SynapseServer(offset_s=args.offset_s, module=args.module, state_dir=state_dir,
+                       watch_pid=args.watch_pid, max_lifetime_s=args.max_lifetime_s)
     hs.start()
     try:
         info = hs.info()
-        watchdog_pid = _spawn_watchdog(hs.pid, args.watch_pid, args.max_lifetime_s, state_dir)
-        _state_path(state_dir).write_text(json.dumps(dict(info, watchdog_pid=watchdog_pid)))
+        _state_path(state_dir).write_text(json.dumps(dict(info, watchdog_pid=hs.watchdog_pid)))
     except BaseException:
         hs.stop()
         raise
@@ -762,6 +782,7 @@ def main(argv: list[str] | None = None) -> int:
     wd.add_argument("--pgid", type=int, required=True)
     wd.add_argument("--watch-pid", type=int, default=None)
     wd.add_argument("--max-lifetime-s", type=float, required=True)
+    wd.add_argument("--remove-state-dir", default=None)
     args = ap.parse_args(argv)
     return {"install": cmd_install, "start": cmd_start, "stop": cmd_stop, "_watchdog": cmd_watchdog}[args.cmd](args)
 

@@ -74,30 +74,42 @@ class Lifecycle(unittest.TestCase):
         self.assertFalse(state_dir.exists(), "temp state dir left behind")
         self.assertEqual(shm_files(pid), [], "libfaketime's /dev/shm objects left behind")
 
-    def test_sigterm_to_the_test_process_stops_synapse(self):
+    def kill_test_process(self, sig: int, gone_within_s: float) -> None:
         script = textwrap.dedent(f"""
             import sys, time
             sys.path.insert(0, {str(HERE)!r})
             import harness
             hs = harness.SynapseServer(offset_s=3.5).start()
-            print(hs.pid, flush=True)
+            print(hs.pid, hs.watchdog_pid, hs.state_dir, flush=True)
             time.sleep(600)
         """)
         child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
         try:
             line = child.stdout.readline()
             self.assertTrue(line.strip(), "child did not start Synapse")
-            pid = int(line)
+            pid_s, watchdog_s, state_dir = line.split()
+            pid, watchdog_pid = int(pid_s), int(watchdog_s)
             self.assertTrue(harness.group_alive(pid))
-            child.send_signal(signal.SIGTERM)
+            child.send_signal(sig)
             rc = child.wait(30)
-            # It dies of the signal it got, after stopping Synapse.
-            self.assertEqual(rc, -signal.SIGTERM)
-            self.assertTrue(wait_gone(pid, 1.0), "Synapse outlived a SIGTERM'd test process")
+            # It dies of the signal it got (after stopping Synapse, for SIGTERM).
+            self.assertEqual(rc, -sig)
+            self.assertTrue(wait_gone(pid, gone_within_s), f"Synapse outlived a test process killed by {sig}")
+            self.assertTrue(wait_gone(watchdog_pid, 5.0), "watchdog left running")
+            self.assertEqual(shm_files(pid), [])
+            if not os.environ.get("MXCLOCK_SYNAPSE_KEEP"):
+                self.assertFalse(os.path.exists(state_dir), "temp state dir left behind")
         finally:
             if child.poll() is None:
                 child.kill()
                 child.wait()
+
+    def test_sigterm_to_the_test_process_stops_synapse(self):
+        self.kill_test_process(signal.SIGTERM, 1.0)
+
+    def test_sigkill_to_the_test_process_stops_synapse(self):
+        # No cleanup code runs in the killed process: the watchdog does it.
+        self.kill_test_process(signal.SIGKILL, 15.0)
 
 
 class Cli(unittest.TestCase):
