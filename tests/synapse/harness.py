@@ -11,6 +11,7 @@ runs the same with the same arguments)::
     python3 tests/synapse/harness.py install
     python3 tests/synapse/harness.py start --offset-s 37.25 [--module] \\
         --state-dir DIR [--watch-pid PID] [--max-lifetime-s 1800]
+    python3 tests/synapse/harness.py register --state-dir DIR --username alice
     python3 tests/synapse/harness.py stop --state-dir DIR
 
 The file is not called synapse.py on purpose: a directory holding it on
@@ -255,7 +256,11 @@ def write_config(state_dir: Path, port: int, module: bool, shared_secret: str) -
         "federation_domain_whitelist": [],
         "url_preview_enabled": False,
         "presence": {"enabled": False},
-        "enable_registration": False,
+        # Open registration (m.login.dummy, no verification) is fine on a
+        # loopback-only throwaway server and spares clients the HMAC of the
+        # shared-secret admin API, which register_user() uses.
+        "enable_registration": True,
+        "enable_registration_without_verification": True,
         "registration_shared_secret": shared_secret,
         "macaroon_secret_key": secrets.token_hex(32),
         "form_secret": secrets.token_hex(32),
@@ -272,7 +277,11 @@ def write_config(state_dir: Path, port: int, module: bool, shared_secret: str) -
     }
     log_config = {
         "version": 1,
-        "formatters": {"precise": {"format": "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - %(request)s - %(message)s"}},
+        "formatters": {
+            "precise": {
+                "format": "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - %(request)s - %(message)s"
+            }
+        },
         "handlers": {
             "file": {
                 "class": "logging.FileHandler",
@@ -354,7 +363,7 @@ def http_request(
 # The server
 
 
-_live: set["SynapseServer"] = set()
+_live: set[SynapseServer] = set()
 _live_lock = threading.Lock()
 _handlers_installed = False
 
@@ -491,7 +500,7 @@ class SynapseServer:
 
     # -- lifecycle --
 
-    def start(self) -> "SynapseServer":
+    def start(self) -> SynapseServer:
         if self._install:
             ensure_installed()
         lib = faketime_lib()
@@ -529,7 +538,12 @@ class SynapseServer:
                 "GIT_CEILING_DIRECTORIES": str(VENV),
             }
         )
-        for k in ("FAKETIME_SHARED", "FAKETIME_DONT_FAKE_MONOTONIC", "FAKETIME_NO_CACHE", "FAKETIME_TIMESTAMP_FILE"):
+        for k in (
+            "FAKETIME_SHARED",
+            "FAKETIME_DONT_FAKE_MONOTONIC",
+            "FAKETIME_NO_CACHE",
+            "FAKETIME_TIMESTAMP_FILE",
+        ):
             env.pop(k, None)
         self.log_path = self.state_dir / "stdout-stderr.log"
         with open(self.log_path, "ab") as out:
@@ -548,8 +562,13 @@ class SynapseServer:
             _live.add(self)
         try:
             self._wait_ready()
-            self.watchdog_pid = _spawn_watchdog(self.proc.pid, self.watch_pid, self.max_lifetime_s, self.state_dir,
-                                                remove_state_dir=self._own_dir)
+            self.watchdog_pid = _spawn_watchdog(
+                self.proc.pid,
+                self.watch_pid,
+                self.max_lifetime_s,
+                self.state_dir,
+                remove_state_dir=self._own_dir,
+            )
         except BaseException:
             self.stop()
             raise
@@ -571,7 +590,9 @@ class SynapseServer:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"Synapse did not answer /versions within {STARTUP_TIMEOUT_S} s:\n{self.tail_log()}")
+        raise RuntimeError(
+            f"Synapse did not answer /versions within {STARTUP_TIMEOUT_S} s:\n{self.tail_log()}"
+        )
 
     def tail_log(self, n_bytes: int = 4000) -> str:
         out = []
@@ -608,7 +629,7 @@ class SynapseServer:
             _live.discard(self)
         self._stopped = True
 
-    def __enter__(self) -> "SynapseServer":
+    def __enter__(self) -> SynapseServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -629,26 +650,43 @@ class SynapseServer:
 
     # -- client helpers --
 
-    def request(self, method: str, path: str, body: Any = None, token: str | None = None, **kw: Any) -> Response:
+    def request(
+        self, method: str, path: str, body: Any = None, token: str | None = None, **kw: Any
+    ) -> Response:
         return http_request(self.port, method, path, body=body, token=token, **kw)
 
     def register_user(self, username: str, password: str, admin: bool = False) -> str:
         """Shared-secret registration (Synapse admin API); returns the access token."""
+        return self.register_user_full(username, password, admin)["access_token"]
+
+    def register_user_full(self, username: str, password: str, admin: bool = False) -> dict[str, Any]:
+        """As register_user(), returning user_id, access_token and device_id."""
         path = "/_synapse/admin/v1/register"
         r = self.request("GET", path)
         if r.status != 200:
             raise RuntimeError(f"register nonce: {r}")
         nonce = r.json()["nonce"]
         mac = hmac.new(self.registration_shared_secret.encode(), digestmod=hashlib.sha1)
-        mac.update(b"\x00".join([nonce.encode(), username.encode(), password.encode(), b"admin" if admin else b"notadmin"]))
+        mac.update(
+            b"\x00".join(
+                [nonce.encode(), username.encode(), password.encode(), b"admin" if admin else b"notadmin"]
+            )
+        )
         r = self.request(
             "POST",
             path,
-            {"nonce": nonce, "username": username, "password": password, "admin": admin, "mac": mac.hexdigest()},
+            {
+                "nonce": nonce,
+                "username": username,
+                "password": password,
+                "admin": admin,
+                "mac": mac.hexdigest(),
+            },
         )
         if r.status != 200:
             raise RuntimeError(f"register: {r.status}")
-        return r.json()["access_token"]
+        body = r.json()
+        return {k: body[k] for k in ("user_id", "access_token", "device_id")}
 
 
 class _PortTaken(Exception):
@@ -663,19 +701,28 @@ def _state_path(state_dir: Path) -> Path:
     return state_dir / STATE_FILE
 
 
-def _spawn_watchdog(pgid: int, watch_pid: int | None, max_lifetime_s: float, state_dir: Path,
-                    remove_state_dir: bool = False) -> int:
+def _spawn_watchdog(
+    pgid: int, watch_pid: int | None, max_lifetime_s: float, state_dir: Path, remove_state_dir: bool = False
+) -> int:
     """Start the watchdog in its own session (a process may not join a group of
     another session); it exits by itself once Synapse's group is gone."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "_watchdog", "--pgid", str(pgid),
-           "--max-lifetime-s", str(max_lifetime_s)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "_watchdog",
+        "--pgid",
+        str(pgid),
+        "--max-lifetime-s",
+        str(max_lifetime_s),
+    ]
     if watch_pid:
         cmd += ["--watch-pid", str(watch_pid)]
     if remove_state_dir:
         cmd += ["--remove-state-dir", str(state_dir)]
     with open(state_dir / "watchdog.log", "ab") as out:
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                             start_new_session=True)
+        p = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     return p.pid
 
 
@@ -719,8 +766,13 @@ def cmd_start(args: argparse.Namespace) -> int:
     if old.exists():
         # A previous server from this state dir may still run: stop it first.
         cmd_stop(args)
-    hs = SynapseServer(offset_s=args.offset_s, module=args.module, state_dir=state_dir,
-                       watch_pid=args.watch_pid, max_lifetime_s=args.max_lifetime_s)
+    hs = SynapseServer(
+        offset_s=args.offset_s,
+        module=args.module,
+        state_dir=state_dir,
+        watch_pid=args.watch_pid,
+        max_lifetime_s=args.max_lifetime_s,
+    )
     hs.start()
     try:
         info = hs.info()
@@ -758,11 +810,32 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_register(args: argparse.Namespace) -> int:
+    """Create a user on a server started by `start`; prints user_id,
+    access_token, device_id (a throwaway test server's token, for the test
+    that asked for it)."""
+    info = json.loads(_state_path(Path(args.state_dir).resolve()).read_text())
+    hs = SynapseServer.__new__(SynapseServer)
+    hs.port = int(info["port"])
+    hs.registration_shared_secret = info["registration_shared_secret"]
+    out = hs.register_user_full(args.username, args.password or secrets.token_hex(16), admin=args.admin)
+    print(json.dumps(out), flush=True)
+    return 0
+
+
 def cmd_install(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     ensure_installed()
-    print(json.dumps({"venv": str(VENV), "matrix-synapse": SYNAPSE_VERSION,
-                      "faketime": faketime_lib(), "seconds": round(time.monotonic() - t0, 1)}))
+    print(
+        json.dumps(
+            {
+                "venv": str(VENV),
+                "matrix-synapse": SYNAPSE_VERSION,
+                "faketime": faketime_lib(),
+                "seconds": round(time.monotonic() - t0, 1),
+            }
+        )
+    )
     return 0
 
 
@@ -778,13 +851,24 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--max-lifetime-s", type=float, default=1800.0)
     sp = sub.add_parser("stop", help="stop the Synapse started with this state dir")
     sp.add_argument("--state-dir", required=True)
+    rg = sub.add_parser("register", help="create a user; prints user_id, access_token, device_id")
+    rg.add_argument("--state-dir", required=True)
+    rg.add_argument("--username", required=True)
+    rg.add_argument("--password", default=None, help="default: random")
+    rg.add_argument("--admin", action="store_true")
     wd = sub.add_parser("_watchdog")
     wd.add_argument("--pgid", type=int, required=True)
     wd.add_argument("--watch-pid", type=int, default=None)
     wd.add_argument("--max-lifetime-s", type=float, required=True)
     wd.add_argument("--remove-state-dir", default=None)
     args = ap.parse_args(argv)
-    return {"install": cmd_install, "start": cmd_start, "stop": cmd_stop, "_watchdog": cmd_watchdog}[args.cmd](args)
+    return {
+        "install": cmd_install,
+        "start": cmd_start,
+        "stop": cmd_stop,
+        "register": cmd_register,
+        "_watchdog": cmd_watchdog,
+    }[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -64,12 +64,15 @@ class FaketimeSpec(unittest.TestCase):
 
 class Lifecycle(unittest.TestCase):
     def test_context_manager_stops_on_exception(self):
-        with self.assertRaises(ZeroDivisionError):
+        class Boom(Exception):
+            pass
+
+        with self.assertRaises(Boom):
             with harness.SynapseServer(offset_s=-0.75, module=True) as hs:
                 pid, state_dir = hs.pid, hs.state_dir
                 # Sub-second negative offsets are applied too.
                 server_now_error_ms(hs.port, -0.75)
-                1 / 0
+                raise Boom
         self.assertTrue(wait_gone(pid, 1.0), "Synapse still running after the with-block raised")
         self.assertFalse(state_dir.exists(), "temp state dir left behind")
         self.assertEqual(shm_files(pid), [], "libfaketime's /dev/shm objects left behind")
@@ -114,8 +117,13 @@ class Lifecycle(unittest.TestCase):
 
 class Cli(unittest.TestCase):
     def start(self, state_dir: str, *extra: str) -> dict:
-        out = subprocess.run(CLI + ["start", "--state-dir", state_dir, *extra],
-                             check=True, stdout=subprocess.PIPE, text=True, timeout=120).stdout
+        out = subprocess.run(
+            CLI + ["start", "--state-dir", state_dir, *extra],
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        ).stdout
         lines = out.strip().splitlines()
         self.assertEqual(len(lines), 1, out)
         info = json.loads(lines[0])
@@ -130,13 +138,42 @@ class Cli(unittest.TestCase):
             self.assertEqual(info["offset_s"], 37.25)
             self.assertEqual(info["base_url"], f"http://127.0.0.1:{info['port']}")
             server_now_error_ms(info["port"], 37.25)
-            out = subprocess.run(CLI + ["stop", "--state-dir", d], check=True, stdout=subprocess.PIPE,
-                                 text=True, timeout=60).stdout
+
+            # `register` gives a working token for a new user.
+            out = subprocess.run(
+                CLI + ["register", "--state-dir", d, "--username", "alice"],
+                check=True,
+                stdout=subprocess.PIPE,
+                text=True,
+                timeout=60,
+            ).stdout
+            user = json.loads(out)
+            self.assertEqual(user["user_id"], "@alice:localhost")
+            r = harness.http_request(
+                info["port"], "GET", "/_matrix/client/v3/account/whoami", token=user["access_token"]
+            )
+            self.assertEqual((r.status, r.json()["user_id"]), (200, "@alice:localhost"))
+
+            # So does open registration with m.login.dummy (no HMAC needed).
+            r = harness.http_request(
+                info["port"],
+                "POST",
+                "/_matrix/client/v3/register",
+                body={"username": "bob", "password": "pw-bob-123", "auth": {"type": "m.login.dummy"}},
+            )
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["user_id"], "@bob:localhost")
+
+            out = subprocess.run(
+                CLI + ["stop", "--state-dir", d], check=True, stdout=subprocess.PIPE, text=True, timeout=60
+            ).stdout
             self.assertEqual(json.loads(out), {"stopped": info["pid"]})
             self.assertTrue(wait_gone(info["pid"], 1.0), "CLI stop left Synapse running")
             self.assertEqual(shm_files(info["pid"]), [])
             # Stopping twice is harmless.
-            subprocess.run(CLI + ["stop", "--state-dir", d], check=True, stdout=subprocess.DEVNULL, timeout=60)
+            subprocess.run(
+                CLI + ["stop", "--state-dir", d], check=True, stdout=subprocess.DEVNULL, timeout=60
+            )
 
     def test_watchdog_stops_synapse_when_the_watched_process_exits(self):
         sleeper = subprocess.Popen(["sleep", "3"])

@@ -116,9 +116,14 @@ class RoutingTest(unittest.TestCase):
 
     def test_everything_else_reaches_synapse(self):
         root, client, media, _ = self.build()
-        for path in (b"/_matrix/client/versions", b"/_matrix/client/v3/sync",
-                     b"/_matrix/client/v3/get_server_now/", b"/_matrix/client/v3/get_server_now/x",
-                     b"/_matrix/client/r0/get_server_now", b"/_matrix/client"):
+        for path in (
+            b"/_matrix/client/versions",
+            b"/_matrix/client/v3/sync",
+            b"/_matrix/client/v3/get_server_now/",
+            b"/_matrix/client/v3/get_server_now/x",
+            b"/_matrix/client/r0/get_server_now",
+            b"/_matrix/client",
+        ):
             self.assertIs(self.route(root, path), client, path)
         self.assertIs(self.route(root, b"/_matrix/media/v3/config"), media)
 

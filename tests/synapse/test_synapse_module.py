@@ -199,14 +199,20 @@ class WithModule(unittest.TestCase):
         qroom = urllib.parse.quote(room)
 
         before_ms, _ = self.get_now()
-        r = hs.request("PUT", f"/_matrix/client/v3/rooms/{qroom}/send/m.room.message/t{uuid.uuid4().hex}",
-                       {"msgtype": "m.text", "body": "tick"}, token=token)
+        r = hs.request(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{qroom}/send/m.room.message/t{uuid.uuid4().hex}",
+            {"msgtype": "m.text", "body": "tick"},
+            token=token,
+        )
         self.assertEqual(r.status, 200, r)
         send_lo, send_hi = window_ms(r)
         after_ms, _ = self.get_now()
         event_id = r.json()["event_id"]
 
-        r = hs.request("GET", f"/_matrix/client/v3/rooms/{qroom}/event/{urllib.parse.quote(event_id)}", token=token)
+        r = hs.request(
+            "GET", f"/_matrix/client/v3/rooms/{qroom}/event/{urllib.parse.quote(event_id)}", token=token
+        )
         self.assertEqual(r.status, 200, r)
         ots = r.json()["origin_server_ts"]
         # origin_server_ts comes from the skewed clock, the same one as server_now.
@@ -231,7 +237,9 @@ class WithModule(unittest.TestCase):
         ev = next(e for e in r.json()["chunk"] if e["event_id"] == event_id)
         ages["messages"] = (ev, r)
 
-        r = hs.request("GET", f"/_matrix/client/v3/rooms/{qroom}/event/{urllib.parse.quote(event_id)}", token=token)
+        r = hs.request(
+            "GET", f"/_matrix/client/v3/rooms/{qroom}/event/{urllib.parse.quote(event_id)}", token=token
+        )
         ages["event"] = (r.json(), r)
 
         for where, (ev, resp) in ages.items():
@@ -258,7 +266,9 @@ class WithModule(unittest.TestCase):
         self.assertLessEqual(lo, ots + ev["unsigned"]["age"])
         self.assertLessEqual(ots + ev["unsigned"]["age"], hi)
         OBS["age_sync_repeat_ms"] = ev["unsigned"]["age"]
-        OBS["age_sync_repeat_ots_plus_age_minus_reply_mid_ms"] = round(ots + ev["unsigned"]["age"] - (lo + hi) / 2, 3)
+        OBS["age_sync_repeat_ots_plus_age_minus_reply_mid_ms"] = round(
+            ots + ev["unsigned"]["age"] - (lo + hi) / 2, 3
+        )
 
         # Long-poll: an event that arrives while /sync waits. Is its age taken
         # when the reply is built (after the wait), not when the wait started?
@@ -266,13 +276,19 @@ class WithModule(unittest.TestCase):
         result: dict = {}
 
         def poll() -> None:
-            result["r"] = hs.request("GET", f"/_matrix/client/v3/sync?timeout=10000&since={since}", token=token)
+            result["r"] = hs.request(
+                "GET", f"/_matrix/client/v3/sync?timeout=10000&since={since}", token=token
+            )
 
         th = threading.Thread(target=poll)
         th.start()
         time.sleep(0.8)
-        r = hs.request("PUT", f"/_matrix/client/v3/rooms/{qroom}/send/m.room.message/t{uuid.uuid4().hex}",
-                       {"msgtype": "m.text", "body": "tock"}, token=token)
+        r = hs.request(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{qroom}/send/m.room.message/t{uuid.uuid4().hex}",
+            {"msgtype": "m.text", "body": "tock"},
+            token=token,
+        )
         self.assertEqual(r.status, 200, r)
         second_id = r.json()["event_id"]
         th.join(15)
@@ -287,7 +303,8 @@ class WithModule(unittest.TestCase):
         self.assertGreaterEqual(ev["origin_server_ts"], lo + 700.0, "event created before the poll waited")
         OBS["age_longpoll_ms"] = ev["unsigned"]["age"]
         OBS["age_longpoll_ots_plus_age_minus_reply_end_ms"] = round(
-            ev["origin_server_ts"] + ev["unsigned"]["age"] - (resp.received_s * 1000.0 + offset_ms()), 3)
+            ev["origin_server_ts"] + ev["unsigned"]["age"] - (resp.received_s * 1000.0 + offset_ms()), 3
+        )
 
 
 class WithoutModule(unittest.TestCase):
@@ -323,8 +340,12 @@ class WithoutModule(unittest.TestCase):
         r = hs.request("POST", "/_matrix/client/v3/createRoom", {}, token=token)
         self.assertEqual(r.status, 200, r)
         room = urllib.parse.quote(r.json()["room_id"])
-        r = hs.request("PUT", f"/_matrix/client/v3/rooms/{room}/send/m.room.message/t1",
-                       {"msgtype": "m.text", "body": "x"}, token=token)
+        r = hs.request(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{room}/send/m.room.message/t1",
+            {"msgtype": "m.text", "body": "x"},
+            token=token,
+        )
         self.assertEqual(r.status, 200, r)
         lo, hi = window_ms(r)
         eid = urllib.parse.quote(r.json()["event_id"])

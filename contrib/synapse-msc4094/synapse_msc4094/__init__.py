@@ -22,7 +22,8 @@ every other request to the child Synapse put there.
 """
 
 import json
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from twisted.web.resource import Resource
 
