@@ -334,6 +334,38 @@ class WithoutModule(unittest.TestCase):
         self.assertIn(r.status, (404, 405))
         self.assertEqual(r.json()["errcode"], "M_UNRECOGNIZED")
 
+    def test_date_probing_brackets_the_offset(self):
+        """The client's Date-only method, done here in Python: each reply bounds
+        the offset by [D - received, D + 1000 - sent] (ms). Timing each probe to
+        reach the server at the predicted second boundary halves the interval.
+        The true offset must stay inside on every step; the final width is
+        recorded (it depends on load, so it is not asserted)."""
+        true_ms = offset_ms()
+        lo, hi = -math.inf, math.inf
+        widths = []
+        rtt_s = 0.001
+        for _ in range(10):
+            if math.isfinite(lo):
+                # Arrive (half an RTT after sending) when real + mid-offset
+                # crosses a whole second.
+                mid = (lo + hi) / 2
+                now_ms = time.time() * 1000.0
+                arrive_ms = math.ceil((now_ms + mid + 20.0) / 1000.0) * 1000.0 - mid
+                time.sleep(max(0.0, (arrive_ms - now_ms) / 1000.0 - rtt_s / 2))
+            r = self.hs.request("GET", "/_matrix/client/v3/get_server_now")
+            rtt_s = r.received_s - r.sent_s
+            d_ms = date_header_s(r) * 1000.0
+            s_lo = d_ms - r.received_s * 1000.0
+            s_hi = d_ms + 1000.0 - r.sent_s * 1000.0
+            self.assertLessEqual(s_lo - SLACK_MS, true_ms, r.headers["Date"])
+            self.assertLessEqual(true_ms, s_hi + SLACK_MS, r.headers["Date"])
+            lo, hi = max(lo, s_lo), min(hi, s_hi)
+            self.assertLessEqual(lo, hi + SLACK_MS, "Date samples contradict each other")
+            widths.append(round(hi - lo, 1))
+        self.assertLess(widths[-1], widths[0], "probing did not narrow the interval")
+        OBS["date_probe_widths_ms"] = widths
+        OBS["date_probe_midpoint_error_ms"] = round((lo + hi) / 2 - true_ms, 2)
+
     def test_origin_server_ts_is_skewed_without_module_too(self):
         hs = self.hs
         token = hs.register_user("p" + uuid.uuid4().hex[:10], uuid.uuid4().hex)
