@@ -48,6 +48,9 @@ const DEFAULT_DATE_BUDGET: usize = 8;
 /// that the whole-ms resolutions add to two intervals plus 2 × 1 ms drift
 /// widening, so two replies of one frozen (cached) clock can never overlap.
 const PAUSE_MS: f64 = 5.0;
+/// The first failure's backoff is 2.5–5 s (`SyncPolicy::backoff_initial_ms`
+/// with equal jitter); the informational retry row waits the upper end.
+const RETRY_AFTER_MS: f64 = 5_000.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ServerKind {
@@ -411,46 +414,71 @@ fn unsigned_age(w: &World, sc: &Scenario, rng: &mut Rng) -> Estimate {
 /// mxclock's burst as `src/sync.rs` runs it (cold start: no earlier samples).
 /// `early_stop: false` spends the whole budget (informational row).
 fn mxclock_burst(w: &World, budget: usize, early_stop: bool) -> Estimate {
-    mxclock_burst_paced(w, budget, early_stop, 0.0)
+    mxclock_burst_paced(w, budget, early_stop, 0.0, None)
 }
 
 /// As [`mxclock_burst`], with `pause_ms` between a reply and the next request
-/// (an idea for `src/sync.rs`, measured here: see the stale-cache analysis).
-fn mxclock_burst_paced(w: &World, budget: usize, early_stop: bool, pause_ms: f64) -> Estimate {
+/// and, with `retry_after_ms`, one more burst that long after a burst that
+/// ended without an estimate (what `sync_if_needed` does after the backoff:
+/// the failed burst's samples stay in the window). Ideas for `src/sync.rs`,
+/// measured here: see the stale-cache analysis in BENCHMARKS.md.
+fn mxclock_burst_paced(
+    w: &World,
+    budget: usize,
+    early_stop: bool,
+    pause_ms: f64,
+    retry_after_ms: Option<f64>,
+) -> Estimate {
     let policy = SyncPolicy::default();
     let drift_ppm = DEFAULT_DRIFT_PPM;
     let endpoint = w.kind == ServerKind::Endpoint;
     let mut window: Vec<Sample> = Vec::new();
-    let mut min_rtt_ms: Option<i64> = None;
     let mut tau = 0.0;
     let mut requests = 0;
-    while requests < budget {
-        if !endpoint {
-            // sync.rs `date_step`: wait for the second boundary when there
-            // is an estimate to time the probe by.
-            if let Ok(sel) = select(&window, drift_ppm) {
-                let now = w.boot_read(tau);
-                let at = date_probe_send_at_boot_ms(sel.offset_ms(), min_rtt_ms.unwrap_or(0), now);
-                let wait = at.saturating_sub(now).clamp(0, 1_000);
-                if wait > 0 {
-                    // std::thread::sleep(wait): from the boot reading `now`.
-                    let target_boot = w.boot(tau) + wait as f64;
-                    tau = w.tau_at_boot(target_boot);
+    let mut bursts = 0;
+    loop {
+        // A new `Burst` in sync.rs: its own round-trip memory and budget.
+        let mut min_rtt_ms: Option<i64> = None;
+        let mut in_burst = 0;
+        while in_burst < budget {
+            if !endpoint {
+                // sync.rs `date_step`: wait for the second boundary when
+                // there is an estimate to time the probe by.
+                if let Ok(sel) = select(&window, drift_ppm) {
+                    let now = w.boot_read(tau);
+                    let at =
+                        date_probe_send_at_boot_ms(sel.offset_ms(), min_rtt_ms.unwrap_or(0), now);
+                    let wait = at.saturating_sub(now).clamp(0, 1_000);
+                    if wait > 0 {
+                        // std::thread::sleep(wait), from the boot reading `now`.
+                        let target_boot = w.boot(tau) + wait as f64;
+                        tau = w.tau_at_boot(target_boot);
+                    }
                 }
             }
+            if in_burst > 0 {
+                tau += pause_ms;
+            }
+            let r = w.exchange(requests, tau);
+            tau = r.end_tau;
+            requests += 1;
+            in_burst += 1;
+            let rtt = r.received_boot_ms - r.sent_boot_ms;
+            min_rtt_ms = Some(min_rtt_ms.map_or(rtt, |m| m.min(rtt)));
+            window.push(w.sample(&r));
+            if early_stop && good_enough(&window, endpoint, min_rtt_ms, &policy) {
+                break;
+            }
         }
-        if requests > 0 {
-            tau += pause_ms;
-        }
-        let r = w.exchange(requests, tau);
-        tau = r.end_tau;
-        requests += 1;
-        let rtt = r.received_boot_ms - r.sent_boot_ms;
-        min_rtt_ms = Some(min_rtt_ms.map_or(rtt, |m| m.min(rtt)));
-        window.push(w.sample(&r));
-        if early_stop && good_enough(&window, endpoint, min_rtt_ms, &policy) {
+        bursts += 1;
+        let retry = match retry_after_ms {
+            Some(after) if bursts < 2 && requests + budget <= w.draws.len() => after,
+            _ => break,
+        };
+        if select(&window, drift_ppm).is_ok() {
             break;
         }
+        tau += retry;
     }
     let sel = select(&window, drift_ppm).ok();
     Estimate {
@@ -605,6 +633,10 @@ fn run_scenario(sc: &Scenario) -> Vec<Summary> {
     let stale = sc.stale_p > 0.0;
     if stale {
         rows.push(Row::new("mxclock, 5 ms pause between requests*", false));
+        rows.push(Row::new(
+            "mxclock, 5 ms pause, one retry burst 5 s later*",
+            false,
+        ));
     }
     for _ in 0..TRIALS {
         let w = World::new(sc, &mut rng);
@@ -633,7 +665,14 @@ fn run_scenario(sc: &Scenario) -> Vec<Summary> {
             estimates.push(mxclock_burst(&w, DEFAULT_DATE_BUDGET, true));
         }
         if stale {
-            estimates.push(mxclock_burst_paced(&w, BUDGET, true, PAUSE_MS));
+            estimates.push(mxclock_burst_paced(&w, BUDGET, true, PAUSE_MS, None));
+            estimates.push(mxclock_burst_paced(
+                &w,
+                BUDGET,
+                true,
+                PAUSE_MS,
+                Some(RETRY_AFTER_MS),
+            ));
         }
         let last_end = estimates.iter().map(|e| e.end_tau).fold(0.0, f64::max);
         let tau_eval = last_end + rng.uniform(0.0, 1_000.0);
