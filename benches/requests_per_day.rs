@@ -236,6 +236,8 @@ struct DayResult {
     date_requests: u64,
     syncs: u64,
     by_reason: [u64; 4],
+    /// Requests spent by syncs of each reason.
+    requests_by_reason: [u64; 4],
     failures: u64,
     checks: u64,
     checks_covered: u64,
@@ -272,6 +274,8 @@ fn simulate_day(seed: u64, date_only: bool) -> DayResult {
             Ok(Some(report)) => {
                 result.syncs += 1;
                 result.by_reason[reason_index(report.reason)] += 1;
+                result.requests_by_reason[reason_index(report.reason)] +=
+                    u64::from(report.requests);
             }
             Ok(None) => {}
             Err(_) => result.failures += 1,
@@ -397,9 +401,9 @@ fn main() {
 
     println!("## Requests per phone per day ({DAYS} simulated days per server kind)\n");
     println!(
-        "| client | server | requests/day mean (min–max) | syncs/day | of which: start, drift, reboot, network | failed syncs | hourly checks inside uncertainty | max uncertainty (ms) | max error (ms) |"
+        "| client | server | requests/day mean (min–max) | syncs/day | of which: start, drift, reboot, network | requests per sync: start, drift, reboot, network | failed syncs | hourly checks inside uncertainty | max uncertainty (ms) | max error (ms) |"
     );
-    println!("|---|---|---:|---:|---|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---|---|---:|---:|---:|---:|");
     for (label, days) in [
         ("MSC4094 endpoint", &endpoint_days),
         ("`Date` only", &date_days),
@@ -413,6 +417,17 @@ fn main() {
         let by: Vec<f64> = (0..4)
             .map(|i| days.iter().map(|d| d.by_reason[i] as f64).sum::<f64>() / days.len() as f64)
             .collect();
+        let per_sync: Vec<String> = (0..4)
+            .map(|i| {
+                let req: u64 = days.iter().map(|d| d.requests_by_reason[i]).sum();
+                let n: u64 = days.iter().map(|d| d.by_reason[i]).sum();
+                if n == 0 {
+                    "—".to_string()
+                } else {
+                    format!("{:.1}", req as f64 / n as f64)
+                }
+            })
+            .collect();
         let checks: u64 = days.iter().map(|d| d.checks).sum();
         let covered: u64 = days.iter().map(|d| d.checks_covered).sum();
         let failures: u64 = days.iter().map(|d| d.failures).sum();
@@ -421,7 +436,7 @@ fn main() {
         let endpoint_share: u64 = days.iter().map(|d| d.endpoint_requests).sum();
         let date_share: u64 = days.iter().map(|d| d.date_requests).sum();
         println!(
-            "| mxclock (default policy) | {label} | {mean:.1} ({min:.0}–{max:.0}) [endpoint {:.1}, `Date` probes {:.1}] | {:.1} | {:.1}, {:.1}, {:.1}, {:.1} | {failures} | {covered}/{checks} | {max_u} | {max_err:.1} |",
+            "| mxclock (default policy) | {label} | {mean:.1} ({min:.0}–{max:.0}) [endpoint {:.1}, `Date` probes {:.1}] | {:.1} | {:.1}, {:.1}, {:.1}, {:.1} | {} | {failures} | {covered}/{checks} | {max_u} | {max_err:.1} |",
             endpoint_share as f64 / days.len() as f64,
             date_share as f64 / days.len() as f64,
             mean_min_max(&syncs).0,
@@ -429,6 +444,7 @@ fn main() {
             by[1],
             by[2],
             by[3],
+            per_sync.join(", "),
         );
     }
     // Peers on the same days (their requests go to NTP servers, not to the
@@ -437,7 +453,7 @@ fn main() {
     let tt: Vec<f64> = reboots.iter().map(|&r| truetime_syncs(r) as f64).collect();
     let (tt_syncs, _, _) = mean_min_max(&tt);
     println!(
-        "| TrueTime-Android (hourly, 5 requests × 5 IPs) | any (NTP) | {:.0} | {tt_syncs:.1} | — | — | — | — | — |",
+        "| TrueTime-Android (hourly, 5 requests × 5 IPs) | any (NTP) | {:.0} | {tt_syncs:.1} | — | 25 | — | — | — | — |",
         tt_syncs * 25.0
     );
     for (every, label) in [(60_000.0, "1 min"), (300_000.0, "5 min")] {
@@ -447,7 +463,7 @@ fn main() {
             .collect();
         let (mean, _, _) = mean_min_max(&k);
         println!(
-            "| Kronos-Android (1 request per sync; app reads the time every {label}) | any (NTP) | {mean:.0} | {mean:.0} | — | — | — | — | — |"
+            "| Kronos-Android (1 request per sync; app reads the time every {label}) | any (NTP) | {mean:.0} | {mean:.0} | — | 1 | — | — | — | — |"
         );
     }
     println!(
