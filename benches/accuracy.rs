@@ -274,6 +274,22 @@ impl World {
         }
     }
 
+    /// Self-check of the simulation (and of the constructors): a reply from
+    /// the live server gives an interval that holds the true θ (server −
+    /// boot at the moment the server read its clock). Stale replies need not.
+    fn check_contains_truth(&self, i: usize, tau_sent: f64, s: &Sample) {
+        let d = self.draws[i];
+        if d.stale {
+            return;
+        }
+        let tau_read = tau_sent + d.up;
+        let theta = self.server(tau_read) - self.boot(tau_read);
+        assert!(
+            s.lo_ms as f64 <= theta && theta <= s.hi_ms as f64,
+            "simulation bug: {s:?} does not hold the true θ {theta}"
+        );
+    }
+
     fn sample(&self, r: &Reply) -> Sample {
         match self.kind {
             ServerKind::Endpoint => {
@@ -459,13 +475,16 @@ fn mxclock_burst_paced(
             if in_burst > 0 {
                 tau += pause_ms;
             }
+            let tau_sent = tau;
             let r = w.exchange(requests, tau);
             tau = r.end_tau;
             requests += 1;
             in_burst += 1;
             let rtt = r.received_boot_ms - r.sent_boot_ms;
             min_rtt_ms = Some(min_rtt_ms.map_or(rtt, |m| m.min(rtt)));
-            window.push(w.sample(&r));
+            let sample = w.sample(&r);
+            w.check_contains_truth(requests - 1, tau_sent, &sample);
+            window.push(sample);
             if early_stop && good_enough(&window, endpoint, min_rtt_ms, &policy) {
                 break;
             }
