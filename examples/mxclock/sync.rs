@@ -3,7 +3,8 @@
 
 use mxclock::{ClockConfig, ServerClock};
 
-const USAGE: &str = "usage: mxclock sync <homeserver-url> [--token T] [--timeout-ms N] [--insecure-http] [--json]";
+const USAGE: &str =
+    "usage: mxclock sync <homeserver-url> [--token T] [--timeout-ms N] [--insecure-http] [--json]";
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut url = None;
@@ -14,7 +15,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--token" => token = Some(it.next().ok_or(format!("--token needs a value\n{USAGE}"))?.clone()),
+            "--token" => {
+                token = Some(
+                    it.next()
+                        .ok_or(format!("--token needs a value\n{USAGE}"))?
+                        .clone(),
+                )
+            }
             "--timeout-ms" => {
                 timeout_ms = it
                     .next()
@@ -55,10 +62,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
     } else {
         println!("homeserver     {url}");
         println!("source         {}", e.source.as_str());
-        println!("offset         {:+} ms (server minus this device's clock)", e.offset_ms);
+        println!(
+            "offset         {:+} ms (server minus this device's clock)",
+            e.offset_ms
+        );
         println!("uncertainty    ±{} ms", e.uncertainty_ms);
         println!("server now     {} ms since the epoch", e.server_now_ms);
-        println!("requests       {} ({} samples used)", report.requests, e.samples);
+        println!(
+            "requests       {} ({} samples used)",
+            report.requests, e.samples
+        );
     }
     Ok(())
 }

@@ -27,7 +27,7 @@ pub use self::ureq::UreqTransport;
 pub use self::url::{validate_endpoint_path, HomeserverUrl};
 pub use parse::{
     is_endpoint_unsupported, matrix_error, parse_age_header, parse_date_header,
-    parse_server_now_body, response_to_error, retry_after_ms, server_now_request,
+    parse_server_now_body, response_date, response_to_error, retry_after_ms, server_now_request,
     validate_access_token, DEFAULT_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS, SERVER_NOW_FIELDS,
 };
 
@@ -43,7 +43,12 @@ pub const DEFAULT_ENDPOINT_PATH: &str = "/_matrix/client/v3/get_server_now";
 pub const USER_AGENT: &str = concat!("mxclock/", env!("CARGO_PKG_VERSION"));
 
 /// Header names whose values are secrets and never appear in `Debug` output.
-const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+const SECRET_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
 
 /// What `Debug` prints instead of a secret.
 pub(crate) const REDACTED: &str = "<redacted>";
@@ -51,6 +56,8 @@ pub(crate) const REDACTED: &str = "<redacted>";
 /// One HTTP header. Names compare case-insensitively wherever mxclock looks
 /// them up; values are kept as received (non-UTF-8 bytes replaced by U+FFFD).
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
+// Kotlin/Swift print the redacting Debug, not the fields (see ClockConfig).
+#[uniffi::export(Debug)]
 pub struct HttpHeader {
     /// Header name, e.g. `Date`.
     pub name: String,
@@ -75,8 +82,8 @@ impl HttpHeader {
 }
 
 impl fmt::Debug for HttpHeader {
-    /// Redacts the value of `Authorization`, `Proxy-Authorization` and
-    /// `Cookie`, so that a header list can be logged safely.
+    /// Redacts the value of `Authorization`, `Proxy-Authorization`, `Cookie`
+    /// and `Set-Cookie`, so that a header list can be logged safely.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_secret() {
             write!(f, "{}: {REDACTED}", self.name)
@@ -100,6 +107,7 @@ impl fmt::Debug for HttpHeader {
 /// assert!(shown.contains("Authorization: <redacted>"));
 /// ```
 #[derive(Clone, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct HttpRequest {
     /// Absolute `https://` (or loopback `http://`) URL, without credentials.
     pub url: String,
@@ -129,7 +137,12 @@ impl fmt::Debug for HttpRequest {
 
 /// A response with any status: transports return 3xx, 4xx and 5xx as
 /// responses, not errors, because their `Date` header and body still matter.
-#[derive(Clone, Debug, uniffi::Record)]
+///
+/// Its `Debug` shows the body's size only (a server may echo the token in
+/// it) and redacts secret headers such as `Set-Cookie`, as [`HttpHeader`]
+/// does.
+#[derive(Clone, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct HttpResponse {
     /// HTTP status code.
     pub status: u16,
@@ -150,6 +163,16 @@ impl HttpResponse {
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
+    }
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish()
     }
 }
 
@@ -188,7 +211,10 @@ fn find_header<'a>(headers: &'a [HttpHeader], name: &str) -> Option<&'a str> {
 /// From Kotlin or Swift, signal a failure by throwing an ordinary exception
 /// (`IOException`, `URLError`, ...): it reaches Rust as
 /// [`Error::Callback`](crate::Error::Callback) with the exception's message,
-/// so keep the token out of that message as well.
+/// so keep the token out of that message as well. Do **not** throw
+/// `MxClockException` / `MxClockError` from an implementation: the error
+/// enum is a uniffi *flat* error, which uniffi 0.32 cannot lift back into
+/// Rust (it panics with "Can't lift flat errors").
 ///
 /// mxclock measures the round trip around `get`, so an implementation should
 /// send the request as soon as it is called (no queueing behind other work).
@@ -198,44 +224,48 @@ pub trait HttpTransport: Send + Sync {
     fn get(&self, request: HttpRequest) -> Result<HttpResponse, crate::Error>;
 }
 
-/// The URL with the value of any `access_token` query parameter redacted
-/// (old Matrix clients put the token there; mxclock never does).
+/// The URL with its query and fragment replaced by `<redacted>` when they
+/// mention `access_token` (old Matrix clients put the token there; mxclock
+/// never does). The whole rest goes, because a raw token may itself contain
+/// `&` or `#`.
 pub(crate) fn redact_url_query(url: &str) -> String {
-    let Some(q) = url.find('?') else {
-        return url.to_owned();
-    };
-    let (head, query) = url.split_at(q + 1);
-    let mut out = String::with_capacity(url.len());
-    out.push_str(head);
-    let (query, fragment) = match query.find('#') {
-        Some(h) => query.split_at(h),
-        None => (query, ""),
-    };
-    for (i, pair) in query.split('&').enumerate() {
-        if i > 0 {
-            out.push('&');
+    match url.find('?') {
+        Some(q) if contains_ignore_case(&url[q..], "access_token") => {
+            format!("{}{REDACTED}", &url[..=q])
         }
-        match pair.split_once('=') {
-            Some((k, _)) if k.eq_ignore_ascii_case("access_token") => {
-                out.push_str(k);
-                out.push('=');
-                out.push_str(REDACTED);
-            }
-            _ => out.push_str(pair),
-        }
+        _ => url.to_owned(),
     }
-    out.push_str(fragment);
-    out
+}
+
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .to_ascii_lowercase()
+        .contains(&needle.to_ascii_lowercase())
 }
 
 /// `text` with every occurrence of each non-empty secret replaced by
 /// [`REDACTED`]: a last line of defence for messages built from a library's
 /// error text, which we do not control.
 pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets.iter().filter(|s| !s.is_empty()) {
-        if out.contains(*s) {
-            out = out.replace(*s, REDACTED);
+    // Longest first, so that a secret containing another goes whole; one
+    // pass, so that no replacement is matched again.
+    let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    if !secrets.iter().any(|s| text.contains(s)) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        match secrets.iter().find(|s| rest.starts_with(**s)) {
+            Some(s) => {
+                out.push_str(REDACTED);
+                rest = &rest[s.len()..];
+            }
+            None => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
         }
     }
     out
@@ -306,14 +336,16 @@ pub(crate) fn request_secrets(request: &HttpRequest) -> Vec<&str> {
             secrets.push(credential.trim());
         }
     }
-    if let Some(q) = request.url.find('?') {
-        for pair in request.url[q + 1..].split(['&', '#']) {
-            if let Some((k, v)) = pair.split_once('=') {
-                if k.eq_ignore_ascii_case("access_token") {
-                    secrets.push(v);
-                }
-            }
-        }
+    // A query token: up to the next `&` and, in case the raw token holds
+    // `&` or `#`, up to the end.
+    let lower = request.url.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("access_token=") {
+        let start = from + i + "access_token=".len();
+        let rest = &request.url[start..];
+        secrets.push(rest);
+        secrets.push(&rest[..rest.find('&').unwrap_or(rest.len())]);
+        from = start;
     }
     secrets
 }
@@ -365,10 +397,29 @@ mod tests {
         assert!(!shown.contains("s3cr3tcookie"), "{shown}");
         assert!(!shown.contains("cHJveHlwYXNz"), "{shown}");
         assert!(!shown.contains("qtok987654"), "{shown}");
+        assert!(shown.contains("\"https://h/x?<redacted>\""), "{shown}");
+        let plain = request(vec![], "https://h/x?a=1#f");
+        assert!(format!("{plain:?}").contains("https://h/x?a=1#f"));
+    }
+
+    #[test]
+    fn response_debug_shows_body_size_only() {
+        let r = HttpResponse {
+            status: 403,
+            headers: vec![
+                HttpHeader::new("Set-Cookie", "sid=cookie_secret_1"),
+                HttpHeader::new("Date", "Tue, 14 Nov 2023 22:13:20 GMT"),
+            ],
+            body: b"{\"error\":\"bad token body_secret_2\"}".to_vec(),
+        };
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("cookie_secret_1"), "{shown}");
+        assert!(!shown.contains("body_secret_2"), "{shown}");
         assert!(
-            shown.contains("a=1&access_token=<redacted>&b=2#frag"),
+            shown.contains("<35 bytes>") && shown.contains("403"),
             "{shown}"
         );
+        assert!(shown.contains("22:13:20"), "{shown}");
     }
 
     #[test]
@@ -396,6 +447,10 @@ mod tests {
         assert!(s.contains(&"Bearer  abc"));
         assert!(s.contains(&"abc"));
         assert!(s.contains(&"zzz"));
+        let r2 = request(vec![], "https://h/?x=1&ACCESS_TOKEN=a&b#c&d=1");
+        let s2 = request_secrets(&r2);
+        assert!(s2.contains(&"a&b#c&d=1") && s2.contains(&"a"), "{s2:?}");
+        assert_eq!(scrub("t=a&b#c&d=1 a", &s2), "t=<redacted> <redacted>");
         assert_eq!(
             scrub("x Bearer  abc y abc zzz", &s),
             "x <redacted> y <redacted> <redacted>"

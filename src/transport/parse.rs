@@ -84,7 +84,7 @@ pub fn parse_server_now_body(body: &[u8]) -> Result<i64> {
         ))
     })?;
     match top {
-        TopLevel::Scalar(v) => time_from_value("the reply", &v),
+        TopLevel::Scalar(v) => time_from_value("(the whole reply)", &v),
         TopLevel::Array => Err(Error::Protocol(
             "server time reply is a JSON array; expected {\"server_now\": <ms>} or an integer"
                 .into(),
@@ -267,6 +267,54 @@ fn unix_seconds(t: SystemTime) -> i64 {
     }
 }
 
+/// The `Date` (Unix seconds) and `Age` (seconds, if any) headers of a
+/// response: the inputs of [`Sample::from_date_header`]. Errors when `Date`
+/// is missing or malformed, when either header appears more than once with
+/// different values (which one would be the server's?), or when `Age` is
+/// malformed.
+///
+/// [`Sample::from_date_header`]: crate::Sample::from_date_header
+///
+/// ```
+/// use mxclock::transport::{response_date, HttpHeader, HttpResponse};
+/// let r = HttpResponse {
+///     status: 404,
+///     headers: vec![HttpHeader::new("Date", "Tue, 14 Nov 2023 22:13:20 GMT")],
+///     body: vec![],
+/// };
+/// assert_eq!(response_date(&r).unwrap(), (1_700_000_000, None));
+/// ```
+pub fn response_date(response: &HttpResponse) -> Result<(i64, Option<i64>)> {
+    let date = single_header(response, "Date")?.ok_or_else(|| {
+        Error::Protocol("the reply has no Date header; the server's time is unknown".into())
+    })?;
+    let date_s = parse_date_header(date)?;
+    let age_s = single_header(response, "Age")?
+        .map(parse_age_header)
+        .transpose()?;
+    Ok((date_s, age_s))
+}
+
+/// The value of header `name`, `None` if absent; an error if it is given
+/// several times with different values.
+fn single_header<'a>(response: &'a HttpResponse, name: &str) -> Result<Option<&'a str>> {
+    let mut values = response
+        .headers
+        .iter()
+        .filter(|h| h.name.trim().eq_ignore_ascii_case(name))
+        .map(|h| h.value.trim());
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.any(|v| v != first) {
+        return Err(Error::Protocol(format!(
+            "the reply has several different {name} headers; a proxy or cache is \
+             interfering, so none is believed"
+        )));
+    }
+    Ok(Some(first))
+}
+
 /// An `Age` header value in seconds (RFC 9111: non-negative decimal digits;
 /// a value too large to represent counts as 2^31). Whether the age is
 /// believable is [`Sample::from_date_header`]'s decision.
@@ -381,19 +429,32 @@ fn truncate(s: &str, max_chars: usize) -> String {
     }
 }
 
-/// Checks that an access token can be sent in a header: non-empty, visible
-/// ASCII only (no spaces, line breaks or control characters that would break
-/// or inject headers). The message never contains the token.
+/// Checks that an access token is a Bearer credential (RFC 6750
+/// `b64token`: letters, digits, `-._~+/`, then optional `=` padding), as
+/// every homeserver issues them. Anything else (spaces, line breaks, quotes,
+/// non-ASCII) would break or inject headers, or be mangled on the way. The
+/// message never contains the token.
+///
+/// ```
+/// use mxclock::transport::validate_access_token;
+/// assert!(validate_access_token("syt_YWxpY2U_HdTBobVyRVrDmZdLzXSc_1GhsNJ").is_ok());
+/// assert!(validate_access_token("two words").is_err());
+/// ```
 pub fn validate_access_token(token: &str) -> Result<()> {
     if token.is_empty() {
         return Err(Error::InvalidConfig(
             "the access token is empty; pass none instead".into(),
         ));
     }
-    if !token.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+    let body = token.trim_end_matches('=');
+    let ok = !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+    if !ok {
         return Err(Error::InvalidConfig(
-            "the access token contains spaces, line breaks, control or non-ASCII \
-             characters; copy it again without them"
+            "the access token contains characters a Bearer token cannot have (spaces, line \
+             breaks, quotes, non-ASCII, ...); copy it again exactly as the homeserver gave it"
                 .into(),
         ));
     }
@@ -771,6 +832,32 @@ mod tests {
     }
 
     #[test]
+    fn dates_and_ages_of_responses() {
+        let d = "Tue, 14 Nov 2023 22:13:20 GMT";
+        let ok = |h: &[(&str, &str)]| response_date(&response(200, h, ""));
+        assert_eq!(ok(&[("Date", d)]).unwrap(), (1_700_000_000, None));
+        assert_eq!(
+            ok(&[("date", d), ("AGE", "12")]).unwrap(),
+            (1_700_000_000, Some(12))
+        );
+        assert_eq!(
+            ok(&[("Date", d), ("Date", d)]).unwrap(),
+            (1_700_000_000, None)
+        );
+        let cases: &[&[(&str, &str)]] = &[
+            &[],
+            &[("Age", "3")],
+            &[("Date", "soon")],
+            &[("Date", d), ("Date", "Tue, 14 Nov 2023 22:13:21 GMT")],
+            &[("Date", d), ("Age", "x")],
+            &[("Date", d), ("Age", "1"), ("Age", "2")],
+        ];
+        for h in cases {
+            assert!(matches!(ok(h), Err(Error::Protocol(_))), "{h:?}");
+        }
+    }
+
+    #[test]
     fn age_headers() {
         assert_eq!(parse_age_header("0").unwrap(), 0);
         assert_eq!(parse_age_header(" 42 ").unwrap(), 42);
@@ -916,8 +1003,23 @@ mod tests {
     #[test]
     fn access_tokens() {
         validate_access_token("syt_YWxpY2U_abcdefghijklmnop_0a1b2c").unwrap();
-        validate_access_token("MDAxabc+/=~.-_").unwrap();
-        for bad in ["", " ", "a b", "abc\r\nX-Evil: 1", "tök", "a\u{0}"] {
+        validate_access_token("MDAxabc+/~.-_==").unwrap();
+        for bad in [
+            "",
+            " ",
+            "=",
+            "a b",
+            "abc\r\nX-Evil: 1",
+            "tök",
+            "a\u{0}",
+            "a=b",
+            "a\"b",
+            "a\\b",
+            "a#b",
+            "a&b",
+            "a,b",
+            "a:b",
+        ] {
             match validate_access_token(bad) {
                 Err(Error::InvalidConfig(m)) => {
                     assert!(bad.trim().is_empty() || !m.contains(bad), "{m}")

@@ -39,9 +39,17 @@ pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
 /// }
 /// # Ok::<(), mxclock::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct UreqTransport {
     agent: ::ureq::Agent,
+}
+
+impl std::fmt::Debug for UreqTransport {
+    /// Opaque on purpose: the agent's own `Debug` shows its configuration,
+    /// which includes any proxy URL from the environment and its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UreqTransport { .. }")
+    }
 }
 
 impl Default for UreqTransport {
@@ -131,6 +139,11 @@ fn too_large(what: &str, content_length: Option<u64>) -> Error {
     ))
 }
 
+fn is_https(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+}
+
 fn map_error(e: ::ureq::Error, request: &HttpRequest, what: &str) -> Error {
     use ::ureq::Error as U;
     use std::io::ErrorKind;
@@ -151,6 +164,10 @@ fn map_error(e: ::ureq::Error, request: &HttpRequest, what: &str) -> Error {
             ErrorKind::UnexpectedEof => Error::Network(format!(
                 "{what}: the server closed the connection before the reply was complete"
             )),
+            // rustls reports bad records and handshakes as InvalidData.
+            ErrorKind::InvalidData if is_https(&request.url) => {
+                Error::Network(format!("{what}: TLS failed: {io}"))
+            }
             _ => Error::Network(format!("{what}: {io}")),
         },
         U::HostNotFound => Error::Network(format!("{what}: host not found (DNS)")),

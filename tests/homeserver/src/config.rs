@@ -126,9 +126,10 @@ fn nonneg(x: f64) -> f64 {
 /// as the body time) and the route's status. "Time body" below means the
 /// MSC4094 reply `{"server_now": <ms>}`; on other routes (or with MSC4094 off)
 /// the time faults only change the `Date` header.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Fault {
     /// A correct reply.
+    #[default]
     None,
     /// 256 seeded random bytes (any byte value) as the body, `Content-Type:
     /// application/json`.
@@ -204,12 +205,6 @@ pub enum Fault {
     /// `Date` from `age_s` seconds ago plus `Age: <age_s>` (as a real cache
     /// would send it); otherwise a correct reply.
     StaleCache { probability: f64, age_s: u64 },
-}
-
-impl Default for Fault {
-    fn default() -> Self {
-        Fault::None
-    }
 }
 
 impl Fault {

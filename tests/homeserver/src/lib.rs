@@ -107,6 +107,15 @@ pub const REQUEST_COUNT_PATH: &str = server::REQUEST_COUNT_PATH;
 /// At most this many recent requests are kept by [`TestHomeserver::requests`].
 pub const RECORD_LIMIT: usize = server::RECORD_LIMIT;
 
+/// A `http://127.0.0.1:PORT` URL where nothing listens (a port the OS just
+/// handed out and that was closed again), for "connection refused" tests.
+/// Another process could in principle take the port in between; ports are
+/// not reused that quickly in practice.
+pub fn refused_base_url() -> io::Result<String> {
+    let port = TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
+    Ok(format!("http://127.0.0.1:{port}"))
+}
+
 /// Requests seen since start (test-only routes excluded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct RequestCount {

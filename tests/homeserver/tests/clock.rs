@@ -326,3 +326,17 @@ fn concurrent_clients_are_served_in_parallel() {
     }
     assert_eq!(server.request_count().time_endpoint, 8);
 }
+
+#[test]
+fn server_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<TestHomeserver>();
+}
+
+#[test]
+fn refused_url_refuses() {
+    let url = mxclock_test_homeserver::refused_base_url().unwrap();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let err = std::net::TcpStream::connect(("127.0.0.1", port)).expect_err("connected");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}

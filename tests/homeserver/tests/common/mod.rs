@@ -5,7 +5,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub fn wall_ms() -> f64 {
     SystemTime::now()
@@ -103,7 +103,7 @@ pub fn exchange(tcp: &mut TcpStream, request: &str, head_only: bool) -> io::Resu
     let len = if head_only { 0 } else { len };
     let mut chunk = [0u8; 65536];
     while rest.len() < len {
-        let n = tcp.read(&mut chunk)?;
+        let n = read_retrying(tcp, &mut chunk)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -119,15 +119,28 @@ pub fn exchange(tcp: &mut TcpStream, request: &str, head_only: bool) -> io::Resu
     })
 }
 
+/// Status, headers, and any body bytes read along with them.
+pub type Head = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// `read`, retried on EINTR (seen here when a test spawns child processes).
+fn read_retrying(tcp: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match tcp.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Reads a status line and headers; returns any body bytes already read.
-pub fn read_head(tcp: &mut TcpStream) -> io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+pub fn read_head(tcp: &mut TcpStream) -> io::Result<Head> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let end = loop {
         if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break p;
         }
-        let n = tcp.read(&mut chunk)?;
+        let n = read_retrying(tcp, &mut chunk)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -161,4 +174,32 @@ pub fn read_all_raw(tcp: &mut TcpStream) -> (Vec<u8>, Option<io::Error>) {
     }
 }
 
-pub const TIME_PATH: &str = mxclock_test_homeserver::TIME_PATH;
+pub use mxclock_test_homeserver::TIME_PATH;
+
+/// Like [`read_all_raw`] but stops at `deadline` (a trickling server would
+/// otherwise keep a per-read timeout from ever firing).
+pub fn read_until(tcp: &mut TcpStream, deadline: Instant) -> (Vec<u8>, Option<io::Error>) {
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return (out, None);
+        }
+        tcp.set_read_timeout(Some(left)).unwrap();
+        match tcp.read(&mut chunk) {
+            Ok(0) => return (out, None),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return (out, None)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (out, Some(e)),
+        }
+    }
+}
