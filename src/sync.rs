@@ -75,7 +75,7 @@ impl Burst<'_> {
         let response = self
             .transport
             .get(request.clone())
-            .map_err(|e| redact_error(e, request));
+            .map_err(|e| redact_error(e.into_error(request.timeout_ms), request));
         let received = self.clock.time.boot_ms();
         self.requests += 1;
         if response.is_ok() {

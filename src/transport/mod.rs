@@ -13,6 +13,7 @@
 //! redacts it, and error messages are built from statuses, origins and the
 //! server's own words only.
 
+mod error;
 pub mod parse;
 #[cfg(feature = "http")]
 pub mod ureq;
@@ -25,6 +26,7 @@ use crate::error::Error;
 #[cfg(feature = "http")]
 pub use self::ureq::UreqTransport;
 pub use self::url::{validate_endpoint_path, HomeserverUrl};
+pub use error::TransportError;
 pub use parse::{
     is_endpoint_unsupported, matrix_error, parse_age_header, parse_date_header,
     parse_server_now_body, response_date, response_to_error, retry_after_ms, server_now_request,
@@ -196,32 +198,26 @@ fn find_header<'a>(headers: &'a [HttpHeader], name: &str) -> Option<&'a str> {
 ///   (naming the target origin) without re-sending the token;
 /// - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
 ///   waiting for the reply, reading the body) and fail with
-///   [`Error::Timeout`](crate::Error::Timeout) when it runs out;
+///   [`TransportError::Timeout`] when it runs out;
 /// - return **every** HTTP status as an [`HttpResponse`], not an error (mxclock
 ///   reads the `Date` header of a 404 or 500 too);
 /// - cap the body at [`MAX_BODY_BYTES`] and fail with
-///   [`Error::Protocol`](crate::Error::Protocol) rather than read more;
+///   [`TransportError::BadReply`] rather than read more;
 /// - be callable from several threads at once (`Send + Sync`);
 /// - never put the access token into an error message or log.
 ///
-/// Failures are [`Error::Network`](crate::Error::Network) (DNS, refused,
-/// reset, TLS), [`Error::Timeout`](crate::Error::Timeout) or
-/// [`Error::Protocol`](crate::Error::Protocol).
-///
-/// From Kotlin or Swift, signal a failure by throwing an ordinary exception
-/// (`IOException`, `URLError`, ...): it reaches Rust as
-/// [`Error::Callback`](crate::Error::Callback) with the exception's message,
-/// so keep the token out of that message as well. Do **not** throw
-/// `MxClockException` / `MxClockError` from an implementation: the error
-/// enum is a uniffi *flat* error, which uniffi 0.32 cannot lift back into
-/// Rust (it panics with "Can't lift flat errors").
+/// Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
+/// `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
+/// From Kotlin or Swift, throw `TransportException` / `TransportError`; any
+/// other exception (`IOException`, `URLError`) arrives as `Network` with its
+/// message, so keep the token out of that message as well.
 ///
 /// mxclock measures the round trip around `get`, so an implementation should
 /// send the request as soon as it is called (no queueing behind other work).
 #[uniffi::export(with_foreign)]
 pub trait HttpTransport: Send + Sync {
     /// Performs the GET described by `request`.
-    fn get(&self, request: HttpRequest) -> Result<HttpResponse, crate::Error>;
+    fn get(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
 }
 
 /// The URL with its query and fragment replaced by `<redacted>` when they
