@@ -21,7 +21,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use mxclock::transport::{HttpRequest, HttpResponse, HttpTransport, UreqTransport};
+use mxclock::transport::{HttpRequest, HttpResponse, HttpTransport, TransportError, UreqTransport};
 use mxclock::{ClockConfig, Error, ServerClock, SyncReport};
 use mxclock_test_homeserver::{Delay, Fault, HomeserverConfig, TestHomeserver};
 
@@ -97,7 +97,7 @@ impl CountingTransport {
 }
 
 impl HttpTransport for CountingTransport {
-    fn get(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+    fn get(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         self.total.fetch_add(1, Ordering::SeqCst);
@@ -406,7 +406,7 @@ fn a_panicking_transport_does_not_strand_waiters() {
         gate: Mutex<()>,
     }
     impl HttpTransport for Panicky {
-        fn get(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+        fn get(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
             if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
                 // Give the other callers time to join this burst.
                 let _g = self.gate.lock().unwrap();

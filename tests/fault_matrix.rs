@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
-use mxclock::transport::{HttpRequest, HttpResponse, HttpTransport, UreqTransport};
+use mxclock::transport::{HttpRequest, HttpResponse, HttpTransport, TransportError, UreqTransport};
 use mxclock::{ClockConfig, Error, Estimate, SampleSource, ServerClock, SyncReport};
 use mxclock_test_homeserver::{Delay, Fault, HomeserverConfig, TestHomeserver};
 
@@ -83,7 +83,7 @@ struct TimedTransport {
 }
 
 impl HttpTransport for TimedTransport {
-    fn get(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+    fn get(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let t = Instant::now();
         let r = self.inner.get(request);
         self.took.lock().unwrap().push(t.elapsed());

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use mxclock::sample::{MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS};
 use mxclock::transport::{
-    parse_server_now_body, HttpHeader, HttpRequest, HttpResponse, HttpTransport,
+    parse_server_now_body, HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError,
 };
 use mxclock::{
     ClockConfig, Error, FakeTimeSource, HomeserverUrl, Sample, SampleSource, ServerClock,
@@ -107,9 +107,8 @@ enum Echo {
     NetworkError,
     CallbackError,
     TimeoutError,
-    ProtocolError,
-    HttpError,
-    InvalidArgumentError,
+    BadReplyError,
+    InvalidRequestError,
     Status401Body,
     Status403Body,
     Status429Body,
@@ -126,13 +125,12 @@ enum Echo {
     UnrecognizedNoDate,
 }
 
-const ECHOES: [Echo; 20] = [
+const ECHOES: [Echo; 19] = [
     Echo::NetworkError,
     Echo::CallbackError,
     Echo::TimeoutError,
-    Echo::ProtocolError,
-    Echo::HttpError,
-    Echo::InvalidArgumentError,
+    Echo::BadReplyError,
+    Echo::InvalidRequestError,
     Echo::Status401Body,
     Echo::Status403Body,
     Echo::Status429Body,
@@ -162,7 +160,7 @@ fn matrix_body(errcode: &str, error: &str) -> Vec<u8> {
 }
 
 impl HttpTransport for EchoTransport {
-    fn get(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+    fn get(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let auth = request.header("Authorization").unwrap_or("").to_owned();
         let token = auth.strip_prefix("Bearer ").unwrap_or(&auth).to_owned();
         let date = HttpHeader::new("Date", "Tue, 24 Nov 2026 07:20:51 GMT");
@@ -174,25 +172,25 @@ impl HttpTransport for EchoTransport {
             })
         };
         match self.echo {
-            Echo::NetworkError => Err(Error::Network(format!(
-                "connect failed; request headers: Authorization: {auth}"
-            ))),
-            Echo::CallbackError => Err(Error::Callback(format!(
-                "java.io.IOException: unexpected end of stream on {} [{auth}]",
-                request.url
-            ))),
-            Echo::TimeoutError => Err(Error::Timeout {
-                what: format!("GET {} with {auth}", request.url),
-                timeout_ms: request.timeout_ms,
+            Echo::NetworkError => Err(TransportError::Network {
+                reason: format!("connect failed; request headers: Authorization: {auth}"),
             }),
-            Echo::ProtocolError => Err(Error::Protocol(format!("bad reply to token {token}"))),
-            Echo::HttpError => Err(Error::Http {
-                status: 401,
-                message: format!("token {token} rejected"),
+            // What a Kotlin exception other than TransportException becomes.
+            Echo::CallbackError => Err(TransportError::Network {
+                reason: format!(
+                    "java.io.IOException: unexpected end of stream on {} [{auth}]",
+                    request.url
+                ),
             }),
-            Echo::InvalidArgumentError => {
-                Err(Error::InvalidArgument(format!("header value {auth:?}")))
-            }
+            Echo::TimeoutError => Err(TransportError::Timeout {
+                reason: format!("GET {} with {auth}", request.url),
+            }),
+            Echo::BadReplyError => Err(TransportError::BadReply {
+                reason: format!("bad reply to token {token}"),
+            }),
+            Echo::InvalidRequestError => Err(TransportError::InvalidRequest {
+                reason: format!("header value {auth:?}"),
+            }),
             Echo::Status401Body => reply(
                 401,
                 vec![date],
@@ -426,9 +424,11 @@ fn token_with_line_breaks_is_refused_before_sending() {
 struct Unreachable(AtomicUsize);
 
 impl HttpTransport for Unreachable {
-    fn get(&self, _request: HttpRequest) -> Result<HttpResponse, Error> {
+    fn get(&self, _request: HttpRequest) -> Result<HttpResponse, TransportError> {
         self.0.fetch_add(1, Ordering::SeqCst);
-        Err(Error::Network("must not be called".into()))
+        Err(TransportError::Network {
+            reason: "must not be called".into(),
+        })
     }
 }
 
@@ -598,7 +598,9 @@ fn bodies_are_capped_at_64_kib() {
                     assert_eq!(resp.body.len(), len);
                     assert_eq!(parse_server_now_body(&resp.body), Ok(1_750_000_000_000));
                 }
-                (Err(Error::Protocol(m)), false) => assert!(m.contains("64 KiB"), "{m}"),
+                (Err(TransportError::BadReply { reason }), false) => {
+                    assert!(reason.contains("64 KiB"), "{reason}")
+                }
                 (other, _) => panic!("{len} bytes, content-length {content_length}: {other:?}"),
             }
             handle.join().unwrap();
@@ -653,7 +655,7 @@ fn server_times_outside_2000_to_2200_are_rejected() {
     // Date header say 1999, so nothing is taken and the estimate stays empty.
     struct Y1999;
     impl HttpTransport for Y1999 {
-        fn get(&self, _request: HttpRequest) -> Result<HttpResponse, Error> {
+        fn get(&self, _request: HttpRequest) -> Result<HttpResponse, TransportError> {
             Ok(HttpResponse {
                 status: 200,
                 headers: vec![HttpHeader::new("Date", "Fri, 31 Dec 1999 23:59:59 GMT")],

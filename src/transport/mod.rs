@@ -263,7 +263,10 @@ pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while let Some(c) = text[i..].chars().next() {
-        match secrets.iter().find(|s| lowered[i..].starts_with(s.as_str())) {
+        match secrets
+            .iter()
+            .find(|s| lowered[i..].starts_with(s.as_str()))
+        {
             Some(s) => {
                 out.push_str(REDACTED);
                 i += s.len();
