@@ -25,6 +25,17 @@ use {
 
 const T: i64 = 1_750_000_000_000;
 
+/// The checks over the built-in transport need the `http` feature; without
+/// it, say so loudly (the sans-I/O checks below still run).
+#[cfg(not(feature = "http"))]
+#[test]
+fn http_checks_need_the_http_feature() {
+    eprintln!(
+        "SKIPPED security (real-server echo, redirects, 64 KiB cap, export after sync): \
+         built without the `http` feature"
+    );
+}
+
 /// Boot times come from apps (sans-I/O calls, foreign time sources, the C
 /// ABI): extreme ones give a typed error, never an overflow panic.
 #[test]
