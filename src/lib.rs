@@ -12,6 +12,7 @@ pub mod error;
 pub mod estimate;
 pub mod events;
 pub mod expiry;
+pub mod ffi;
 pub mod policy;
 pub mod sample;
 mod sync;
