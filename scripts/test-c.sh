@@ -158,6 +158,40 @@ for src in "${tests[@]}"; do
     fi
 done
 
+echo "--- the example of docs/c-api.md"
+awk '/^```c$/ {inside = 1; next} /^```$/ && inside {exit} inside {print}' docs/c-api.md >"$out/doc_example.c"
+if [[ -s $out/doc_example.c ]] &&
+    gcc "${cflags[@]}" "$out/doc_example.c" "${link_shared[@]}" -o "$out/doc_example" &&
+    "$out/doc_example" "$MXCLOCK_TEST_URL" >"$out/doc_example.log" 2>&1 &&
+    grep -q '^server time .* via endpoint' "$out/doc_example.log" &&
+    grep -q '^invite: live, ring: yes' "$out/doc_example.log"; then
+    passed=$((passed + 1))
+    echo "PASS docs/c-api.md example"
+    sed 's/^/    /' "$out/doc_example.log"
+else
+    fail "docs/c-api.md example (source $out/doc_example.c, log $out/doc_example.log)"
+fi
+
+echo "--- pkg-config (contrib/pkg-config/mxclock.pc.in filled for the build tree)"
+if command -v pkg-config >/dev/null; then
+    pc_dir=$out/pkgconfig
+    mkdir -p "$pc_dir"
+    sed -e "s|@PREFIX@|$PWD|" -e "s|@LIBDIR@|$abs_lib|" -e "s|@INCLUDEDIR@|$PWD/include|" \
+        -e "s|@VERSION@|$version|" contrib/pkg-config/mxclock.pc.in >"$pc_dir/mxclock.pc"
+    pc_version=$(PKG_CONFIG_PATH=$pc_dir pkg-config --modversion mxclock)
+    pc_flags=$(PKG_CONFIG_PATH=$pc_dir pkg-config --cflags --libs mxclock)
+    pc_static=$(PKG_CONFIG_PATH=$pc_dir pkg-config --static --libs mxclock)
+    # shellcheck disable=SC2086 # word splitting of the flags is intended
+    if [[ $pc_version == "$version" && $pc_static == *"-lpthread -ldl -lm"* ]] &&
+        gcc "${cflags[@]}" tests/c/test_api.c $pc_flags -Wl,-rpath,"$abs_lib" -o "$out/test_api-pkgconfig"; then
+        run "pkgconfig/test_api" "$out/test_api-pkgconfig"
+    else
+        fail "pkg-config: version '$pc_version', flags '$pc_flags', static '$pc_static'"
+    fi
+else
+    echo "SKIPPED: the pkg-config check (pkg-config is not installed)"
+fi
+
 echo "--- benchmark (strict compile, smoke run)"
 if gcc "${cflags[@]}" -O2 tests/c/bench_server_now.c "${link_static[@]}" -o "$out/bench_server_now" &&
     "$out/bench_server_now" 1000 >"$out/bench-smoke.log" 2>&1 &&
