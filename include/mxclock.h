@@ -796,6 +796,7 @@ const char *mxclock_sync_reason_name(int reason);
 /**
  * Fills `*out` with the default configuration (no homeserver, no token,
  * default timeouts and policy). Set `homeserver_url` afterwards.
+ * Thread-safe.
  *
  * # Safety
  * `out` is NULL or writable.
@@ -806,7 +807,8 @@ enum mxclock_status mxclock_config_default(struct mxclock_config *out);
  * Creates a clock on the OS clocks and the built-in HTTPS transport.
  * `*out` receives a clock to release with `mxclock_free`. The config and
  * its strings are copied. Fails with `MXCLOCK_STATUS_INVALID_CONFIG` on an
- * unusable value (the message names the field). Does no I/O.
+ * unusable value (the message names the field). Does no I/O. Thread-safe
+ * (each call makes an independent clock).
  *
  * # Safety
  * `config` is NULL or valid with valid strings; `out` is NULL or writable.
@@ -855,6 +857,7 @@ enum mxclock_status mxclock_new_with_sources(const struct mxclock_config *config
  * wall clock with a wider uncertainty, or dropped if too old. Garbled,
  * foreign or newer state gives `MXCLOCK_STATUS_INVALID_STATE` (discard it
  * and create a fresh clock). Release the result with `mxclock_free`.
+ * Does no I/O. Thread-safe.
  *
  * # Safety
  * As `mxclock_new`; `state_json` is NULL or NUL-terminated.

@@ -227,6 +227,7 @@ pub extern "C" fn mxclock_sync_reason_name(reason: c_int) -> *const c_char {
 
 /// Fills `*out` with the default configuration (no homeserver, no token,
 /// default timeouts and policy). Set `homeserver_url` afterwards.
+/// Thread-safe.
 ///
 /// # Safety
 /// `out` is NULL or writable.
@@ -243,7 +244,8 @@ pub unsafe extern "C" fn mxclock_config_default(out: *mut mxclock_config) -> mxc
 /// Creates a clock on the OS clocks and the built-in HTTPS transport.
 /// `*out` receives a clock to release with `mxclock_free`. The config and
 /// its strings are copied. Fails with `MXCLOCK_STATUS_INVALID_CONFIG` on an
-/// unusable value (the message names the field). Does no I/O.
+/// unusable value (the message names the field). Does no I/O. Thread-safe
+/// (each call makes an independent clock).
 ///
 /// # Safety
 /// `config` is NULL or valid with valid strings; `out` is NULL or writable.
@@ -324,6 +326,7 @@ pub unsafe extern "C" fn mxclock_new_with_sources(
 /// wall clock with a wider uncertainty, or dropped if too old. Garbled,
 /// foreign or newer state gives `MXCLOCK_STATUS_INVALID_STATE` (discard it
 /// and create a fresh clock). Release the result with `mxclock_free`.
+/// Does no I/O. Thread-safe.
 ///
 /// # Safety
 /// As `mxclock_new`; `state_json` is NULL or NUL-terminated.
@@ -947,5 +950,63 @@ pub unsafe extern "C" fn mxclock_event_outcomes_free(outcomes: *mut mxclock_even
         }
         o.items = std::ptr::null_mut();
         o.len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::boundary::last_error_bytes;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A time source that panics once armed: a way to make the core panic
+    /// on purpose without a test hook in the C ABI.
+    #[derive(Default)]
+    struct ArmedTime {
+        armed: AtomicBool,
+    }
+
+    impl TimeSource for ArmedTime {
+        fn boot_ms(&self) -> i64 {
+            if self.armed.load(Ordering::SeqCst) {
+                panic!("boot clock exploded");
+            }
+            5_000
+        }
+        fn wall_ms(&self) -> i64 {
+            1_700_000_000_000
+        }
+        fn boot_id(&self) -> String {
+            "boot".into()
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_core_becomes_a_status_and_a_message() {
+        let time = Arc::new(ArmedTime::default());
+        let clock =
+            ServerClock::with_sources(crate::ClockConfig::new(""), Some(time.clone()), None)
+                .unwrap();
+        let h = handle(clock);
+        time.armed.store(true, Ordering::SeqCst);
+        let mut out = -1i64;
+        let mut estimate = std::mem::MaybeUninit::uninit();
+        // SAFETY: a live handle and valid out-pointers; freed once below.
+        unsafe {
+            assert_eq!(mxclock_boot_ms(h, &mut out), mxclock_status::Panic);
+            assert_eq!(out, -1, "out-parameter untouched");
+            let msg = String::from_utf8(last_error_bytes()).unwrap();
+            assert!(msg.contains("boot clock exploded"), "{msg}");
+            assert!(msg.contains("panicked"), "{msg}");
+            assert_eq!(
+                mxclock_get_estimate(h, estimate.as_mut_ptr()),
+                mxclock_status::Panic
+            );
+            // The clock is still usable once the cause is gone.
+            time.armed.store(false, Ordering::SeqCst);
+            assert_eq!(mxclock_boot_ms(h, &mut out), mxclock_status::Ok);
+            assert_eq!(out, 5_000);
+            mxclock_free(h);
+        }
     }
 }
