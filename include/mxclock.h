@@ -452,7 +452,9 @@ typedef void (*mxclock_transport_free_fn)(void *userdata, struct mxclock_http_re
  * Thread-safety: `get` runs on whichever thread calls `mxclock_sync` or
  * `mxclock_sync_if_needed`. Syncs of one clock are single-flight, so one
  * clock never runs two `get`s at once; if several clocks share a
- * `userdata`, `get` must be thread-safe.
+ * `userdata`, `get` must be thread-safe. `get` may read the clock
+ * (`mxclock_server_now_ms`) but must not sync the same clock: that sync
+ * would wait for itself.
  */
 typedef struct mxclock_transport {
   /**
@@ -470,7 +472,8 @@ typedef struct mxclock_transport {
 } mxclock_transport;
 
 /**
- * Monotonic ms counting sleep (must never go backwards within a boot).
+ * A clock reading in ms: the boot clock or the wall clock (see
+ * `mxclock_time_source`).
  */
 typedef int64_t (*mxclock_time_ms_fn)(void *userdata);
 

@@ -79,7 +79,9 @@ pub type mxclock_transport_free_fn =
 /// Thread-safety: `get` runs on whichever thread calls `mxclock_sync` or
 /// `mxclock_sync_if_needed`. Syncs of one clock are single-flight, so one
 /// clock never runs two `get`s at once; if several clocks share a
-/// `userdata`, `get` must be thread-safe.
+/// `userdata`, `get` must be thread-safe. `get` may read the clock
+/// (`mxclock_server_now_ms`) but must not sync the same clock: that sync
+/// would wait for itself.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -247,7 +249,8 @@ impl HttpTransport for CTransport {
     }
 }
 
-/// Monotonic ms counting sleep (must never go backwards within a boot).
+/// A clock reading in ms: the boot clock or the wall clock (see
+/// `mxclock_time_source`).
 #[allow(non_camel_case_types)]
 pub type mxclock_time_ms_fn = Option<unsafe extern "C" fn(userdata: *mut c_void) -> i64>;
 
