@@ -775,24 +775,28 @@ void mxclock_string_free(char *s);
 /**
  * The name of a `mxclock_sample_source` value (`"endpoint"`,
  * `"date_header"`, `"event_age"`): static, never freed; NULL if unknown.
+ * Thread-safe.
  */
 const char *mxclock_sample_source_name(int source);
 
 /**
  * The name of a `mxclock_expiry_state` value (`"live"`, `"expired"`,
  * `"uncertain"`): static, never freed; NULL if unknown.
+ * Thread-safe.
  */
 const char *mxclock_expiry_state_name(int state);
 
 /**
  * The name of a `mxclock_expiry_rule` value (`"call_member_session"`,
  * ..., as in the JSON output): static, never freed; NULL if unknown.
+ * Thread-safe.
  */
 const char *mxclock_expiry_rule_name(int rule);
 
 /**
  * The name of a `mxclock_sync_reason` value (`"none"`, `"no_estimate"`,
  * ...): static, never freed; NULL if unknown.
+ * Thread-safe.
  */
 const char *mxclock_sync_reason_name(int reason);
 

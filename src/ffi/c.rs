@@ -187,6 +187,7 @@ pub unsafe extern "C" fn mxclock_string_free(s: *mut c_char) {
 
 /// The name of a `mxclock_sample_source` value (`"endpoint"`,
 /// `"date_header"`, `"event_age"`): static, never freed; NULL if unknown.
+/// Thread-safe.
 #[no_mangle]
 pub extern "C" fn mxclock_sample_source_name(source: c_int) -> *const c_char {
     ffi_panic_boundary! { or std::ptr::null();
@@ -196,6 +197,7 @@ pub extern "C" fn mxclock_sample_source_name(source: c_int) -> *const c_char {
 
 /// The name of a `mxclock_expiry_state` value (`"live"`, `"expired"`,
 /// `"uncertain"`): static, never freed; NULL if unknown.
+/// Thread-safe.
 #[no_mangle]
 pub extern "C" fn mxclock_expiry_state_name(state: c_int) -> *const c_char {
     ffi_panic_boundary! { or std::ptr::null();
@@ -205,6 +207,7 @@ pub extern "C" fn mxclock_expiry_state_name(state: c_int) -> *const c_char {
 
 /// The name of a `mxclock_expiry_rule` value (`"call_member_session"`,
 /// ..., as in the JSON output): static, never freed; NULL if unknown.
+/// Thread-safe.
 #[no_mangle]
 pub extern "C" fn mxclock_expiry_rule_name(rule: c_int) -> *const c_char {
     ffi_panic_boundary! { or std::ptr::null();
@@ -214,6 +217,7 @@ pub extern "C" fn mxclock_expiry_rule_name(rule: c_int) -> *const c_char {
 
 /// The name of a `mxclock_sync_reason` value (`"none"`, `"no_estimate"`,
 /// ...): static, never freed; NULL if unknown.
+/// Thread-safe.
 #[no_mangle]
 pub extern "C" fn mxclock_sync_reason_name(reason: c_int) -> *const c_char {
     ffi_panic_boundary! { or std::ptr::null();

@@ -82,8 +82,10 @@ static void test_sync_endpoint(void) {
     check_offset(&r.estimate);
     wall = wall_now_ms();
     CHECK_OK(mxclock_server_now_ms(clock, &now));
-    /* Read right after the wall clock: within uncertainty + a few ms. */
-    CHECK_I64_NEAR(now - wall, skew_ms(), r.estimate.uncertainty_ms + 50);
+    /* Read right after the wall clock: within the uncertainty, plus 500 ms
+     * for being descheduled in between on a loaded machine (the skew
+     * itself is 120 s). */
+    CHECK_I64_NEAR(now - wall, skew_ms(), r.estimate.uncertainty_ms + 500);
     /* Without a report pointer too. */
     CHECK_OK(mxclock_sync(clock, NULL));
     mxclock_free(clock);
