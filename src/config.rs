@@ -16,6 +16,9 @@ pub const DATE_PROBE_PATH: &str = "/_matrix/client/versions";
 ///
 /// `Debug` never prints the access token.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
+// Kotlin/Swift print records field by field; this makes them print the
+// redacting Debug below instead (the token must not reach an app log).
+#[uniffi::export(Debug)]
 pub struct ClockConfig {
     /// `https://matrix.example.org` (a base path is allowed). Plain `http`
     /// only for loopback, or with `allow_insecure_http`. Empty: no network,
@@ -158,6 +161,9 @@ impl ClockConfig {
             || p.unsupported_retry_ms < 0
         {
             return bad(format!("policy has a negative or inverted value: {p:?}"));
+        }
+        if let Some(token) = &self.access_token {
+            crate::transport::parse::validate_access_token(token)?;
         }
         if !self.homeserver_url.is_empty() {
             crate::transport::HomeserverUrl::parse(&self.homeserver_url, self.allow_insecure_http)?;

@@ -9,7 +9,10 @@
 /// Exposed to Kotlin and Swift as an exception (`MxClockException` /
 /// `MxClockError`) and to C as an `mxclock_status` plus a thread-local message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
-#[uniffi(flat_error)]
+// Named for the foreign side: plain `Error` would shadow Swift.Error and become
+// `Exception` in Kotlin. A proc-macro name, not a uniffi.toml rename: uniffi
+// 0.32.2 forgets TOML renames in constructors' error handling.
+#[uniffi(flat_error, name = "MxClockError")]
 pub enum Error {
     /// A configuration value is unusable (bad URL, zero timeout, ...).
     #[error("invalid configuration: {0}")]

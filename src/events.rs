@@ -242,7 +242,7 @@ pub fn evaluate_event_json(
     now: &ServerNow,
     received_boot_ms: Option<i64>,
 ) -> Result<EventExpiry> {
-    let value: Value = parse(json)?;
+    let value = skim(json)?;
     evaluate_event(&value, now, received_boot_ms)
 }
 
@@ -256,34 +256,72 @@ pub fn evaluate_events_json(
     now: &ServerNow,
     received_boot_ms: Option<i64>,
 ) -> Result<Vec<EventOutcome>> {
-    let value = parse(json_array)?;
-    let Value::Array(events) = value else {
-        return Err(invalid(
-            "$",
-            format!("expected a JSON array of events, got {}", kind(&value)),
-        ));
-    };
-    Ok(events
-        .iter()
-        .map(|event| {
-            let event_id = event
-                .get("event_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            match evaluate_event(event, now, received_boot_ms) {
-                Ok(r) => EventOutcome {
-                    event_id,
-                    result: Some(r),
-                    error: None,
-                },
-                Err(e) => EventOutcome {
-                    event_id,
-                    result: None,
-                    error: Some(e.to_string()),
-                },
-            }
-        })
-        .collect())
+    // Stream the array: each element is parsed, evaluated and dropped before
+    // the next, so only one event's tree is alive at a time (building the
+    // whole array as one `Value` first was slower per event than single
+    // calls; see benches/expiry.rs).
+    let mut de = serde_json::Deserializer::from_str(json_array);
+    let outcomes = serde::Deserializer::deserialize_seq(
+        &mut de,
+        BatchVisitor {
+            now,
+            received_boot_ms,
+        },
+    )
+    .and_then(|outcomes| de.end().map(|()| outcomes))
+    .map_err(|e| invalid("$", batch_error(&e)))?;
+    Ok(outcomes)
+}
+
+fn batch_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => format!("{e}"),
+        _ => format!("not valid JSON: {e}"),
+    }
+}
+
+fn outcome(event: &Value, now: &ServerNow, received_boot_ms: Option<i64>) -> EventOutcome {
+    let event_id = event
+        .get("event_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    match evaluate_event(event, now, received_boot_ms) {
+        Ok(r) => EventOutcome {
+            event_id,
+            result: Some(r),
+            error: None,
+        },
+        Err(e) => EventOutcome {
+            event_id,
+            result: None,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+struct BatchVisitor<'a> {
+    now: &'a ServerNow,
+    received_boot_ms: Option<i64>,
+}
+
+impl<'de> serde::de::Visitor<'de> for BatchVisitor<'_> {
+    type Value = Vec<EventOutcome>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of events")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+        while let Some(event) = seq.next_element_seed(Skim::Top)? {
+            out.push(outcome(&event, self.now, self.received_boot_ms));
+        }
+        Ok(out)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -555,8 +593,193 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Error {
     }
 }
 
-fn parse(json: &str) -> Result<Value> {
-    serde_json::from_str(json).map_err(|e| invalid("$", format!("not valid JSON: {e}")))
+// ---------------------------------------------------------------------------
+// Skimming: parse only what a rule can read
+// ---------------------------------------------------------------------------
+
+/// Top-level keys some rule reads. Others are skipped without building
+/// them (their syntax is still checked).
+fn is_top_key(key: &str) -> bool {
+    matches!(
+        key,
+        "type"
+            | "event_id"
+            | "origin_server_ts"
+            | "content"
+            | "unsigned"
+            | "sticky"
+            | "msc4354_sticky"
+    )
+}
+
+/// `content` keys some rule reads. Other content keys are kept by name with
+/// a `null` value and their value skipped: rules never read them, but
+/// whether they exist decides "left the call" ([`is_left`]). A call invite's
+/// SDP offer or a message body is therefore never copied. Keep in step with
+/// the rules; `tests/events_json.rs` checks that skimming and a full parse
+/// decide every fixture and random event alike.
+fn is_content_key(key: &str) -> bool {
+    matches!(
+        key,
+        "created_ts"
+            | "expires"
+            | "expires_ts"
+            | "memberships"
+            | "lifetime"
+            | "sender_ts"
+            | "notification_type"
+            | "live"
+            | "timeout"
+            | "m.ts"
+            | "org.matrix.msc3488.ts"
+            | "m.beacon_info"
+            | "org.matrix.msc3672.beacon_info"
+            | "timestamp"
+            | "msgtype"
+            | "leave_reason"
+            | "sticky_key"
+            | "msc4354_sticky_key"
+    )
+}
+
+/// An object key as seen while skimming: the name is only allocated when it
+/// is kept (or, in `content`, when an unread key's presence matters).
+enum Key {
+    Keep(String),
+    /// Not read; in `content` its name is still recorded.
+    Skip(Option<String>),
+}
+
+struct KeySeed(Skim);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Key, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeySeed {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> std::result::Result<Key, E> {
+        Ok(match self.0 {
+            Skim::Top if is_top_key(key) => Key::Keep(key.to_owned()),
+            Skim::Top => Key::Skip(None),
+            Skim::Content if is_content_key(key) => Key::Keep(key.to_owned()),
+            Skim::Content => Key::Skip(Some(key.to_owned())),
+        })
+    }
+}
+
+/// Parses one event, skimming (see [`Skim`]).
+fn skim(json: &str) -> Result<Value> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    serde::de::DeserializeSeed::deserialize(Skim::Top, &mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| invalid("$", format!("not valid JSON: {e}")))
+}
+
+/// A JSON value parsed at one level of an event: objects keep only the keys
+/// of that level's list; every other JSON value is built as usual (so a
+/// non-object event or content still gets its precise error later).
+#[derive(Clone, Copy)]
+enum Skim {
+    /// The event object.
+    Top,
+    /// Its `content`.
+    Content,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Skim {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Skim {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        seq: A,
+    ) -> std::result::Result<Value, A::Error> {
+        Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key_seed(KeySeed(self))? {
+            match key {
+                Key::Keep(key) if matches!(self, Skim::Top) && key == "content" => {
+                    let content = map.next_value_seed(Skim::Content)?;
+                    out.insert(key, content);
+                }
+                Key::Keep(key) => {
+                    out.insert(key, map.next_value::<Value>()?);
+                }
+                Key::Skip(name) => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    if let Some(name) = name {
+                        out.insert(name, Value::Null);
+                    }
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 /// "a string (\"abc\")" etc., for error messages. Strings are cut short so

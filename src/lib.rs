@@ -18,6 +18,7 @@ pub mod sample;
 mod sync;
 pub mod time;
 pub mod transport;
+mod uniffi_api;
 
 pub use clock::{Estimate, ServerClock, SyncReport};
 pub use config::ClockConfig;
@@ -33,5 +34,9 @@ pub use time::{FakeTimeSource, OsTimeSource, TimeSource};
 #[cfg(feature = "http")]
 pub use transport::UreqTransport;
 pub use transport::{HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport};
+pub use uniffi_api::{
+    mxclock_version, os_time_source, sample_from_date_header, sample_from_endpoint,
+    sample_from_event_age,
+};
 
 uniffi::setup_scaffolding!("mxclock");

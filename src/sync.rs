@@ -46,20 +46,18 @@ struct Burst<'a> {
 }
 
 impl Burst<'_> {
+    /// The `Date` sample of any reply: `Ok(None)` when it has no `Date`,
+    /// an error when the header (or a conflicting duplicate, or `Age`) is bad.
     fn date_sample(
         &mut self,
         response: &HttpResponse,
         sent: i64,
         received: i64,
     ) -> Result<Option<Sample>> {
-        let Some(date) = response.header("date") else {
+        if response.header("date").is_none() {
             return Ok(None);
-        };
-        let date_s = parse::parse_date_header(date)?;
-        let age_s = match response.header("age") {
-            Some(a) => Some(parse::parse_age_header(a)?),
-            None => None,
-        };
+        }
+        let (date_s, age_s) = parse::response_date(response)?;
         Ok(Some(Sample::from_date_header(
             sent, received, date_s, age_s,
         )?))

@@ -18,7 +18,7 @@ const T0: i64 = 1_700_000_000_000;
 const NOW: ServerNow = ServerNow {
     server_now_ms: T0 + 10_000,
     uncertainty_ms: 100,
-    boot_ms: 1_000_000,
+    boot_ms: 200_000,
 };
 
 fn data(name: &str) -> PathBuf {
@@ -475,6 +475,81 @@ fn batch_fails_only_when_the_input_is_not_an_array() {
 }
 
 // ---------------------------------------------------------------------------
+// Skimming (the JSON entry points skip what no rule reads) = full parse
+// ---------------------------------------------------------------------------
+
+/// The decision of the JSON entry point versus `evaluate_event` on a fully
+/// parsed `Value`; for text that is not JSON both must say so at `$`.
+fn assert_skim_matches_full(text: &str, received: Option<i64>) {
+    let skimmed = evaluate_event_json(text, &NOW, received);
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) => assert_eq!(skimmed, evaluate_event(&v, &NOW, received), "{text:.200}"),
+        // Skipped values are not depth-limited (nothing is built from them),
+        // so a deep value in a key no rule reads is fine when skimming.
+        Err(e) if e.to_string().contains("recursion limit") && skimmed.is_ok() => {}
+        Err(_) => match skimmed {
+            Err(Error::InvalidEvent { field, reason }) => {
+                assert_eq!(field, "$");
+                assert!(reason.starts_with("not valid JSON"), "{reason}");
+            }
+            other => panic!("{text:.200}: {other:?}"),
+        },
+    }
+}
+
+#[test]
+fn skimming_decides_every_fixture_like_a_full_parse() {
+    let mut files = 0;
+    for dir in ["", "bad"] {
+        for entry in std::fs::read_dir(data(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for received in [None, Some(NOW.boot_ms - 1_000)] {
+                assert_skim_matches_full(&text, received);
+            }
+            files += 1;
+        }
+    }
+    assert!(files > 70, "only {files} files found");
+    // Unknown content keys (an SDP offer, a body) still count for "left".
+    let not_left = json!({"type": "m.call.member", "origin_server_ts": T0,
+        "content": {"device_id": "D", "foci_preferred": [{"type": "livekit"}]}});
+    let e = evaluate_event_json(&not_left.to_string(), &NOW, None).unwrap();
+    assert_eq!(e.rule, ExpiryRule::CallMemberSession);
+}
+
+#[test]
+fn deep_nesting_only_matters_where_a_rule_reads() {
+    // 200 000 levels in a key no rule reads: skipped, no stack overflow.
+    let deep = format!(
+        r#"{{"type":"m.call.invite","origin_server_ts":{T0},"x":{open}{close},
+            "content":{{"lifetime":60000,"offer":{open}{close}}}}}"#,
+        open = "[".repeat(200_000),
+        close = "]".repeat(200_000)
+    );
+    let e = evaluate_event_json(&deep, &NOW, None).unwrap();
+    assert_eq!(e.rule, ExpiryRule::CallInvite);
+    let batch = evaluate_events_json(&format!("[{deep}]"), &NOW, None).unwrap();
+    assert!(batch[0].result.is_some());
+    // In a key a rule reads, serde_json's depth limit gives a typed error.
+    let read = format!(
+        r#"{{"type":"m.call.invite","origin_server_ts":{T0},"content":{{"lifetime":{}{}}}}}"#,
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    );
+    match evaluate_event_json(&read, &NOW, None) {
+        Err(Error::InvalidEvent { field, reason }) => {
+            assert_eq!(field, "$");
+            assert!(reason.contains("recursion limit"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Never panic
 // ---------------------------------------------------------------------------
 
@@ -582,6 +657,24 @@ proptest! {
             let _ = evaluate_events_json(cut, &now, received);
             let _ = evaluate_event_json(cut, &now, received);
         }
+    }
+
+    #[test]
+    fn skimming_decides_random_events_like_a_full_parse(ev in event_like(),
+                                                        received in proptest::option::of(-5_000_000i64..5_000_000)) {
+        // Compare with a full parse of the same text (not with `ev` itself:
+        // serde_json may read a float back 1 ulp off what it printed).
+        let text = ev.to_string();
+        let full: Value = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(
+            evaluate_event_json(&text, &NOW, received),
+            evaluate_event(&full, &NOW, received)
+        );
+        // And inside a batch.
+        let batch = evaluate_events_json(&format!("[{text}]"), &NOW, received).unwrap();
+        let single = evaluate_event(&full, &NOW, received);
+        prop_assert_eq!(batch[0].result.clone(), single.clone().ok());
+        prop_assert_eq!(batch[0].error.clone(), single.err().map(|e| e.to_string()));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! ServerClock::sync against the loopback test homeserver: skews, asymmetric
 //! delays, the Date-header fallback, single flight, and the token.
 
+#![cfg(feature = "http")]
+
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -224,6 +224,25 @@ mod with_http {
     }
 
     #[test]
+    fn a_server_closing_idle_connections_does_not_fail_the_next_request() {
+        // Keep-alive is implied (HTTP/1.1, no `Connection: close`), yet the
+        // server closes after each reply, as servers do with idle timeouts.
+        let reply = http_response("200 OK", &[("Date", DATE)], &ok_body());
+        let server = Server::start(Script::Respond(Box::new(move |_, s| {
+            let _ = s.write_all(&reply);
+            false
+        })));
+        let transport = UreqTransport::new();
+        for _ in 0..3 {
+            let r = transport.get(server.request(None, 5_000)).unwrap();
+            assert_eq!(r.status, 200);
+            // Let the FIN arrive, as it would during an idle period.
+            thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(server.seen.connections.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
     fn error_statuses_are_responses_with_their_date_and_body() {
         for (status, body) in [
             (

@@ -56,6 +56,8 @@ pub(crate) const REDACTED: &str = "<redacted>";
 /// One HTTP header. Names compare case-insensitively wherever mxclock looks
 /// them up; values are kept as received (non-UTF-8 bytes replaced by U+FFFD).
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
+// Kotlin/Swift print the redacting Debug, not the fields (see ClockConfig).
+#[uniffi::export(Debug)]
 pub struct HttpHeader {
     /// Header name, e.g. `Date`.
     pub name: String,
@@ -105,6 +107,7 @@ impl fmt::Debug for HttpHeader {
 /// assert!(shown.contains("Authorization: <redacted>"));
 /// ```
 #[derive(Clone, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct HttpRequest {
     /// Absolute `https://` (or loopback `http://`) URL, without credentials.
     pub url: String,
@@ -139,6 +142,7 @@ impl fmt::Debug for HttpRequest {
 /// it) and redacts secret headers such as `Set-Cookie`, as [`HttpHeader`]
 /// does.
 #[derive(Clone, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct HttpResponse {
     /// HTTP status code.
     pub status: u16,

@@ -1,0 +1,52 @@
+package org.mxclock.tests
+
+import com.sun.jna.Native
+import org.mxclock.ClockConfig
+import org.mxclock.ServerClock
+import org.mxclock.osTimeSource
+import org.mxclock.sampleFromEndpoint
+
+// Per-call cost across the uniffi/JNA boundary, next to a pure-JVM baseline,
+// measured in one run. Printed, never asserted (machines differ).
+/** libc through JNA direct mapping, as uniffi binds libmxclock: JNA's own cost. */
+private object LibC {
+    init { Native.register("c") }
+    external fun getpid(): Int
+}
+
+fun bench() {
+    val os = osTimeSource()
+    fun nsPerCall(name: String, calls: Int, body: () -> Long) {
+        var sink = 0L
+        repeat(calls / 10) { sink += body() } // warm up the JIT
+        val t0 = System.nanoTime()
+        repeat(calls) { sink += body() }
+        val ns = (System.nanoTime() - t0).toDouble() / calls
+        println("bench: %-44s %10.1f ns/call  (%d calls, sink %d)".format(name, ns, calls, sink and 1))
+    }
+    nsPerCall("System.currentTimeMillis()", 2_000_000) { System.currentTimeMillis() }
+    nsPerCall("getpid() [JNA direct mapping, no uniffi]", 200_000) { LibC.getpid().toLong() }
+    nsPerCall("osTimeSource().bootMs() [Rust via JNA]", 200_000) { os.bootMs() }
+    nsPerCall("sampleFromEndpoint() [record via RustBuffer]", 200_000) {
+        sampleFromEndpoint(1_000, 1_040, 1_750_000_000_123).loMs
+    }
+
+    // A clock on the OS clocks, fed one sample (no network).
+    val clock = ServerClock(ClockConfig(homeserverUrl = ""))
+    val b = os.bootMs()
+    clock.addEndpointSample(b - 20, b, System.currentTimeMillis() + 5_000)
+    nsPerCall("ServerClock.serverNowMs()", 200_000) { clock.serverNowMs() }
+
+    // 1 000 events of every rule, evaluated in one call.
+    val s = clock.serverNowMs()
+    val cases = ruleCases(s)
+    val batch = (0 until 1_000).joinToString(",", "[", "]") { i -> withEventId(cases[i % cases.size].json, "\$e$i") }
+    val calls = 200
+    repeat(20) { clock.evaluateEventsJson(batch, b) }
+    val t0 = System.nanoTime()
+    var n = 0
+    repeat(calls) { n += clock.evaluateEventsJson(batch, b).size }
+    val nsPerEvent = (System.nanoTime() - t0).toDouble() / n
+    println("bench: %-44s %10.1f ns/event (%d calls x 1 000 events)".format("ServerClock.evaluateEventsJson() batch", nsPerEvent, calls))
+    clock.close()
+}
