@@ -95,6 +95,9 @@ start_server() { # env-name args...
 echo "--- starting test homeservers"
 export MXCLOCK_TEST_SKEW_MS=$skew_ms
 start_server MXCLOCK_TEST_URL --skew-ms "$skew_ms"
+# 25 ms each way: a sync blocks on the network long enough for reader
+# threads to run during it (test_threads).
+start_server MXCLOCK_TEST_URL_SLOW --skew-ms "$skew_ms" --uplink-ms 25 --downlink-ms 25
 start_server MXCLOCK_TEST_URL_DATE_ONLY --skew-ms "$skew_ms" --no-msc4094
 start_server MXCLOCK_TEST_URL_GARBAGE --skew-ms "$skew_ms" --fault garbage
 start_server MXCLOCK_TEST_URL_HUGE --fault huge-body
