@@ -190,7 +190,18 @@ unsafe fn copy_response(r: &mxclock_http_response) -> Result<HttpResponse> {
 }
 
 impl HttpTransport for CTransport {
+    // When the trait's error type changes (the hardening branch makes it
+    // `TransportError`), only this signature changes: `Into` converts.
+    #[allow(clippy::useless_conversion)]
     fn get(&self, request: HttpRequest) -> Result<HttpResponse> {
+        self.fetch(request).map_err(Into::into)
+    }
+}
+
+impl CTransport {
+    /// The exchange, with the crate's error; the trait method converts it
+    /// in one place.
+    fn fetch(&self, request: HttpRequest) -> Result<HttpResponse> {
         let url = c_str(&request.url, "the request URL")?;
         let names_values = request
             .headers
