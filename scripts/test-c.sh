@@ -5,7 +5,8 @@
 # 1. Builds the cdylib and the staticlib (debug profile: the same build as
 #    `cargo test`, with debug info for sanitizer and valgrind reports) and
 #    the loopback test homeserver.
-# 2. Checks include/mxclock.h is what cbindgen generates (--check).
+# 2. Checks include/mxclock.h is what cbindgen generates (--check), and
+#    that it compiles alone as C99 and as C++11.
 # 3. Starts test homeservers (a known clock skew, a Date-only one, faults).
 # 4. Compiles every test with gcc -std=c11 -Wall -Wextra -Werror -pedantic,
 #    linked four ways, and runs each:
@@ -16,7 +17,9 @@
 #                --errors-for-leak-kinds=definite --error-exitcode=1
 #    (Rust's thread-local and lazily initialised statics show up as "still
 #    reachable": expected; definite leaks and invalid accesses fail.)
-# 5. Compiles the benchmark (tests/c/bench_server_now.c) the same strict way
+# 5. Compiles and runs the example of docs/c-api.md, and test_api through
+#    the pkg-config file filled in for the build tree.
+# 6. Compiles the benchmark (tests/c/bench_server_now.c) the same strict way
 #    and runs it briefly as a smoke test.
 #
 # Prints "PASS/FAIL <run> <test>" per test case and closes with
@@ -58,6 +61,17 @@ if bash scripts/generate-header.sh --check; then
     echo "PASS header-up-to-date"
 else
     fail "header-up-to-date"
+fi
+
+# The header alone, as C99 and as C++11 (cbindgen's cpp_compat guards).
+printf '#include "mxclock.h"\nint main(void) { return mxclock_version() == 0; }\n' >"$out/header_only.c"
+cp "$out/header_only.c" "$out/header_only.cpp"
+if gcc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only "$out/header_only.c" &&
+    g++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only "$out/header_only.cpp"; then
+    passed=$((passed + 1))
+    echo "PASS header compiles as C99 and C++11"
+else
+    fail "header compiles as C99 and C++11"
 fi
 
 version=$(cargo metadata --no-deps --format-version 1 |
