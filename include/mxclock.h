@@ -488,8 +488,9 @@ typedef void (*mxclock_boot_id_fn)(void *userdata, char *buf, size_t buf_len);
  * struct; `userdata` must stay valid until the clock is freed.
  *
  * Thread-safety: the callbacks are called from every thread that calls
- * into the clock, concurrently: they must be thread-safe, cheap, and must
- * not block or call back into mxclock.
+ * into the clock (and already during `mxclock_new*`/`mxclock_restore*`),
+ * concurrently: they must be thread-safe, cheap, and must not block or
+ * call back into mxclock.
  */
 typedef struct mxclock_time_source {
   /**

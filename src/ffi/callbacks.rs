@@ -278,8 +278,9 @@ pub const MXCLOCK_BOOT_ID_MAX: usize = 128;
 /// struct; `userdata` must stay valid until the clock is freed.
 ///
 /// Thread-safety: the callbacks are called from every thread that calls
-/// into the clock, concurrently: they must be thread-safe, cheap, and must
-/// not block or call back into mxclock.
+/// into the clock (and already during `mxclock_new*`/`mxclock_restore*`),
+/// concurrently: they must be thread-safe, cheap, and must not block or
+/// call back into mxclock.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
