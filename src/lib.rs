@@ -29,7 +29,7 @@ pub use events::{
 pub use expiry::{expiry_at, Expiry, ExpiryState, ServerNow};
 pub use policy::{SyncPolicy, SyncReason};
 pub use sample::{Sample, SampleSource};
-pub use time::{FakeTimeSource, OsTimeSource, TimeSource};
+pub use time::{FakeTimeSource, OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
 #[cfg(feature = "http")]
 pub use transport::UreqTransport;
 pub use transport::{HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport};
