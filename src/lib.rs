@@ -39,3 +39,8 @@ pub use uniffi_api::{
 };
 
 uniffi::setup_scaffolding!("mxclock");
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
