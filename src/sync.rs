@@ -108,6 +108,23 @@ impl Burst<'_> {
         };
         // The Date header is a fallback for whatever the status says.
         let date = self.date_sample(&response, sent, received);
+        // A cache answered (`Age` other than 0): the body's time is as old as
+        // the cached copy, which only the Date sample accounts for.
+        let cached = response
+            .header("age")
+            .is_some_and(|a| parse::parse_age_header(a) != Ok(0));
+        if response.status == 200 && cached {
+            return match date {
+                Ok(Some(s)) => {
+                    self.push(s);
+                    Outcome::Continue
+                }
+                Ok(None) => self.fail(Error::Protocol(
+                    "a cache answered (Age header) and the reply has no Date header".into(),
+                )),
+                Err(e) => self.fail(e),
+            };
+        }
         if response.status == 200 {
             match parse::parse_server_now_body(&response.body)
                 .and_then(|ms| Sample::from_endpoint(sent, received, ms))
@@ -236,6 +253,14 @@ impl ServerClock {
             }
         }
         self.update_policy(|p| p.record_attempt(now))?;
+        // The request that carries the token, for scrubbing it from any
+        // message a reply may have echoed it into (Date, Age, body).
+        let token_request = parse::server_now_request(
+            &url,
+            &self.config.endpoint_path,
+            self.config.access_token.as_deref(),
+            self.config.request_timeout_ms,
+        );
         let mut burst = Burst {
             clock: self,
             transport,
@@ -284,6 +309,7 @@ impl ServerClock {
                 _ => committed,
             }
         };
+        let result = result.map_err(|e| redact_error(e, &token_request));
         match result {
             Ok(estimate) => Ok(SyncReport {
                 requests: burst.requests,
