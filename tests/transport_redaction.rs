@@ -145,7 +145,7 @@ proptest! {
 #[cfg(feature = "http")]
 mod over_the_network {
     use super::*;
-    use mxclock::transport::{HttpTransport, UreqTransport};
+    use mxclock::transport::UreqTransport;
     use std::net::TcpListener;
 
     proptest! {
@@ -159,14 +159,14 @@ mod over_the_network {
             let url = HomeserverUrl::parse(&format!("http://{addr}"), false).unwrap();
             let transport = UreqTransport::new();
             let e = transport
-                .get(server_now_request(&url, DEFAULT_ENDPOINT_PATH, Some(&token), 2_000))
+                .send(server_now_request(&url, DEFAULT_ENDPOINT_PATH, Some(&token), 2_000))
                 .unwrap_err();
             prop_assert!(matches!(e, Error::Network(_)), "{:?}", e);
             assert_hidden(&format!("{e} {e:?}"), &token)?;
 
             let broken = format!("{token}{bad}{token}");
             let e = transport
-                .get(server_now_request(&url, DEFAULT_ENDPOINT_PATH, Some(&broken), 2_000))
+                .send(server_now_request(&url, DEFAULT_ENDPOINT_PATH, Some(&broken), 2_000))
                 .unwrap_err();
             assert_hidden(&format!("{e} {e:?}"), &token)?;
         }

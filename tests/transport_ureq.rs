@@ -169,7 +169,7 @@ mod with_http {
             &ok_body(),
         ));
         let transport = UreqTransport::new();
-        let response = transport.get(server.request(Some(TOKEN), 5_000)).unwrap();
+        let response = transport.send(server.request(Some(TOKEN), 5_000)).unwrap();
         assert_eq!(response.status, 200);
         assert_eq!(
             parse_server_now_body(&response.body).unwrap(),
@@ -205,7 +205,7 @@ mod with_http {
     fn no_authorization_header_without_a_token() {
         let server = Server::replying(http_response("200 OK", &[("Date", DATE)], &ok_body()));
         UreqTransport::new()
-            .get(server.request(None, 5_000))
+            .send(server.request(None, 5_000))
             .unwrap();
         let head = &server.seen.requests()[0];
         assert_eq!(header_line(head, "Authorization"), None, "{head}");
@@ -216,7 +216,7 @@ mod with_http {
         let server = Server::replying(http_response("200 OK", &[("Date", DATE)], &ok_body()));
         let transport = UreqTransport::new();
         for _ in 0..3 {
-            let r = transport.get(server.request(None, 5_000)).unwrap();
+            let r = transport.send(server.request(None, 5_000)).unwrap();
             assert_eq!(r.status, 200);
         }
         assert_eq!(server.seen.requests().len(), 3);
@@ -234,7 +234,7 @@ mod with_http {
         })));
         let transport = UreqTransport::new();
         for _ in 0..3 {
-            let r = transport.get(server.request(None, 5_000)).unwrap();
+            let r = transport.send(server.request(None, 5_000)).unwrap();
             assert_eq!(r.status, 200);
             // Let the FIN arrive, as it would during an idle period.
             thread::sleep(Duration::from_millis(50));
@@ -259,7 +259,7 @@ mod with_http {
         ] {
             let server = Server::replying(http_response(status, &[("Date", DATE)], body));
             let request = server.request(Some(TOKEN), 5_000);
-            let response = UreqTransport::new().get(request.clone()).unwrap();
+            let response = UreqTransport::new().send(request.clone()).unwrap();
             let code: u16 = status[..3].parse().unwrap();
             assert_eq!(response.status, code);
             assert_eq!(response.body, body);
@@ -306,7 +306,7 @@ mod with_http {
                 b"",
             ));
             let request = server.request(Some(TOKEN), 2_000);
-            let response = UreqTransport::new().get(request.clone()).unwrap();
+            let response = UreqTransport::new().send(request.clone()).unwrap();
             assert_eq!(response.status, status[..3].parse::<u16>().unwrap());
             assert_eq!(response.header("Location"), Some(location.as_str()));
             let e = response_to_error(&response, &request);
@@ -333,7 +333,7 @@ mod with_http {
             b"",
         ));
         let request = server.request(Some(TOKEN), 2_000);
-        let response = UreqTransport::new().get(request.clone()).unwrap();
+        let response = UreqTransport::new().send(request.clone()).unwrap();
         assert_eq!(response.status, 302);
         assert_eq!(server.seen.requests().len(), 1);
         let e = response_to_error(&response, &request);
@@ -356,7 +356,7 @@ mod with_http {
         body.resize(MAX_BODY_BYTES, b' ');
         let server = Server::replying(http_response("200 OK", &[("Date", DATE)], &body));
         let response = UreqTransport::new()
-            .get(server.request(None, 5_000))
+            .send(server.request(None, 5_000))
             .unwrap();
         assert_eq!(response.body.len(), MAX_BODY_BYTES);
         assert_eq!(
@@ -369,7 +369,7 @@ mod with_http {
     fn bodies_over_64_kib_are_refused_with_content_length() {
         for size in [MAX_BODY_BYTES + 1, 10 * 1024 * 1024] {
             let server = Server::replying(http_response("200 OK", &[], &vec![b'x'; size]));
-            assert_too_large(UreqTransport::new().get(server.request(Some(TOKEN), 5_000)));
+            assert_too_large(UreqTransport::new().send(server.request(Some(TOKEN), 5_000)));
         }
     }
 
@@ -390,7 +390,7 @@ mod with_http {
             let _ = s.write_all(b"0\r\n\r\n");
             false
         })));
-        assert_too_large(UreqTransport::new().get(chunked.request(None, 5_000)));
+        assert_too_large(UreqTransport::new().send(chunked.request(None, 5_000)));
 
         // No length at all: the body ends when the server closes (10 MB of it).
         let closing = Server::start(Script::Respond(Box::new(|_, s| {
@@ -403,13 +403,13 @@ mod with_http {
             }
             false
         })));
-        assert_too_large(UreqTransport::new().get(closing.request(None, 5_000)));
+        assert_too_large(UreqTransport::new().send(closing.request(None, 5_000)));
     }
 
     /// Runs `request` and returns the error and the time it took.
     fn timed_error(request: HttpRequest) -> (Error, Duration) {
         let start = Instant::now();
-        let result = UreqTransport::new().get(request);
+        let result = UreqTransport::new().send(request);
         let elapsed = start.elapsed();
         match result {
             Err(e) => (e, elapsed),
@@ -610,7 +610,7 @@ mod with_http {
         reply.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\n{}");
         let server = Server::replying(reply);
         let r = UreqTransport::new()
-            .get(server.request(None, 2_000))
+            .send(server.request(None, 2_000))
             .unwrap();
         assert_eq!(r.header("x-odd"), Some("caf\u{fffd}"));
         assert_eq!(r.header("date"), Some(DATE));
@@ -626,7 +626,7 @@ mod with_http {
             "syt_nul\u{0}secret_part",
         ] {
             let e = transport
-                .get(server.request(Some(token), 2_000))
+                .send(server.request(Some(token), 2_000))
                 .unwrap_err();
             assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
             for part in token.split(['\r', '\n', '\u{0}']).filter(|p| !p.is_empty()) {
@@ -635,11 +635,13 @@ mod with_http {
         }
         assert!(server.seen.requests().is_empty());
         for timeout_ms in [0, u64::MAX] {
-            let e = transport.get(server.request(None, timeout_ms)).unwrap_err();
+            let e = transport
+                .send(server.request(None, timeout_ms))
+                .unwrap_err();
             assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
         }
         let e = transport
-            .get(HttpRequest {
+            .send(HttpRequest {
                 url: "not a url".into(),
                 headers: vec![HttpHeader::new("Authorization", format!("Bearer {TOKEN}"))],
                 timeout_ms: 1_000,
@@ -685,7 +687,7 @@ mod with_http {
         assert!(url.is_loopback(), "{url}");
         assert!(url.host().starts_with('['), "{url}");
         let response = UreqTransport::new()
-            .get(server.request(Some(TOKEN), 5_000))
+            .send(server.request(Some(TOKEN), 5_000))
             .unwrap();
         assert_eq!(response.status, 200);
         assert_eq!(

@@ -637,25 +637,19 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
  * (naming the target origin) without re-sending the token;
  * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
  * waiting for the reply, reading the body) and fail with
- * [`Error::Timeout`](crate::Error::Timeout) when it runs out;
+ * [`TransportError::Timeout`] when it runs out;
  * - return **every** HTTP status as an [`HttpResponse`], not an error (mxclock
  * reads the `Date` header of a 404 or 500 too);
  * - cap the body at [`MAX_BODY_BYTES`] and fail with
- * [`Error::Protocol`](crate::Error::Protocol) rather than read more;
+ * [`TransportError::BadReply`] rather than read more;
  * - be callable from several threads at once (`Send + Sync`);
  * - never put the access token into an error message or log.
  *
- * Failures are [`Error::Network`](crate::Error::Network) (DNS, refused,
- * reset, TLS), [`Error::Timeout`](crate::Error::Timeout) or
- * [`Error::Protocol`](crate::Error::Protocol).
- *
- * From Kotlin or Swift, signal a failure by throwing an ordinary exception
- * (`IOException`, `URLError`, ...): it reaches Rust as
- * [`Error::Callback`](crate::Error::Callback) with the exception's message,
- * so keep the token out of that message as well. Do **not** throw
- * `MxClockException` / `MxClockError` from an implementation: the error
- * enum is a uniffi *flat* error, which uniffi 0.32 cannot lift back into
- * Rust (it panics with "Can't lift flat errors").
+ * Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
+ * `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
+ * From Kotlin or Swift, throw `TransportException` / `TransportError`; any
+ * other exception (`IOException`, `URLError`) arrives as `Network` with its
+ * message, so keep the token out of that message as well.
  *
  * mxclock measures the round trip around `get`, so an implementation should
  * send the request as soon as it is called (no queueing behind other work).
@@ -682,25 +676,19 @@ public protocol HttpTransport: AnyObject, Sendable {
  * (naming the target origin) without re-sending the token;
  * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
  * waiting for the reply, reading the body) and fail with
- * [`Error::Timeout`](crate::Error::Timeout) when it runs out;
+ * [`TransportError::Timeout`] when it runs out;
  * - return **every** HTTP status as an [`HttpResponse`], not an error (mxclock
  * reads the `Date` header of a 404 or 500 too);
  * - cap the body at [`MAX_BODY_BYTES`] and fail with
- * [`Error::Protocol`](crate::Error::Protocol) rather than read more;
+ * [`TransportError::BadReply`] rather than read more;
  * - be callable from several threads at once (`Send + Sync`);
  * - never put the access token into an error message or log.
  *
- * Failures are [`Error::Network`](crate::Error::Network) (DNS, refused,
- * reset, TLS), [`Error::Timeout`](crate::Error::Timeout) or
- * [`Error::Protocol`](crate::Error::Protocol).
- *
- * From Kotlin or Swift, signal a failure by throwing an ordinary exception
- * (`IOException`, `URLError`, ...): it reaches Rust as
- * [`Error::Callback`](crate::Error::Callback) with the exception's message,
- * so keep the token out of that message as well. Do **not** throw
- * `MxClockException` / `MxClockError` from an implementation: the error
- * enum is a uniffi *flat* error, which uniffi 0.32 cannot lift back into
- * Rust (it panics with "Can't lift flat errors").
+ * Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
+ * `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
+ * From Kotlin or Swift, throw `TransportException` / `TransportError`; any
+ * other exception (`IOException`, `URLError`) arrives as `Network` with its
+ * message, so keep the token out of that message as well.
  *
  * mxclock measures the round trip around `get`, so an implementation should
  * send the request as soon as it is called (no queueing behind other work).
@@ -762,7 +750,7 @@ open class HttpTransportImpl: HttpTransport, @unchecked Sendable {
      * Performs the GET described by `request`.
      */
 open func get(request: HttpRequest)throws  -> HttpResponse  {
-    return try  FfiConverterTypeHttpResponse_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+    return try  FfiConverterTypeHttpResponse_lift(try rustCallWithError(FfiConverterTypeTransportError_lift) {
         uniffiCallStatus in
     uniffi_mxclock_fn_method_httptransport_get(
             self.uniffiCloneHandle(),
@@ -821,7 +809,7 @@ fileprivate struct UniffiCallbackInterfaceHttpTransport {
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
                 writeReturn: writeReturn,
-                lowerError: FfiConverterTypeMxClockError_lower
+                lowerError: FfiConverterTypeTransportError_lower
             )
         }
     )
@@ -3977,6 +3965,130 @@ public func FfiConverterTypeSyncReason_lower(_ value: SyncReason) -> RustBuffer 
 
 
 /**
+ * Why an [`HttpTransport`](super::HttpTransport) returned no response.
+ *
+ * Kotlin: throw `TransportException.Network(reason)` and so on; any other
+ * exception arrives as `Network` with its message. Never put the access
+ * token in `reason`.
+ */
+public 
+enum TransportError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * DNS, connection refused or reset, TLS failure.
+     */
+    case Network(reason: String
+    )
+    /**
+     * The whole exchange did not finish within `timeout_ms`.
+     */
+    case Timeout(reason: String
+    )
+    /**
+     * The reply was not HTTP, or its body exceeded 64 KiB.
+     */
+    case BadReply(reason: String
+    )
+    /**
+     * The request could not be sent as given (bad URL or header).
+     */
+    case InvalidRequest(reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension TransportError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTransportError: FfiConverterRustBuffer {
+    typealias SwiftType = TransportError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TransportError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Network(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .Timeout(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 3: return .BadReply(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .InvalidRequest(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: TransportError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Network(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Timeout(reason):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .BadReply(reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .InvalidRequest(reason):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransportError_lift(_ buf: RustBuffer) throws -> TransportError {
+    return try FfiConverterTypeTransportError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransportError_lower(_ value: TransportError) -> RustBuffer {
+    return FfiConverterTypeTransportError.lower(value)
+}
+
+
+/**
  * Whether a verification request's timestamp is acceptable.
  */
 
@@ -4557,7 +4669,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_timesource_boot_id() != 5784) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_method_httptransport_get() != 63758) {
+    if (uniffi_mxclock_checksum_method_httptransport_get() != 64652) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_constructor_serverclock_new() != 61458) {

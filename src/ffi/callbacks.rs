@@ -10,7 +10,9 @@ use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
 use crate::error::{Error, Result};
 use crate::time::{OsTimeSource, TimeSource};
-use crate::transport::{HttpHeader, HttpRequest, HttpResponse, HttpTransport, MAX_BODY_BYTES};
+use crate::transport::{
+    HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError, MAX_BODY_BYTES,
+};
 
 use super::boundary::{mxclock_status, Failure};
 
@@ -190,11 +192,10 @@ unsafe fn copy_response(r: &mxclock_http_response) -> Result<HttpResponse> {
 }
 
 impl HttpTransport for CTransport {
-    // When the trait's error type changes (the hardening branch makes it
-    // `TransportError`), only this signature changes: `Into` converts.
-    #[allow(clippy::useless_conversion)]
-    fn get(&self, request: HttpRequest) -> Result<HttpResponse> {
-        self.fetch(request).map_err(Into::into)
+    fn get(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        // Network, Timeout, Protocol and InvalidArgument map onto the
+        // TransportError kinds and back, messages kept.
+        self.fetch(request).map_err(TransportError::from)
     }
 }
 

@@ -13,6 +13,7 @@
 //! redacts it, and error messages are built from statuses, origins and the
 //! server's own words only.
 
+mod error;
 pub mod parse;
 #[cfg(feature = "http")]
 pub mod ureq;
@@ -25,6 +26,7 @@ use crate::error::Error;
 #[cfg(feature = "http")]
 pub use self::ureq::UreqTransport;
 pub use self::url::{validate_endpoint_path, HomeserverUrl};
+pub use error::TransportError;
 pub use parse::{
     is_endpoint_unsupported, matrix_error, parse_age_header, parse_date_header,
     parse_server_now_body, response_date, response_to_error, retry_after_ms, server_now_request,
@@ -196,32 +198,26 @@ fn find_header<'a>(headers: &'a [HttpHeader], name: &str) -> Option<&'a str> {
 ///   (naming the target origin) without re-sending the token;
 /// - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
 ///   waiting for the reply, reading the body) and fail with
-///   [`Error::Timeout`](crate::Error::Timeout) when it runs out;
+///   [`TransportError::Timeout`] when it runs out;
 /// - return **every** HTTP status as an [`HttpResponse`], not an error (mxclock
 ///   reads the `Date` header of a 404 or 500 too);
 /// - cap the body at [`MAX_BODY_BYTES`] and fail with
-///   [`Error::Protocol`](crate::Error::Protocol) rather than read more;
+///   [`TransportError::BadReply`] rather than read more;
 /// - be callable from several threads at once (`Send + Sync`);
 /// - never put the access token into an error message or log.
 ///
-/// Failures are [`Error::Network`](crate::Error::Network) (DNS, refused,
-/// reset, TLS), [`Error::Timeout`](crate::Error::Timeout) or
-/// [`Error::Protocol`](crate::Error::Protocol).
-///
-/// From Kotlin or Swift, signal a failure by throwing an ordinary exception
-/// (`IOException`, `URLError`, ...): it reaches Rust as
-/// [`Error::Callback`](crate::Error::Callback) with the exception's message,
-/// so keep the token out of that message as well. Do **not** throw
-/// `MxClockException` / `MxClockError` from an implementation: the error
-/// enum is a uniffi *flat* error, which uniffi 0.32 cannot lift back into
-/// Rust (it panics with "Can't lift flat errors").
+/// Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
+/// `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
+/// From Kotlin or Swift, throw `TransportException` / `TransportError`; any
+/// other exception (`IOException`, `URLError`) arrives as `Network` with its
+/// message, so keep the token out of that message as well.
 ///
 /// mxclock measures the round trip around `get`, so an implementation should
 /// send the request as soon as it is called (no queueing behind other work).
 #[uniffi::export(with_foreign)]
 pub trait HttpTransport: Send + Sync {
     /// Performs the GET described by `request`.
-    fn get(&self, request: HttpRequest) -> Result<HttpResponse, crate::Error>;
+    fn get(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
 }
 
 /// The URL with its query and fragment replaced by `<redacted>` when they
@@ -246,25 +242,38 @@ fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
 /// `text` with every occurrence of each non-empty secret replaced by
 /// [`REDACTED`]: a last line of defence for messages built from a library's
 /// error text, which we do not control.
+///
+/// Matching ignores ASCII case: messages lower-case some parts (the origin of
+/// a `Location` header, where a server may have reflected the token).
 pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
     // Longest first, so that a secret containing another goes whole; one
-    // pass, so that no replacement is matched again.
-    let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    // pass, so that no replacement is matched again. ASCII lower-casing keeps
+    // every byte offset, so positions in the lowered copy are positions (and
+    // char boundaries) in `text`.
+    let mut secrets: Vec<String> = secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    if !secrets.iter().any(|s| text.contains(s)) {
+    let lowered = text.to_ascii_lowercase();
+    if !secrets.iter().any(|s| lowered.contains(s.as_str())) {
         return text.to_owned();
     }
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        match secrets.iter().find(|s| rest.starts_with(**s)) {
+    let mut i = 0;
+    while let Some(c) = text[i..].chars().next() {
+        match secrets
+            .iter()
+            .find(|s| lowered[i..].starts_with(s.as_str()))
+        {
             Some(s) => {
                 out.push_str(REDACTED);
-                rest = &rest[s.len()..];
+                i += s.len();
             }
             None => {
                 out.push(c);
-                rest = &rest[c.len_utf8()..];
+                i += c.len_utf8();
             }
         }
     }
@@ -456,6 +465,10 @@ mod tests {
             "x <redacted> y <redacted> <redacted>"
         );
         assert_eq!(scrub("nothing", &["", "q"]), "nothing");
+        assert_eq!(
+            scrub("https://syt_abc.x and SYT_ABC é syt_AbC", &["syt_AbC"]),
+            "https://<redacted>.x and <redacted> é <redacted>"
+        );
     }
 
     #[test]

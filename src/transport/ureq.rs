@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use super::url::url_for_message;
 use super::{
-    redact_error, HttpHeader, HttpRequest, HttpResponse, HttpTransport, MAX_BODY_BYTES, USER_AGENT,
+    redact_error, HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError,
+    MAX_BODY_BYTES, USER_AGENT,
 };
 use crate::error::{Error, Result};
 
@@ -30,10 +31,10 @@ pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
 ///
 /// ```no_run
 /// use mxclock::transport::{server_now_request, parse_server_now_body, HomeserverUrl,
-///     HttpTransport, UreqTransport, DEFAULT_ENDPOINT_PATH};
+///     UreqTransport, DEFAULT_ENDPOINT_PATH};
 /// let transport = UreqTransport::new();
 /// let url = HomeserverUrl::parse("https://matrix.example.org", false)?;
-/// let response = transport.get(server_now_request(&url, DEFAULT_ENDPOINT_PATH, None, 5_000))?;
+/// let response = transport.send(server_now_request(&url, DEFAULT_ENDPOINT_PATH, None, 5_000))?;
 /// if response.status == 200 {
 ///     println!("server time: {} ms", parse_server_now_body(&response.body)?);
 /// }
@@ -121,11 +122,19 @@ impl UreqTransport {
     }
 }
 
-impl HttpTransport for UreqTransport {
-    fn get(&self, request: HttpRequest) -> Result<HttpResponse> {
+impl UreqTransport {
+    /// One GET, with the crate's error type (what the trait method returns,
+    /// before it is turned into a [`TransportError`]).
+    pub fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
         // Whatever a message was built from, the token does not leave.
         self.get_inner(&request)
             .map_err(|e| redact_error(e, &request))
+    }
+}
+
+impl HttpTransport for UreqTransport {
+    fn get(&self, request: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
+        self.send(request).map_err(TransportError::from)
     }
 }
 

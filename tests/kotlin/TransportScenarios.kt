@@ -13,6 +13,7 @@ import org.mxclock.HttpTransport
 import org.mxclock.MxClockException
 import org.mxclock.SampleSource
 import org.mxclock.ServerClock
+import org.mxclock.TransportException
 
 /**
  * A homeserver simulated in Kotlin: the request takes [upMs] to arrive, the
@@ -106,6 +107,21 @@ fun transportScenarios(h: Harness) {
             transport.failWith = null
             t.advance(120_000) // past the failure backoff
             h.check(clock.sync().samplesTaken >= 1u, "the next sync works")
+        }
+    }
+
+    h.scenario("a TransportException thrown by a Kotlin HttpTransport keeps its kind") {
+        val t = KotlinTime(bootMs = 50_000, wallMs = 1_700_000_000_000)
+        val transport = KotlinTransport(t, skewMs, upMs = 1, downMs = 1)
+        val config = ClockConfig(homeserverUrl = "https://matrix.example.org")
+        ServerClock.withSources(config, t, transport).use { clock ->
+            transport.failWith = TransportException.Timeout("OkHttp call timed out")
+            val timeout = h.throws<MxClockException.Timeout>("sync with a timing-out transport") { clock.sync() }
+            h.check(timeout?.message?.contains("OkHttp call timed out") == true, "the reason reaches the app: ${timeout?.message}")
+            transport.failWith = TransportException.Network("no route to host")
+            t.advance(120_000)
+            val network = h.throws<MxClockException.Network>("sync with an unreachable server") { clock.sync() }
+            h.check(network?.message?.contains("no route to host") == true, "network reason kept: ${network?.message}")
         }
     }
 }

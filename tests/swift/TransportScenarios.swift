@@ -115,4 +115,19 @@ func transportScenarios(_ h: Harness) {
         t.advance(120_000)
         h.check(try clock.sync().samplesTaken >= 1, "the next sync works")
     }
+
+    h.scenario("a TransportError thrown by a Swift HttpTransport keeps its kind") {
+        let t = SwiftTime(bootMs: 50_000, wallMs: 1_700_000_000_000)
+        let transport = SwiftTransport(time: t, skewMs: skewMs, upMs: 1, downMs: 1)
+        let config = ClockConfig(homeserverUrl: "https://matrix.example.org")
+        let clock = try ServerClock.withSources(config: config, timeSource: t, transport: transport)
+        transport.failWith = TransportError.Timeout(reason: "URLSession timed out")
+        let e = h.throwsError("sync with a timing-out transport") { try clock.sync() }
+        if case .Timeout? = e as? MxClockError {
+            h.check(true, "a Swift TransportError.Timeout arrives as MxClockError.Timeout")
+        } else {
+            h.check(false, "expected MxClockError.Timeout, got \(String(describing: e))")
+        }
+        h.check(String(describing: e).contains("URLSession timed out"), "the reason reaches the app")
+    }
 }

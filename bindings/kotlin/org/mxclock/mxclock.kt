@@ -1521,25 +1521,19 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
  * (naming the target origin) without re-sending the token;
  * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
  * waiting for the reply, reading the body) and fail with
- * [`Error::Timeout`](crate::Error::Timeout) when it runs out;
+ * [`TransportError::Timeout`] when it runs out;
  * - return **every** HTTP status as an [`HttpResponse`], not an error (mxclock
  * reads the `Date` header of a 404 or 500 too);
  * - cap the body at [`MAX_BODY_BYTES`] and fail with
- * [`Error::Protocol`](crate::Error::Protocol) rather than read more;
+ * [`TransportError::BadReply`] rather than read more;
  * - be callable from several threads at once (`Send + Sync`);
  * - never put the access token into an error message or log.
  *
- * Failures are [`Error::Network`](crate::Error::Network) (DNS, refused,
- * reset, TLS), [`Error::Timeout`](crate::Error::Timeout) or
- * [`Error::Protocol`](crate::Error::Protocol).
- *
- * From Kotlin or Swift, signal a failure by throwing an ordinary exception
- * (`IOException`, `URLError`, ...): it reaches Rust as
- * [`Error::Callback`](crate::Error::Callback) with the exception's message,
- * so keep the token out of that message as well. Do **not** throw
- * `MxClockException` / `MxClockError` from an implementation: the error
- * enum is a uniffi *flat* error, which uniffi 0.32 cannot lift back into
- * Rust (it panics with "Can't lift flat errors").
+ * Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
+ * `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
+ * From Kotlin or Swift, throw `TransportException` / `TransportError`; any
+ * other exception (`IOException`, `URLError`) arrives as `Network` with its
+ * message, so keep the token out of that message as well.
  *
  * mxclock measures the round trip around `get`, so an implementation should
  * send the request as soon as it is called (no queueing behind other work).
@@ -1568,25 +1562,19 @@ public interface HttpTransport {
  * (naming the target origin) without re-sending the token;
  * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
  * waiting for the reply, reading the body) and fail with
- * [`Error::Timeout`](crate::Error::Timeout) when it runs out;
+ * [`TransportError::Timeout`] when it runs out;
  * - return **every** HTTP status as an [`HttpResponse`], not an error (mxclock
  * reads the `Date` header of a 404 or 500 too);
  * - cap the body at [`MAX_BODY_BYTES`] and fail with
- * [`Error::Protocol`](crate::Error::Protocol) rather than read more;
+ * [`TransportError::BadReply`] rather than read more;
  * - be callable from several threads at once (`Send + Sync`);
  * - never put the access token into an error message or log.
  *
- * Failures are [`Error::Network`](crate::Error::Network) (DNS, refused,
- * reset, TLS), [`Error::Timeout`](crate::Error::Timeout) or
- * [`Error::Protocol`](crate::Error::Protocol).
- *
- * From Kotlin or Swift, signal a failure by throwing an ordinary exception
- * (`IOException`, `URLError`, ...): it reaches Rust as
- * [`Error::Callback`](crate::Error::Callback) with the exception's message,
- * so keep the token out of that message as well. Do **not** throw
- * `MxClockException` / `MxClockError` from an implementation: the error
- * enum is a uniffi *flat* error, which uniffi 0.32 cannot lift back into
- * Rust (it panics with "Can't lift flat errors").
+ * Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
+ * `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
+ * From Kotlin or Swift, throw `TransportException` / `TransportError`; any
+ * other exception (`IOException`, `URLError`) arrives as `Network` with its
+ * message, so keep the token out of that message as well.
  *
  * mxclock measures the round trip around `get`, so an implementation should
  * send the request as soon as it is called (no queueing behind other work).
@@ -1696,10 +1684,10 @@ open class HttpTransportImpl: Disposable, AutoCloseable, HttpTransport
     /**
      * Performs the GET described by `request`.
      */
-    @Throws(MxClockException::class)override fun `get`(`request`: HttpRequest): HttpResponse {
+    @Throws(TransportException::class)override fun `get`(`request`: HttpRequest): HttpResponse {
             return FfiConverterTypeHttpResponse.lift(
     callWithHandle {
-    uniffiRustCallWithError(MxClockException) { _status ->
+    uniffiRustCallWithError(TransportException) { _status ->
     UniffiLib.uniffi_mxclock_fn_method_httptransport_get(
         it,
         
@@ -1741,7 +1729,7 @@ internal object uniffiCallbackInterfaceHttpTransport {
                 uniffiCallStatus,
                 makeCall,
                 writeReturn,
-                { e: MxClockException -> FfiConverterTypeMxClockError.lower(e) }
+                { e: TransportException -> FfiConverterTypeTransportError.lower(e) }
             )
         }
     }
@@ -4578,6 +4566,150 @@ public object FfiConverterTypeSyncReason: FfiConverterRustBuffer<SyncReason> {
 }
 
 
+
+
+
+
+
+/**
+ * Why an [`HttpTransport`](super::HttpTransport) returned no response.
+ *
+ * Kotlin: throw `TransportException.Network(reason)` and so on; any other
+ * exception arrives as `Network` with its message. Never put the access
+ * token in `reason`.
+ */
+sealed class TransportException: kotlin.Exception() {
+    
+    /**
+     * DNS, connection refused or reset, TLS failure.
+     */
+    class Network(
+        
+        val `reason`: kotlin.String
+        ) : TransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The whole exchange did not finish within `timeout_ms`.
+     */
+    class Timeout(
+        
+        val `reason`: kotlin.String
+        ) : TransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The reply was not HTTP, or its body exceeded 64 KiB.
+     */
+    class BadReply(
+        
+        val `reason`: kotlin.String
+        ) : TransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The request could not be sent as given (bad URL or header).
+     */
+    class InvalidRequest(
+        
+        val `reason`: kotlin.String
+        ) : TransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<TransportException> {
+        override fun lift(error_buf: RustBuffer.ByValue): TransportException = FfiConverterTypeTransportError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTransportError : FfiConverterRustBuffer<TransportException> {
+    override fun read(buf: ByteBuffer): TransportException {
+        
+
+        return when(buf.getInt()) {
+            1 -> TransportException.Network(
+                FfiConverterString.read(buf),
+                )
+            2 -> TransportException.Timeout(
+                FfiConverterString.read(buf),
+                )
+            3 -> TransportException.BadReply(
+                FfiConverterString.read(buf),
+                )
+            4 -> TransportException.InvalidRequest(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: TransportException): ULong {
+        return when(value) {
+            is TransportException.Network -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is TransportException.Timeout -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is TransportException.BadReply -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is TransportException.InvalidRequest -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: TransportException, buf: ByteBuffer) {
+        when(value) {
+            is TransportException.Network -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is TransportException.Timeout -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is TransportException.BadReply -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is TransportException.InvalidRequest -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
 
 
 
