@@ -212,12 +212,15 @@ impl ServerClock {
         )?))
     }
 
+    // A panic while the lock was held (a bug, caught at the FFI boundary)
+    // poisons it. Every write leaves the state consistent before anything
+    // that can panic, so carry on with it rather than fail every later call.
     fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, State>> {
-        self.state.read().map_err(lock_err)
+        Ok(self.state.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, State>> {
-        self.state.write().map_err(lock_err)
+        Ok(self.state.write().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn offset(&self) -> Result<i64> {
