@@ -282,36 +282,36 @@ typedef struct mxclock_t mxclock_t;
  */
 typedef struct mxclock_sync_policy {
   /**
-   * Requests in one MSC4094 endpoint burst [4].
+   * Requests in one MSC4094 endpoint burst (default 4).
    */
   uint32_t max_samples_per_sync;
   /**
-   * Requests in one `Date`-header burst [8].
+   * Requests in one `Date`-header burst (default 8).
    */
   uint32_t date_probe_budget;
   /**
-   * A burst stops early at this uncertainty, ms [50].
+   * A burst stops early at this uncertainty, ms (default 50).
    */
   int64_t target_uncertainty_ms;
   /**
-   * `mxclock_sync_if_needed` syncs above this uncertainty, ms [1000].
+   * `mxclock_sync_if_needed` syncs above this uncertainty, ms (default 1000).
    */
   int64_t max_uncertainty_ms;
   /**
-   * `mxclock_sync_if_needed` never syncs more often than this, ms [30000].
+   * `mxclock_sync_if_needed` never syncs more often than this, ms (default 30000).
    */
   int64_t min_sync_interval_ms;
   /**
-   * First backoff after a failure, ms; doubles per failure [5000].
+   * First backoff after a failure, ms; doubles per failure (default 5000).
    */
   int64_t backoff_initial_ms;
   /**
-   * Backoff ceiling, ms [3600000].
+   * Backoff ceiling, ms (default 3600000).
    */
   int64_t backoff_max_ms;
   /**
    * How long a server without the endpoint is not asked for it again,
-   * ms [86400000].
+   * ms (default 86400000).
    */
   int64_t unsupported_retry_ms;
 } mxclock_sync_policy;
@@ -326,21 +326,21 @@ typedef struct mxclock_config {
   /**
    * `https://matrix.example.org` (a base path is allowed); plain `http`
    * only for loopback or with `allow_insecure_http`. NULL or "": no
-   * network, the clock is fed by the `mxclock_add_*` calls [NULL].
+   * network, the clock is fed by the `mxclock_add_*` calls (default NULL).
    */
   const char *homeserver_url;
   /**
    * Sent as `Authorization: Bearer` to the MSC4094 endpoint only; never
-   * logged, printed, saved or put in an error message. NULL: none [NULL].
+   * logged, printed, saved or put in an error message. NULL: none (default NULL).
    */
   const char *access_token;
   /**
    * Path of the MSC4094 endpoint. NULL: the default,
-   * `/_matrix/client/v3/get_server_now` [NULL].
+   * `/_matrix/client/v3/get_server_now` (default NULL).
    */
   const char *endpoint_path;
   /**
-   * Timeout of one whole request, ms [10000].
+   * Timeout of one whole request, ms (default 10000).
    */
   uint64_t request_timeout_ms;
   /**
@@ -348,25 +348,25 @@ typedef struct mxclock_config {
    */
   bool allow_insecure_http;
   /**
-   * Assumed worst-case drift of the boot clock against the server, ppm [100].
+   * Assumed worst-case drift of the boot clock against the server, ppm (default 100).
    */
   uint32_t drift_ppm;
   /**
-   * Samples kept for selection [8].
+   * Samples kept for selection (default 8).
    */
   uint32_t max_samples;
   /**
-   * Wall-clock changes larger than this are reported, ms [1000].
+   * Wall-clock changes larger than this are reported, ms (default 1000).
    */
   int64_t wall_jump_threshold_ms;
   /**
    * Upper bound on a `/sync` response's time in flight, for
-   * `mxclock_observe_event`, ms [10000].
+   * `mxclock_observe_event`, ms (default 10000).
    */
   int64_t event_max_transit_ms;
   /**
    * Saved state older than this is dropped on restore after a reboot,
-   * ms [2592000000, 30 days].
+   * ms (default 2592000000, 30 days).
    */
   int64_t restore_max_age_ms;
   /**

@@ -214,22 +214,22 @@ impl From<Option<VerificationValidity>> for mxclock_verification_validity {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct mxclock_sync_policy {
-    /// Requests in one MSC4094 endpoint burst [4].
+    /// Requests in one MSC4094 endpoint burst (default 4).
     pub max_samples_per_sync: u32,
-    /// Requests in one `Date`-header burst [8].
+    /// Requests in one `Date`-header burst (default 8).
     pub date_probe_budget: u32,
-    /// A burst stops early at this uncertainty, ms [50].
+    /// A burst stops early at this uncertainty, ms (default 50).
     pub target_uncertainty_ms: i64,
-    /// `mxclock_sync_if_needed` syncs above this uncertainty, ms [1000].
+    /// `mxclock_sync_if_needed` syncs above this uncertainty, ms (default 1000).
     pub max_uncertainty_ms: i64,
-    /// `mxclock_sync_if_needed` never syncs more often than this, ms [30000].
+    /// `mxclock_sync_if_needed` never syncs more often than this, ms (default 30000).
     pub min_sync_interval_ms: i64,
-    /// First backoff after a failure, ms; doubles per failure [5000].
+    /// First backoff after a failure, ms; doubles per failure (default 5000).
     pub backoff_initial_ms: i64,
-    /// Backoff ceiling, ms [3600000].
+    /// Backoff ceiling, ms (default 3600000).
     pub backoff_max_ms: i64,
     /// How long a server without the endpoint is not asked for it again,
-    /// ms [86400000].
+    /// ms (default 86400000).
     pub unsupported_retry_ms: i64,
 }
 
@@ -273,29 +273,29 @@ impl From<mxclock_sync_policy> for SyncPolicy {
 pub struct mxclock_config {
     /// `https://matrix.example.org` (a base path is allowed); plain `http`
     /// only for loopback or with `allow_insecure_http`. NULL or "": no
-    /// network, the clock is fed by the `mxclock_add_*` calls [NULL].
+    /// network, the clock is fed by the `mxclock_add_*` calls (default NULL).
     pub homeserver_url: *const c_char,
     /// Sent as `Authorization: Bearer` to the MSC4094 endpoint only; never
-    /// logged, printed, saved or put in an error message. NULL: none [NULL].
+    /// logged, printed, saved or put in an error message. NULL: none (default NULL).
     pub access_token: *const c_char,
     /// Path of the MSC4094 endpoint. NULL: the default,
-    /// `/_matrix/client/v3/get_server_now` [NULL].
+    /// `/_matrix/client/v3/get_server_now` (default NULL).
     pub endpoint_path: *const c_char,
-    /// Timeout of one whole request, ms [10000].
+    /// Timeout of one whole request, ms (default 10000).
     pub request_timeout_ms: u64,
     /// Allow `http://` to a non-loopback host [false].
     pub allow_insecure_http: bool,
-    /// Assumed worst-case drift of the boot clock against the server, ppm [100].
+    /// Assumed worst-case drift of the boot clock against the server, ppm (default 100).
     pub drift_ppm: u32,
-    /// Samples kept for selection [8].
+    /// Samples kept for selection (default 8).
     pub max_samples: u32,
-    /// Wall-clock changes larger than this are reported, ms [1000].
+    /// Wall-clock changes larger than this are reported, ms (default 1000).
     pub wall_jump_threshold_ms: i64,
     /// Upper bound on a `/sync` response's time in flight, for
-    /// `mxclock_observe_event`, ms [10000].
+    /// `mxclock_observe_event`, ms (default 10000).
     pub event_max_transit_ms: i64,
     /// Saved state older than this is dropped on restore after a reboot,
-    /// ms [2592000000, 30 days].
+    /// ms (default 2592000000, 30 days).
     pub restore_max_age_ms: i64,
     /// When and how hard to sync.
     pub policy: mxclock_sync_policy,
