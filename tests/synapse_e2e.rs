@@ -223,6 +223,77 @@ impl Synapse {
     fn true_server_now_ms(&self) -> f64 {
         real_wall_ms() + self.true_offset_ms
     }
+
+    /// Requests Synapse served, from its access log (`homeserver.log`).
+    fn access_log(&self) -> Vec<Served> {
+        let text =
+            std::fs::read_to_string(self.state_dir.join("homeserver.log")).unwrap_or_default();
+        text.lines().filter_map(Served::parse).collect()
+    }
+
+    /// Marks the access log: pass it to [`served_since`](Self::served_since).
+    fn access_log_mark(&self) -> usize {
+        self.access_log().len()
+    }
+
+    /// Requests served since `mark` with the mxclock user agent. Synapse
+    /// logs a request once its reply is written, which can be just after
+    /// the client has read it: wait (up to 3 s) until `expected` are there,
+    /// then a little longer for any extra one.
+    fn served_since(&self, mark: usize, expected: usize) -> Vec<Served> {
+        let ours = || -> Vec<Served> {
+            self.access_log()
+                .into_iter()
+                .skip(mark)
+                .filter(|r| r.user_agent.starts_with("mxclock/"))
+                .collect()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while ours().len() < expected && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        ours()
+    }
+}
+
+/// One line of Synapse's access log.
+#[derive(Debug, Clone)]
+struct Served {
+    status: u16,
+    method: String,
+    path: String,
+    user_agent: String,
+}
+
+impl Served {
+    /// `... Processed request: ... 59B 404 "GET /path HTTP/1.1" "agent" [0 dbevts]`
+    fn parse(line: &str) -> Option<Served> {
+        let rest = &line[line.find("Processed request:")?..];
+        let mut quoted = rest.split('"');
+        let before = quoted.next()?;
+        let request = quoted.next()?;
+        quoted.next()?;
+        let user_agent = quoted.next()?.to_owned();
+        let status = before.split_whitespace().last()?.parse().ok()?;
+        let mut req = request.split_whitespace();
+        Some(Served {
+            status,
+            method: req.next()?.to_owned(),
+            path: req.next()?.to_owned(),
+            user_agent,
+        })
+    }
+}
+
+/// Requests per path, e.g. `{"/_matrix/client/versions 200": 7}`.
+fn per_path(served: &[Served]) -> std::collections::BTreeMap<String, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for r in served {
+        *m.entry(format!("{} {} {}", r.method, r.path, r.status))
+            .or_insert(0) += 1;
+    }
+    m
 }
 
 impl Drop for Synapse {
@@ -237,6 +308,18 @@ fn real_wall_ms() -> f64 {
         .expect("after 1970")
         .as_secs_f64()
         * 1000.0
+}
+
+const ENDPOINT_PATH: &str = mxclock::config::DEFAULT_ENDPOINT_PATH;
+const DATE_PROBE_PATH: &str = mxclock::config::DATE_PROBE_PATH;
+
+/// One test at a time talks to the servers, even without
+/// `--test-threads=1`: the request counts read from Synapse's access log
+/// and the timings stay each test's own.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    // A failed test poisons it; the next one still runs.
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Every server started, for the exit hook.
@@ -413,6 +496,7 @@ fn offset_error(what: &str, synapse: &Synapse, offset_ms: i64, uncertainty_ms: i
 #[test]
 #[ignore = "needs Synapse: run scripts/test-synapse.sh"]
 fn plain_synapse_sync_falls_back_to_date_and_refines_it() {
+    let _serial = serial();
     let s = plain();
 
     // One request: the endpoint's 404 (M_UNRECOGNIZED) still has a Date
@@ -421,7 +505,14 @@ fn plain_synapse_sync_falls_back_to_date_and_refines_it() {
     one.policy.max_samples_per_sync = 1;
     one.policy.date_probe_budget = 1;
     let clock = ServerClock::new(one).unwrap();
+    let mark = s.access_log_mark();
     let r = clock.sync().expect("sync against plain Synapse");
+    let served = s.served_since(mark, 1);
+    assert_eq!(served.len(), 1, "{served:?}");
+    assert_eq!(
+        (served[0].path.as_str(), served[0].status),
+        (ENDPOINT_PATH, 404)
+    );
     assert_eq!(r.source, SampleSource::DateHeader);
     assert!(!r.endpoint_supported, "{r:?}");
     assert_eq!(r.requests, 1);
@@ -433,6 +524,7 @@ fn plain_synapse_sync_falls_back_to_date_and_refines_it() {
     // The default burst: phase-timed probes against the second boundary.
     let clock = s.clock();
     let t0 = std::time::Instant::now();
+    let mark = s.access_log_mark();
     let r = clock.sync().expect("sync against plain Synapse");
     let took_ms = t0.elapsed().as_millis();
     assert_eq!(r.source, SampleSource::DateHeader);
@@ -440,14 +532,29 @@ fn plain_synapse_sync_falls_back_to_date_and_refines_it() {
     assert!(r.requests >= 2, "no refinement: {r:?}");
     let e = clock.estimate().unwrap();
     let err = offset_error("Date burst", &s, e.offset_ms, e.uncertainty_ms);
+    // The endpoint once (404), then the Date probes on /versions.
+    let served = per_path(&s.served_since(mark, r.requests as usize));
+    let probes = r.requests as usize - 1;
+    assert_eq!(
+        served,
+        [
+            (format!("GET {ENDPOINT_PATH} 404"), 1),
+            (format!("GET {DATE_PROBE_PATH} 200"), probes)
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect(),
+    );
     eprintln!(
         "[plain] Date only: 1 request ±{u1} ms (error {err1:+.3}); burst of {} requests \
-         ({} samples, min RTT {:?} ms, {took_ms} ms) ±{} ms, error {err:+.3} ms",
+         ({} samples, min RTT {:?} ms, {took_ms} ms) ±{} ms, error {err:+.3} ms; \
+         served: {served:?}",
         r.requests, r.samples_taken, r.min_rtt_ms, e.uncertainty_ms
     );
     assert!(
         err.abs() <= MAX_DATE_ERROR_MS,
-        "Date-only error {err:.3} ms > {MAX_DATE_ERROR_MS}"
+        "Date-only error {err:.3} ms > {MAX_DATE_ERROR_MS} (min RTT {:?} ms)",
+        r.min_rtt_ms
     );
     assert!(
         e.uncertainty_ms < 100,
@@ -459,25 +566,52 @@ fn plain_synapse_sync_falls_back_to_date_and_refines_it() {
     let now = clock.server_now_ms().unwrap() as f64;
     let truth = s.true_server_now_ms();
     assert!((now - truth).abs() <= e.uncertainty_ms as f64 + ROUNDING_MS + 1.0);
+
+    // The missing endpoint is remembered: the next sync only probes Date.
+    let mark = s.access_log_mark();
+    let r = clock.sync().expect("second sync");
+    let served = s.served_since(mark, r.requests as usize);
+    assert_eq!(served.len(), r.requests as usize, "{served:?}");
+    assert!(
+        served.iter().all(|x| x.path == DATE_PROBE_PATH),
+        "{served:?}"
+    );
+    let e = clock.estimate().unwrap();
+    let err = offset_error("second Date burst", &s, e.offset_ms, e.uncertainty_ms);
+    eprintln!(
+        "[plain] second sync: {} requests, all {DATE_PROBE_PATH}, ±{} ms, error {err:+.3} ms",
+        r.requests, e.uncertainty_ms
+    );
 }
 
 #[test]
 #[ignore = "needs Synapse: run scripts/test-synapse.sh"]
 fn module_synapse_sync_uses_the_endpoint() {
+    let _serial = serial();
     let s = with_module();
     let clock = s.clock();
+    let mark = s.access_log_mark();
     let r = clock.sync().expect("sync against Synapse with the module");
     assert_eq!(r.source, SampleSource::Endpoint, "{r:?}");
     assert!(r.endpoint_supported);
     let e = clock.estimate().unwrap();
     let err = offset_error("endpoint burst", &s, e.offset_ms, e.uncertainty_ms);
+    let served = per_path(&s.served_since(mark, r.requests as usize));
+    assert_eq!(
+        served,
+        [(format!("GET {ENDPOINT_PATH} 200"), r.requests as usize)]
+            .into_iter()
+            .collect()
+    );
     eprintln!(
-        "[module] endpoint: {} requests ({} samples, min RTT {:?} ms) ±{} ms, error {err:+.3} ms",
+        "[module] endpoint: {} requests ({} samples, min RTT {:?} ms) ±{} ms, error {err:+.3} ms; \
+         served: {served:?}",
         r.requests, r.samples_taken, r.min_rtt_ms, e.uncertainty_ms
     );
     assert!(
         err.abs() <= MAX_ENDPOINT_ERROR_MS,
-        "endpoint error {err:.3} ms > {MAX_ENDPOINT_ERROR_MS}"
+        "endpoint error {err:.3} ms > {MAX_ENDPOINT_ERROR_MS} (min RTT {:?} ms)",
+        r.min_rtt_ms
     );
     // A second sync adds to the window; the truth stays inside.
     let r2 = clock.sync().unwrap();
@@ -547,6 +681,7 @@ fn event_age_case(s: &Synapse, user: &str) {
 #[test]
 #[ignore = "needs Synapse: run scripts/test-synapse.sh"]
 fn event_age_from_synapse_sync_contains_the_offset() {
+    let _serial = serial();
     event_age_case(&plain(), "age-plain");
     event_age_case(&with_module(), "age-module");
 }
@@ -572,6 +707,7 @@ impl TimeSource for WrongWallClock {
 #[test]
 #[ignore = "needs Synapse: run scripts/test-synapse.sh"]
 fn call_membership_and_notification_expiry_use_the_server_clock() {
+    let _serial = serial();
     let s = with_module();
     let clock = s.clock();
     clock.sync().expect("sync");
@@ -838,6 +974,7 @@ fn cli_binary() -> PathBuf {
 
 fn cli_case(s: &Synapse, source: SampleSource, max_error_ms: f64) {
     let bin = cli_binary();
+    let mark = s.access_log_mark();
     let out = Command::new(&bin)
         .args(["sync", &s.base_url, "--json"])
         .stdin(Stdio::null())
@@ -853,10 +990,29 @@ fn cli_case(s: &Synapse, source: SampleSource, max_error_ms: f64) {
     assert_eq!(v["source"], source.as_str(), "{v}");
     let offset_ms = v["offset_ms"].as_i64().expect("offset_ms");
     let u = v["uncertainty_ms"].as_i64().expect("uncertainty_ms");
+    let requests = v["requests"].as_u64().expect("requests") as usize;
     let err = offset_error("CLI", s, offset_ms, u);
+    let served = s.served_since(mark, requests);
+    assert_eq!(
+        served.len(),
+        requests,
+        "the CLI said {requests}: {served:?}"
+    );
+    let endpoint_status = if source == SampleSource::Endpoint {
+        200
+    } else {
+        404
+    };
+    assert!(
+        served[0].path == ENDPOINT_PATH && served[0].status == endpoint_status,
+        "{served:?}"
+    );
     eprintln!(
-        "[{}] CLI: source {}, {} requests, offset {offset_ms} ± {u} ms, error {err:+.3} ms",
-        s.name, v["source"], v["requests"]
+        "[{}] CLI: source {}, {requests} requests, offset {offset_ms} ± {u} ms, \
+         error {err:+.3} ms; served: {:?}",
+        s.name,
+        v["source"],
+        per_path(&served)
     );
     assert!(err.abs() <= max_error_ms, "CLI error {err:.3} ms");
     let server_now = v["server_now_ms"].as_i64().expect("server_now_ms") as f64;
@@ -871,6 +1027,7 @@ fn cli_case(s: &Synapse, source: SampleSource, max_error_ms: f64) {
 #[test]
 #[ignore = "needs Synapse: run scripts/test-synapse.sh"]
 fn cli_sync_reports_the_offset() {
+    let _serial = serial();
     cli_case(&plain(), SampleSource::DateHeader, MAX_DATE_ERROR_MS);
     cli_case(
         &with_module(),
