@@ -103,6 +103,30 @@ fn run_harness(args: &[&str]) -> Result<Value, String> {
     })
 }
 
+/// State dirs of runs that were killed before they could clean up
+/// (`synapse-e2e-<pid>-<name>` whose process is gone).
+fn remove_stale_state_dirs(tmp: &Path) {
+    if std::env::var_os("MXCLOCK_SYNAPSE_KEEP").is_some() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("synapse-e2e-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 fn random_u64() -> u64 {
     let mut b = [0u8; 8];
     std::fs::File::open("/dev/urandom")
@@ -132,8 +156,9 @@ impl Synapse {
     fn start(name: &'static str, module: bool) -> Result<Synapse, String> {
         let offset_us = pick_offset_us();
         let offset_arg = format!("{:.6}", offset_us as f64 / 1e6);
-        let state_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("synapse-e2e-{}-{name}", std::process::id()));
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        remove_stale_state_dirs(tmp);
+        let state_dir = tmp.join(format!("synapse-e2e-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&state_dir).map_err(|e| e.to_string())?;
         let pid = std::process::id().to_string();
         let dir = state_dir.to_string_lossy().into_owned();
