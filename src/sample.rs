@@ -71,6 +71,25 @@ fn check_server_ms(what: &str, server_ms: i64) -> Result<()> {
     Ok(())
 }
 
+/// `a + b + c` or an error: boot times come from apps and foreign time
+/// sources, and extreme ones must not overflow (a panic in debug builds, a
+/// wrapped, nonsensical interval in release builds).
+fn sum3(a: i64, b: i64, c: i64) -> Result<i64> {
+    a.checked_add(b)
+        .and_then(|v| v.checked_add(c))
+        .ok_or_else(|| {
+            Error::InvalidArgument(
+                "boot time out of range: server time minus boot time overflows".into(),
+            )
+        })
+}
+
+fn neg(boot_ms: i64) -> Result<i64> {
+    boot_ms
+        .checked_neg()
+        .ok_or_else(|| Error::InvalidArgument(format!("boot time {boot_ms} ms is out of range")))
+}
+
 fn check_round_trip(sent_boot_ms: i64, received_boot_ms: i64) -> Result<()> {
     if received_boot_ms < sent_boot_ms {
         return Err(Error::InvalidArgument(format!(
@@ -104,8 +123,8 @@ impl Sample {
         check_server_ms("server time", server_ms)?;
         Ok(Sample {
             source: SampleSource::Endpoint,
-            lo_ms: server_ms - received_boot_ms - BOOT_RESOLUTION_MS,
-            hi_ms: server_ms - sent_boot_ms + ENDPOINT_RESOLUTION_MS,
+            lo_ms: sum3(server_ms, neg(received_boot_ms)?, -BOOT_RESOLUTION_MS)?,
+            hi_ms: sum3(server_ms, neg(sent_boot_ms)?, ENDPOINT_RESOLUTION_MS)?,
             taken_boot_ms: received_boot_ms,
         })
     }
@@ -141,8 +160,16 @@ impl Sample {
         // somewhere between sending and receiving.
         Ok(Sample {
             source: SampleSource::DateHeader,
-            lo_ms: date_ms + age_s * 1000 - received_boot_ms - BOOT_RESOLUTION_MS,
-            hi_ms: date_ms + 1000 + if age_s > 0 { (age_s + 1) * 1000 } else { 0 } - sent_boot_ms,
+            lo_ms: sum3(
+                date_ms + age_s * 1000,
+                neg(received_boot_ms)?,
+                -BOOT_RESOLUTION_MS,
+            )?,
+            hi_ms: sum3(
+                date_ms + 1000,
+                if age_s > 0 { (age_s + 1) * 1000 } else { 0 },
+                neg(sent_boot_ms)?,
+            )?,
             taken_boot_ms: received_boot_ms,
         })
     }
@@ -179,11 +206,11 @@ impl Sample {
             Error::TimeOutOfRange("origin_server_ts + unsigned.age overflows".into())
         })?;
         check_server_ms("origin_server_ts + unsigned.age", built_ms)?;
-        let lo = built_ms - received_boot_ms - BOOT_RESOLUTION_MS;
+        let lo = sum3(built_ms, neg(received_boot_ms)?, -BOOT_RESOLUTION_MS)?;
         Ok(Sample {
             source: SampleSource::EventAge,
             lo_ms: lo,
-            hi_ms: lo + BOOT_RESOLUTION_MS + max_transit_ms,
+            hi_ms: sum3(lo, BOOT_RESOLUTION_MS, max_transit_ms)?,
             taken_boot_ms: received_boot_ms,
         })
     }
@@ -211,7 +238,7 @@ impl Sample {
         // milliseconds, so θ itself must be a sane server time give or take
         // a century of uptime.
         const SLACK: i64 = 100 * 365 * 86_400_000;
-        if self.lo_ms < MIN_SANE_SERVER_MS - SLACK - self.taken_boot_ms.max(0)
+        if self.lo_ms < (MIN_SANE_SERVER_MS - SLACK).saturating_sub(self.taken_boot_ms.max(0))
             || self.hi_ms > MAX_SANE_SERVER_MS + SLACK
         {
             return Err(Error::TimeOutOfRange(format!(

@@ -242,25 +242,38 @@ fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
 /// `text` with every occurrence of each non-empty secret replaced by
 /// [`REDACTED`]: a last line of defence for messages built from a library's
 /// error text, which we do not control.
+///
+/// Matching ignores ASCII case: messages lower-case some parts (the origin of
+/// a `Location` header, where a server may have reflected the token).
 pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
     // Longest first, so that a secret containing another goes whole; one
-    // pass, so that no replacement is matched again.
-    let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    // pass, so that no replacement is matched again. ASCII lower-casing keeps
+    // every byte offset, so positions in the lowered copy are positions (and
+    // char boundaries) in `text`.
+    let mut secrets: Vec<String> = secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    if !secrets.iter().any(|s| text.contains(s)) {
+    let lowered = text.to_ascii_lowercase();
+    if !secrets.iter().any(|s| lowered.contains(s.as_str())) {
         return text.to_owned();
     }
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        match secrets.iter().find(|s| rest.starts_with(**s)) {
+    let mut i = 0;
+    while let Some(c) = text[i..].chars().next() {
+        match secrets
+            .iter()
+            .find(|s| lowered[i..].starts_with(s.as_str()))
+        {
             Some(s) => {
                 out.push_str(REDACTED);
-                rest = &rest[s.len()..];
+                i += s.len();
             }
             None => {
                 out.push(c);
-                rest = &rest[c.len_utf8()..];
+                i += c.len_utf8();
             }
         }
     }
@@ -452,6 +465,10 @@ mod tests {
             "x <redacted> y <redacted> <redacted>"
         );
         assert_eq!(scrub("nothing", &["", "q"]), "nothing");
+        assert_eq!(
+            scrub("https://syt_abc.x and SYT_ABC é syt_AbC", &["syt_AbC"]),
+            "https://<redacted>.x and <redacted> é <redacted>"
+        );
     }
 
     #[test]

@@ -329,9 +329,11 @@ fn single_header<'a>(response: &'a HttpResponse, name: &str) -> Result<Option<&'
 pub fn parse_age_header(value: &str) -> Result<i64> {
     let v = value.trim_matches([' ', '\t']);
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        // The value is not repeated: a cut-off echo of a secret (a server
+        // reflecting the Authorization header) could not be scrubbed.
         return Err(Error::Protocol(format!(
-            "Age header {:?} is not a whole number of seconds",
-            truncate(v, 32)
+            "Age header is not a whole number of seconds ({} characters, not all digits)",
+            v.chars().count()
         )));
     }
     const RFC_9111_MAX: i64 = 1 << 31;
@@ -499,7 +501,7 @@ pub fn server_now_request(
 /// without query or credentials, and the request's secrets are redacted from
 /// them (a server may echo the token in its `error` text).
 ///
-/// - 3xx: [`Error::Http`] "redirect to <origin> not followed": mxclock never
+/// - 3xx: [`Error::Http`] "redirect to `<origin>` not followed": mxclock never
 ///   re-sends the token elsewhere; configure the target URL instead.
 /// - 401/403: [`Error::Http`]; `M_UNKNOWN_TOKEN` says the access token is
 ///   invalid (the token itself is never printed).
