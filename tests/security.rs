@@ -348,6 +348,32 @@ proptest! {
     }
 }
 
+/// Regression (found by `token_never_in_any_output`): a token with a `/`
+/// reflected into a `Location` host comes back cut at the `/` and
+/// lower-cased in the redirect message; no exact-match scrub can see it.
+#[test]
+fn token_cut_short_in_a_redirect_host_is_redacted() {
+    let token = "AbCdEfGhIjKlMnOp/QrStUvWx";
+    let mut config = ClockConfig::new("https://matrix.example.org");
+    config.access_token = Some(token.into());
+    let clock = ServerClock::with_sources(
+        config,
+        None,
+        Some(Arc::new(EchoTransport {
+            echo: Echo::RedirectHost,
+        })),
+    )
+    .unwrap();
+    let result = clock.sync();
+    assert!(
+        matches!(&result, Err(Error::Http { status: 301, .. })),
+        "{result:?}"
+    );
+    for (what, text) in all_outputs(&clock, &result) {
+        assert_token_absent(token, &what, &text);
+    }
+}
+
 /// The loopback server (real ureq) echoes the token in its 401's `error`
 /// text: the error the app sees does not carry it.
 #[cfg(feature = "http")]

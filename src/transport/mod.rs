@@ -239,45 +239,74 @@ fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
         .contains(&needle.to_ascii_lowercase())
 }
 
-/// `text` with every occurrence of each non-empty secret replaced by
+/// Shortest piece of a secret that [`scrub`] redacts on its own: a reply may
+/// echo a secret cut short (at a `/`, at a length limit), which an exact
+/// match would miss. Random tokens do not share 8 characters with ordinary
+/// message text.
+const PARTIAL_SECRET_MIN: usize = 8;
+
+/// `text` with every occurrence of each non-empty secret, and every run of
+/// at least [`PARTIAL_SECRET_MIN`] bytes taken from one, replaced by
 /// [`REDACTED`]: a last line of defence for messages built from a library's
-/// error text, which we do not control.
+/// error text or a server's reply, which we do not control.
 ///
 /// Matching ignores ASCII case: messages lower-case some parts (the origin of
 /// a `Location` header, where a server may have reflected the token).
 pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
-    // Longest first, so that a secret containing another goes whole; one
-    // pass, so that no replacement is matched again. ASCII lower-casing keeps
-    // every byte offset, so positions in the lowered copy are positions (and
-    // char boundaries) in `text`.
-    let mut secrets: Vec<String> = secrets
+    // One pass, longest match first, so that no replacement is matched
+    // again. ASCII lower-casing keeps every byte offset, so positions in the
+    // lowered copy are positions (and char boundaries) in `text`.
+    let secrets: Vec<String> = secrets
         .iter()
         .filter(|s| !s.is_empty())
         .map(|s| s.to_ascii_lowercase())
         .collect();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let lowered = text.to_ascii_lowercase();
-    if !secrets.iter().any(|s| lowered.contains(s.as_str())) {
+    if secrets.is_empty() {
         return text.to_owned();
     }
+    let lowered = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while let Some(c) = text[i..].chars().next() {
-        match secrets
-            .iter()
-            .find(|s| lowered[i..].starts_with(s.as_str()))
-        {
-            Some(s) => {
-                out.push_str(REDACTED);
-                i += s.len();
-            }
-            None => {
+        match secret_run(&lowered[i..], &secrets) {
+            0 => {
                 out.push(c);
                 i += c.len_utf8();
+            }
+            n => {
+                out.push_str(REDACTED);
+                i += n;
             }
         }
     }
     out
+}
+
+/// Length in bytes of the longest start of `rest` that is a whole secret or
+/// a piece of one at least [`PARTIAL_SECRET_MIN`] long; 0 if none.
+fn secret_run(rest: &str, secrets: &[String]) -> usize {
+    let mut best = 0;
+    for s in secrets {
+        if rest.starts_with(s.as_str()) {
+            best = best.max(s.len());
+            continue;
+        }
+        if s.contains(' ') {
+            // `Bearer x`: its pieces are `x`'s, which is a secret of its own
+            // (and a piece must not swallow the space before it).
+            continue;
+        }
+        // Grow the piece one character at a time while it occurs in `s`
+        // (secrets are header values: ASCII, so pieces are too).
+        let mut len = 0;
+        while len < rest.len() && rest.is_char_boundary(len + 1) && s.contains(&rest[..len + 1]) {
+            len += 1;
+        }
+        if len >= PARTIAL_SECRET_MIN {
+            best = best.max(len);
+        }
+    }
+    best
 }
 
 /// `error` with every secret of `request` (the `Authorization` value, the
@@ -468,6 +497,11 @@ mod tests {
         assert_eq!(
             scrub("https://syt_abc.x and SYT_ABC é syt_AbC", &["syt_AbC"]),
             "https://<redacted>.x and <redacted> é <redacted>"
+        );
+        // A piece of 8 or more characters goes too; shorter ones stay.
+        assert_eq!(
+            scrub("to https://abcdefghij/ and ghijkl, é", &["AbCdEfGhIj/KlMn"]),
+            "to https://<redacted> and ghijkl, é"
         );
     }
 
