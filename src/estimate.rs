@@ -539,6 +539,12 @@ mod tests {
             err_mx += (sel.offset_ms() - truth).abs();
             err_min += (min_rtt_estimate(&samples).0 - truth).abs();
         }
+        eprintln!(
+            "4 samples, 40 ± 20 ms one-way, 5 000 bursts: mean |error| mxclock {:.2} ms, \
+             min-RTT {:.2} ms",
+            err_mx as f64 / 5_000.0,
+            err_min as f64 / 5_000.0
+        );
         assert!(err_mx <= err_min, "mxclock {err_mx} vs min-rtt {err_min}");
     }
 }
