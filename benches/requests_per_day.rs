@@ -40,10 +40,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use mxclock::transport::TransportError;
 use mxclock::transport::DEFAULT_ENDPOINT_PATH;
 use mxclock::{
-    ClockConfig, Error, HttpHeader, HttpRequest, HttpResponse, HttpTransport, ServerClock,
-    SyncReason, TimeSource,
+    ClockConfig, HttpHeader, HttpRequest, HttpResponse, HttpTransport, ServerClock, SyncReason,
+    TimeSource,
 };
 use sim::{Network, Rng, SERVER_EPOCH_MS};
 
@@ -172,7 +173,7 @@ fn date_header(server_ms: f64) -> HttpHeader {
 }
 
 impl HttpTransport for World {
-    fn get(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+    fn get(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let (up, down) = {
             let mut inner = self.lock();
             let net = self.network;

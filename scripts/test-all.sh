@@ -45,13 +45,14 @@ step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step rust-tests cargo test --workspace
 step rust-no-http cargo test --no-default-features --lib --tests
-[[ -f scripts/test-c.sh ]] && step c bash scripts/test-c.sh
-[[ -f scripts/generate-bindings.sh ]] && step bindings-up-to-date bash scripts/generate-bindings.sh --check
-[[ -f scripts/test-kotlin.sh ]] && step kotlin bash scripts/test-kotlin.sh
-[[ -f scripts/test-swift.sh ]] && step swift-syntax bash scripts/test-swift.sh --syntax-only
-[[ -f scripts/test-swift.sh ]] && step swift bash scripts/test-swift.sh
-[[ -f scripts/test-synapse.sh ]] && step synapse bash scripts/test-synapse.sh
-[[ -f scripts/fuzz-smoke.sh ]] && step fuzz bash scripts/fuzz-smoke.sh
+step docs env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p mxclock
+step c bash scripts/test-c.sh
+step bindings-up-to-date bash scripts/generate-bindings.sh --check
+step kotlin bash scripts/test-kotlin.sh
+step swift-syntax bash scripts/test-swift.sh --syntax-only
+step swift bash scripts/test-swift.sh
+step synapse bash scripts/test-synapse.sh
+step fuzz bash scripts/fuzz-smoke.sh
 
 echo
 echo "=== summary"

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::estimate::{drift_widening_ms, select, trim_window, Selection};
 use crate::policy::{PolicyState, SyncReason};
 use crate::sample::{Sample, SampleSource};
-use crate::time::{OsTimeSource, TimeSource};
+use crate::time::{OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
 use crate::transport::HttpTransport;
 
 /// No estimate yet (stored in the θ atomic).
@@ -135,6 +135,7 @@ pub struct ServerClock {
     pub(crate) config: ClockConfig,
     pub(crate) time: Arc<dyn TimeSource>,
     pub(crate) transport: Option<Arc<dyn HttpTransport>>,
+    pub(crate) sleeper: Arc<dyn Sleeper>,
     state: RwLock<State>,
     /// θ of the current selection, or `NO_OFFSET`: the lock-free fast path.
     offset_boot_ms: AtomicI64,
@@ -163,6 +164,15 @@ impl ServerClock {
         time_source: Option<Arc<dyn TimeSource>>,
         transport: Option<Arc<dyn HttpTransport>>,
     ) -> Result<ServerClock> {
+        ServerClock::build_with_sleeper(config, time_source, transport, Arc::new(ThreadSleeper))
+    }
+
+    fn build_with_sleeper(
+        config: ClockConfig,
+        time_source: Option<Arc<dyn TimeSource>>,
+        transport: Option<Arc<dyn HttpTransport>>,
+        sleeper: Arc<dyn Sleeper>,
+    ) -> Result<ServerClock> {
         config.validate()?;
         let time = time_source.unwrap_or_else(OsTimeSource::shared);
         let transport = match transport {
@@ -174,6 +184,7 @@ impl ServerClock {
             config,
             time,
             transport,
+            sleeper,
             state: RwLock::new(State {
                 rng: seed,
                 ..State::default()
@@ -183,12 +194,33 @@ impl ServerClock {
         })
     }
 
+    /// As [`with_sources`](Self::with_sources), with the waits of a sync
+    /// (probe timing, request spacing) going through `sleeper`: pass the
+    /// [`FakeTimeSource`](crate::FakeTimeSource) itself so that simulations
+    /// and tests run without real sleeps. Rust only.
+    pub fn with_sources_and_sleeper(
+        config: ClockConfig,
+        time_source: Arc<dyn TimeSource>,
+        transport: Option<Arc<dyn HttpTransport>>,
+        sleeper: Arc<dyn Sleeper>,
+    ) -> Result<Arc<ServerClock>> {
+        Ok(Arc::new(ServerClock::build_with_sleeper(
+            config,
+            Some(time_source),
+            transport,
+            sleeper,
+        )?))
+    }
+
+    // A panic while the lock was held (a bug, caught at the FFI boundary)
+    // poisons it. Every write leaves the state consistent before anything
+    // that can panic, so carry on with it rather than fail every later call.
     fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, State>> {
-        self.state.read().map_err(lock_err)
+        Ok(self.state.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, State>> {
-        self.state.write().map_err(lock_err)
+        Ok(self.state.write().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn offset(&self) -> Result<i64> {

@@ -196,8 +196,8 @@ pub fn select(samples: &[Sample], drift_ppm: u32) -> Result<Selection> {
     let majority = count * 2 > n;
     let newest_agrees = members.contains(&newest);
 
-    if majority && newest_agrees {
-        return Ok(build(
+    let by_majority = || {
+        build(
             samples,
             &intervals,
             lo,
@@ -205,7 +205,10 @@ pub fn select(samples: &[Sample], drift_ppm: u32) -> Result<Selection> {
             ref_boot_ms,
             &members,
             Vec::new(),
-        ));
+        )
+    };
+    if majority && newest_agrees {
+        return Ok(by_majority());
     }
 
     // Longest run of newest samples with a common intersection.
@@ -239,15 +242,7 @@ pub fn select(samples: &[Sample], drift_ppm: u32) -> Result<Selection> {
         ));
     }
     if majority {
-        return Ok(build(
-            samples,
-            &intervals,
-            lo,
-            hi,
-            ref_boot_ms,
-            &members,
-            Vec::new(),
-        ));
+        return Ok(by_majority());
     }
     Err(Error::Inconsistent(format!(
         "no majority among {n} samples: at most {count} agree; the server or a proxy returns \
@@ -544,6 +539,12 @@ mod tests {
             err_mx += (sel.offset_ms() - truth).abs();
             err_min += (min_rtt_estimate(&samples).0 - truth).abs();
         }
+        eprintln!(
+            "4 samples, 40 ± 20 ms one-way, 5 000 bursts: mean |error| mxclock {:.2} ms, \
+             min-RTT {:.2} ms",
+            err_mx as f64 / 5_000.0,
+            err_min as f64 / 5_000.0
+        );
         assert!(err_mx <= err_min, "mxclock {err_mx} vs min-rtt {err_min}");
     }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod estimate;
 pub mod events;
 pub mod expiry;
+pub mod ffi;
 pub mod policy;
 pub mod sample;
 mod sync;
@@ -29,7 +30,7 @@ pub use events::{
 pub use expiry::{expiry_at, Expiry, ExpiryState, ServerNow};
 pub use policy::{SyncPolicy, SyncReason};
 pub use sample::{Sample, SampleSource};
-pub use time::{FakeTimeSource, OsTimeSource, TimeSource};
+pub use time::{FakeTimeSource, OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
 #[cfg(feature = "http")]
 pub use transport::UreqTransport;
 pub use transport::{HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport};
@@ -39,3 +40,8 @@ pub use uniffi_api::{
 };
 
 uniffi::setup_scaffolding!("mxclock");
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -9,7 +9,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::estimate::drift_widening_ms;
+use crate::estimate::{drift_widening_ms, select};
+use crate::sample::Sample;
+
+/// Within a burst, the next request leaves at least this long after the
+/// previous reply arrived. Two replays of one cached reply taken less than
+/// ~2 ms apart give overlapping intervals (each bound carries 1 ms of clock
+/// resolution) and would "agree"; spaced out, a replay is disjoint from the
+/// truth and outvoted.
+pub const BURST_MIN_GAP_MS: i64 = 5;
+/// A `Date`-header burst stops once its uncertainty is at most this (or the
+/// round trip keeps it from shrinking further).
+pub const DATE_TARGET_UNCERTAINTY_MS: i64 = 10;
 
 /// Knobs of the sync policy; every field has a sensible default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
@@ -222,6 +233,38 @@ impl PolicyState {
             ..PolicyState::default()
         };
     }
+}
+
+/// The uncertainty at which a burst may stop early: the policy's target on
+/// the endpoint path; on the `Date` path [`DATE_TARGET_UNCERTAINTY_MS`], or
+/// about half the shortest round trip when that is larger (the floor of any
+/// two-way method).
+pub fn burst_target_uncertainty_ms(
+    policy: &SyncPolicy,
+    endpoint: bool,
+    min_rtt_ms: Option<i64>,
+) -> i64 {
+    if endpoint {
+        policy.target_uncertainty_ms
+    } else {
+        DATE_TARGET_UNCERTAINTY_MS.max(min_rtt_ms.unwrap_or(0) / 2 + 2)
+    }
+}
+
+/// Whether a burst has done enough: over `window` (the samples kept before
+/// the burst plus `taken`, the burst's own), the estimate is within
+/// `target_ms`, the newest sample agrees with it, and at least two of the
+/// burst's own samples agree with it. Old samples, widened by drift, agree
+/// with almost anything; requiring two fresh ones means one stale or
+/// spoofed reply can never end a burst on a wrong, narrow estimate.
+pub fn burst_complete(window: &[Sample], taken: &[Sample], drift_ppm: u32, target_ms: i64) -> bool {
+    let Ok(sel) = select(window, drift_ppm) else {
+        return false;
+    };
+    let newest = window.iter().max_by_key(|s| s.taken_boot_ms);
+    let newest_agrees = newest.is_some_and(|n| sel.survivors.contains(n));
+    let fresh_agreeing = taken.iter().filter(|s| sel.survivors.contains(s)).count();
+    newest_agrees && fresh_agreeing >= 2 && sel.half_width_ms() <= target_ms
 }
 
 /// When to send the next `Date`-header probe (htpdate's trick, DESIGN.md

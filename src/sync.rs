@@ -14,15 +14,14 @@ use crate::clock::{ServerClock, SyncReport};
 use crate::config::DATE_PROBE_PATH;
 use crate::error::{Error, Result};
 use crate::estimate::select;
-use crate::policy::{date_probe_send_at_boot_ms, SyncReason};
+use crate::policy::{
+    burst_complete, burst_target_uncertainty_ms, date_probe_send_at_boot_ms, SyncReason,
+    BURST_MIN_GAP_MS,
+};
 use crate::sample::Sample;
 use crate::transport::{
     parse, redact_error, HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport,
 };
-
-/// A `Date`-header burst stops once its uncertainty is at most this, or the
-/// round trip keeps it from shrinking further.
-pub const DATE_TARGET_UNCERTAINTY_MS: i64 = 10;
 
 /// What one exchange gave.
 enum Outcome {
@@ -43,6 +42,7 @@ struct Burst<'a> {
     endpoint_supported: bool,
     last_error: Option<Error>,
     min_rtt_ms: Option<i64>,
+    last_received_boot_ms: Option<i64>,
 }
 
 impl Burst<'_> {
@@ -69,6 +69,7 @@ impl Burst<'_> {
     }
 
     fn exchange(&mut self, request: &HttpRequest) -> (Result<HttpResponse>, i64, i64) {
+        self.pace();
         let sent = self.clock.time.boot_ms();
         // A foreign transport may echo request details (the token) into its
         // error text: scrub before the error goes anywhere.
@@ -77,6 +78,7 @@ impl Burst<'_> {
             .get(request.clone())
             .map_err(|e| redact_error(e.into_error(request.timeout_ms), request));
         let received = self.clock.time.boot_ms();
+        self.last_received_boot_ms = Some(received);
         self.requests += 1;
         if response.is_ok() {
             let rtt = received.saturating_sub(sent);
@@ -174,9 +176,7 @@ impl Burst<'_> {
             let now = self.clock.time.boot_ms();
             let at = date_probe_send_at_boot_ms(sel.offset_ms(), self.min_rtt_ms.unwrap_or(0), now);
             let wait = at.saturating_sub(now).clamp(0, 1_000);
-            if wait > 0 {
-                std::thread::sleep(std::time::Duration::from_millis(wait as u64));
-            }
+            self.clock.sleeper.sleep_ms(wait);
         }
         let request = HttpRequest {
             url: self.url.join(DATE_PROBE_PATH),
@@ -212,19 +212,22 @@ impl Burst<'_> {
     /// the newest sample is one of them (else the burst goes on to confirm
     /// or refute a possible server clock step).
     fn good_enough(&self) -> bool {
-        let Ok(sel) = select(&self.window, self.clock.config.drift_ppm) else {
-            return false;
-        };
-        let newest = self.window.iter().max_by_key(|s| s.taken_boot_ms);
-        let newest_agrees = newest.is_some_and(|n| sel.survivors.contains(n));
-        let u = sel.half_width_ms();
-        let target = if self.endpoint_supported {
-            self.clock.config.policy.target_uncertainty_ms
-        } else {
-            // The Date path can get no better than about the round trip.
-            DATE_TARGET_UNCERTAINTY_MS.max(self.min_rtt_ms.unwrap_or(0) / 2 + 2)
-        };
-        newest_agrees && sel.survivors.len() >= 2 && u <= target
+        let target = burst_target_uncertainty_ms(
+            &self.clock.config.policy,
+            self.endpoint_supported,
+            self.min_rtt_ms,
+        );
+        burst_complete(&self.window, &self.new, self.clock.config.drift_ppm, target)
+    }
+
+    /// Spaces requests out (see [`BURST_MIN_GAP_MS`]).
+    fn pace(&self) {
+        if let Some(last) = self.last_received_boot_ms {
+            let wait = last
+                .saturating_add(BURST_MIN_GAP_MS)
+                .saturating_sub(self.clock.time.boot_ms());
+            self.clock.sleeper.sleep_ms(wait.clamp(0, BURST_MIN_GAP_MS));
+        }
     }
 }
 
@@ -268,6 +271,7 @@ impl ServerClock {
             endpoint_supported: policy_state.endpoint_supported(now),
             last_error: None,
             min_rtt_ms: None,
+            last_received_boot_ms: None,
         };
         let policy = self.config.policy;
         loop {

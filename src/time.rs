@@ -29,6 +29,27 @@ pub trait TimeSource: Send + Sync {
     fn boot_id(&self) -> String;
 }
 
+/// Waiting, as the clock's time source sees it. A sync waits to time its
+/// `Date` probes and to space out its requests; with a fake time source the
+/// wait must move the fake clock, not stall the test. Rust-only (Kotlin and
+/// Swift apps use the real sleep).
+pub trait Sleeper: Send + Sync {
+    /// Returns after `ms` milliseconds have passed on the time source.
+    fn sleep_ms(&self, ms: i64);
+}
+
+/// `std::thread::sleep`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ThreadSleeper;
+
+impl Sleeper for ThreadSleeper {
+    fn sleep_ms(&self, ms: i64) {
+        if ms > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(ms as u64));
+        }
+    }
+}
+
 /// The operating system's clocks.
 ///
 /// ```
@@ -257,6 +278,15 @@ impl FakeTimeSource {
     pub fn reboot(&self, new_boot_id: &str, boot_ms: i64) {
         *self.boot_id.lock().unwrap_or_else(|e| e.into_inner()) = new_boot_id.to_owned();
         self.boot_ms.store(boot_ms, Ordering::SeqCst);
+    }
+}
+
+/// Sleeping on a fake clock advances it at once.
+impl Sleeper for FakeTimeSource {
+    fn sleep_ms(&self, ms: i64) {
+        if ms > 0 {
+            self.advance_ms(ms);
+        }
     }
 }
 

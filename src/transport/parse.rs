@@ -501,7 +501,7 @@ pub fn server_now_request(
 /// without query or credentials, and the request's secrets are redacted from
 /// them (a server may echo the token in its `error` text).
 ///
-/// - 3xx: [`Error::Http`] "redirect to <origin> not followed": mxclock never
+/// - 3xx: [`Error::Http`] "redirect to `<origin>` not followed": mxclock never
 ///   re-sends the token elsewhere; configure the target URL instead.
 /// - 401/403: [`Error::Http`]; `M_UNKNOWN_TOKEN` says the access token is
 ///   invalid (the token itself is never printed).

@@ -1,0 +1,37 @@
+//! The C ABI: `extern "C"` functions prefixed `mxclock_`, declared in the
+//! generated `include/mxclock.h` (DESIGN.md sections 8, 9 and 11; issue 5).
+//!
+//! Conventions, after rustls-ffi:
+//! - every fallible function returns [`mxclock_status`]; results go through
+//!   out-parameters, written only on `MXCLOCK_STATUS_OK`;
+//! - the failure's message is kept per thread for
+//!   `mxclock_last_error_message()`;
+//! - every body runs inside a panic boundary: a panic becomes
+//!   `MXCLOCK_STATUS_PANIC`, never an unwind into C (the release profile
+//!   keeps `panic = "unwind"` for this);
+//! - NULL pointers give `MXCLOCK_STATUS_NULL_ARGUMENT` and non-UTF-8
+//!   strings `MXCLOCK_STATUS_INVALID_UTF8`, both naming the argument;
+//! - objects come in `_new`/`_free` pairs; strings handed to C are freed by
+//!   `mxclock_string_free`.
+//!
+//! This layer translates and never decides: each function calls one
+//! [`ServerClock`](crate::ServerClock) method. See `docs/c-api.md`.
+
+mod boundary;
+mod c;
+mod callbacks;
+mod types;
+
+pub use boundary::mxclock_status;
+pub use c::*;
+pub use callbacks::{
+    mxclock_boot_id_fn, mxclock_header, mxclock_http_response, mxclock_time_ms_fn,
+    mxclock_time_source, mxclock_transport, mxclock_transport_free_fn, mxclock_transport_get_fn,
+    MXCLOCK_BOOT_ID_MAX,
+};
+pub use types::{
+    mxclock_config, mxclock_estimate, mxclock_event_expiry, mxclock_event_outcome,
+    mxclock_event_outcomes, mxclock_expiry, mxclock_expiry_rule, mxclock_expiry_state,
+    mxclock_sample, mxclock_sample_source, mxclock_sync_policy, mxclock_sync_reason,
+    mxclock_sync_report, mxclock_tristate, mxclock_verification_validity,
+};
