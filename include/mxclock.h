@@ -314,6 +314,11 @@ typedef struct mxclock_sync_policy {
    * ms (default 86400000).
    */
   int64_t unsupported_retry_ms;
+  /**
+   * A sync starts no request that could end after this long, ms
+   * (default 30000).
+   */
+  int64_t max_sync_ms;
 } mxclock_sync_policy;
 
 /**

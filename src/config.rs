@@ -159,6 +159,7 @@ impl ClockConfig {
             || p.backoff_initial_ms <= 0
             || p.backoff_max_ms < p.backoff_initial_ms
             || p.unsupported_retry_ms < 0
+            || p.max_sync_ms <= 0
         {
             return bad(format!("policy has a negative or inverted value: {p:?}"));
         }

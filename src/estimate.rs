@@ -51,6 +51,10 @@ pub struct Selection {
     /// Older samples dropped because the server clock stepped: the newest
     /// samples agree with each other and not with them.
     pub dropped_by_step: Vec<Sample>,
+    /// The dropped samples had agreed with each other: a real step of the
+    /// server's clock, not the end of a run of contradictory replies.
+    #[serde(default)]
+    pub server_stepped: bool,
 }
 
 impl Selection {
@@ -75,9 +79,10 @@ impl Selection {
         ))
     }
 
-    /// Whether the server clock stepped (older samples were dropped).
+    /// Whether the server clock stepped: older samples that agreed with
+    /// each other were dropped for newer ones that agree on another time.
     pub fn stepped(&self) -> bool {
-        !self.dropped_by_step.is_empty()
+        self.server_stepped
     }
 }
 
@@ -225,21 +230,22 @@ pub fn select(samples: &[Sample], drift_ppm: u32) -> Result<Selection> {
         suffix.push(i);
     }
     if suffix.len() >= 2 {
-        let dropped: Vec<Sample> = order_newest
+        let old: Vec<usize> = order_newest
             .iter()
             .rev()
+            .copied()
             .filter(|i| !suffix.contains(i))
-            .map(|&i| samples[i])
             .collect();
-        return Ok(build(
-            samples,
-            &intervals,
-            klo,
-            khi,
-            ref_boot_ms,
-            &suffix,
-            dropped,
-        ));
+        // A step replaces an estimate the old samples agreed on; if they
+        // never agreed (a burst of random replies), dropping them is not a
+        // step of the server's clock.
+        let old_intervals: Vec<(i64, i64)> = old.iter().map(|&i| intervals[i]).collect();
+        let old_order: Vec<usize> = (0..old.len()).rev().collect();
+        let old_agreed = old.len() >= 2 && marzullo(&old_intervals, &old_order).0 * 2 > old.len();
+        let dropped: Vec<Sample> = old.iter().map(|&i| samples[i]).collect();
+        let mut sel = build(samples, &intervals, klo, khi, ref_boot_ms, &suffix, dropped);
+        sel.server_stepped = old_agreed;
+        return Ok(sel);
     }
     if majority {
         return Ok(by_majority());
@@ -284,6 +290,7 @@ fn build(
         survivors,
         falsetickers,
         dropped_by_step,
+        server_stepped: false,
     }
 }
 
@@ -379,6 +386,23 @@ mod tests {
         assert_eq!(sel.survivors, after);
         assert_eq!(sel.dropped_by_step.len(), 6);
         assert!((sel.offset_ms() - (T0 + 3_600_000)).abs() <= sel.half_width_ms());
+    }
+
+    #[test]
+    fn dropping_contradictory_old_samples_is_not_a_step() {
+        let mut all = vec![
+            endpoint(T0 + 86_400_000, 1_000, 10, 10),
+            endpoint(T0 - 5_000_000, 2_000, 10, 10),
+            endpoint(T0 + 777_000, 3_000, 10, 10),
+        ];
+        all.extend((0..2).map(|i| endpoint(T0, 10_000 + 1_000 * i, 10, 10)));
+        let sel = select(&all, 100).unwrap();
+        assert_eq!(sel.dropped_by_step.len(), 3);
+        assert!(
+            !sel.stepped(),
+            "random replies that never agreed are not a step"
+        );
+        assert!((sel.offset_ms() - T0).abs() <= sel.half_width_ms());
     }
 
     #[test]

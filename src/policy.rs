@@ -51,6 +51,11 @@ pub struct SyncPolicy {
     /// again (default 24 h).
     #[uniffi(default = 86400000)]
     pub unsupported_retry_ms: i64,
+    /// A sync starts no request that could end after this long (default
+    /// 30 s): a whole sync takes at most this, or one request's timeout if
+    /// that is longer.
+    #[uniffi(default = 30000)]
+    pub max_sync_ms: i64,
 }
 
 impl Default for SyncPolicy {
@@ -64,6 +69,7 @@ impl Default for SyncPolicy {
             backoff_initial_ms: 5_000,
             backoff_max_ms: 3_600_000,
             unsupported_retry_ms: 86_400_000,
+            max_sync_ms: 30_000,
         }
     }
 }

@@ -283,6 +283,19 @@ impl ServerClock {
             if burst.requests >= budget {
                 break;
             }
+            // The whole sync stays within max_sync_ms: no request starts that
+            // could end after it (a Date probe may first wait up to 1 s).
+            let elapsed = self.time.boot_ms().saturating_sub(now);
+            let next_ms = (self.config.request_timeout_ms as i64).saturating_add(
+                if burst.endpoint_supported {
+                    BURST_MIN_GAP_MS
+                } else {
+                    1_000
+                },
+            );
+            if burst.requests > 0 && elapsed.saturating_add(next_ms) > policy.max_sync_ms {
+                break;
+            }
             let outcome = if burst.endpoint_supported {
                 burst.endpoint_step()
             } else {
@@ -342,7 +355,8 @@ impl ServerClock {
 impl ServerClock {
     /// Syncs now: a burst of requests (blocking; each request bounded by
     /// `request_timeout_ms`, a `Date`-only burst also waits up to a second
-    /// per probe to time it). Concurrent callers share one burst. Honours a
+    /// per probe to time it; the whole sync by `policy.max_sync_ms`, or one
+    /// request timeout if that is longer). Concurrent callers share one burst. Honours a
     /// server's 429 `Retry-After` (returns `RateLimited` without a request).
     pub fn sync(&self) -> Result<SyncReport> {
         self.single_flight(|| self.run_sync(None))

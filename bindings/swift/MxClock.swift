@@ -1038,7 +1038,8 @@ public protocol ServerClockProtocol: AnyObject, Sendable {
     /**
      * Syncs now: a burst of requests (blocking; each request bounded by
      * `request_timeout_ms`, a `Date`-only burst also waits up to a second
-     * per probe to time it). Concurrent callers share one burst. Honours a
+     * per probe to time it; the whole sync by `policy.max_sync_ms`, or one
+     * request timeout if that is longer). Concurrent callers share one burst. Honours a
      * server's 429 `Retry-After` (returns `RateLimited` without a request).
      */
     func sync() throws  -> SyncReport
@@ -1454,7 +1455,8 @@ open func wallMsToServerMs(wallMs: Int64)throws  -> Int64  {
     /**
      * Syncs now: a burst of requests (blocking; each request bounded by
      * `request_timeout_ms`, a `Date`-only burst also waits up to a second
-     * per probe to time it). Concurrent callers share one burst. Honours a
+     * per probe to time it; the whole sync by `policy.max_sync_ms`, or one
+     * request timeout if that is longer). Concurrent callers share one burst. Honours a
      * server's 429 `Retry-After` (returns `RateLimited` without a request).
      */
 open func sync()throws  -> SyncReport  {
@@ -2995,6 +2997,12 @@ public struct SyncPolicy: Equatable, Hashable {
      * again (default 24 h).
      */
     public var unsupportedRetryMs: Int64
+    /**
+     * A sync starts no request that could end after this long (default
+     * 30 s): a whole sync takes at most this, or one request's timeout if
+     * that is longer.
+     */
+    public var maxSyncMs: Int64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3024,7 +3032,12 @@ public struct SyncPolicy: Equatable, Hashable {
         /**
          * How long a server without the MSC4094 endpoint is not asked for it
          * again (default 24 h).
-         */unsupportedRetryMs: Int64 = Int64(86400000)) {
+         */unsupportedRetryMs: Int64 = Int64(86400000), 
+        /**
+         * A sync starts no request that could end after this long (default
+         * 30 s): a whole sync takes at most this, or one request's timeout if
+         * that is longer.
+         */maxSyncMs: Int64 = Int64(30000)) {
         self.maxSamplesPerSync = maxSamplesPerSync
         self.dateProbeBudget = dateProbeBudget
         self.targetUncertaintyMs = targetUncertaintyMs
@@ -3033,6 +3046,7 @@ public struct SyncPolicy: Equatable, Hashable {
         self.backoffInitialMs = backoffInitialMs
         self.backoffMaxMs = backoffMaxMs
         self.unsupportedRetryMs = unsupportedRetryMs
+        self.maxSyncMs = maxSyncMs
     }
 
     
@@ -3058,7 +3072,8 @@ public struct FfiConverterTypeSyncPolicy: FfiConverterRustBuffer {
                 minSyncIntervalMs: FfiConverterInt64.read(from: &buf), 
                 backoffInitialMs: FfiConverterInt64.read(from: &buf), 
                 backoffMaxMs: FfiConverterInt64.read(from: &buf), 
-                unsupportedRetryMs: FfiConverterInt64.read(from: &buf)
+                unsupportedRetryMs: FfiConverterInt64.read(from: &buf), 
+                maxSyncMs: FfiConverterInt64.read(from: &buf)
         )
     }
 
@@ -3071,6 +3086,7 @@ public struct FfiConverterTypeSyncPolicy: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.backoffInitialMs, into: &buf)
         FfiConverterInt64.write(value.backoffMaxMs, into: &buf)
         FfiConverterInt64.write(value.unsupportedRetryMs, into: &buf)
+        FfiConverterInt64.write(value.maxSyncMs, into: &buf)
     }
 }
 
@@ -4654,7 +4670,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_serverclock_wall_ms_to_server_ms() != 29076) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_method_serverclock_sync() != 33968) {
+    if (uniffi_mxclock_checksum_method_serverclock_sync() != 26028) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_serverclock_sync_if_needed() != 29163) {

@@ -231,6 +231,9 @@ pub struct mxclock_sync_policy {
     /// How long a server without the endpoint is not asked for it again,
     /// ms (default 86400000).
     pub unsupported_retry_ms: i64,
+    /// A sync starts no request that could end after this long, ms
+    /// (default 30000).
+    pub max_sync_ms: i64,
 }
 
 impl From<SyncPolicy> for mxclock_sync_policy {
@@ -244,6 +247,7 @@ impl From<SyncPolicy> for mxclock_sync_policy {
             backoff_initial_ms: p.backoff_initial_ms,
             backoff_max_ms: p.backoff_max_ms,
             unsupported_retry_ms: p.unsupported_retry_ms,
+            max_sync_ms: p.max_sync_ms,
         }
     }
 }
@@ -259,6 +263,7 @@ impl From<mxclock_sync_policy> for SyncPolicy {
             backoff_initial_ms: p.backoff_initial_ms,
             backoff_max_ms: p.backoff_max_ms,
             unsupported_retry_ms: p.unsupported_retry_ms,
+            max_sync_ms: p.max_sync_ms,
         }
     }
 }

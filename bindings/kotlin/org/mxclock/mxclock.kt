@@ -2040,7 +2040,8 @@ public interface ServerClockInterface {
     /**
      * Syncs now: a burst of requests (blocking; each request bounded by
      * `request_timeout_ms`, a `Date`-only burst also waits up to a second
-     * per probe to time it). Concurrent callers share one burst. Honours a
+     * per probe to time it; the whole sync by `policy.max_sync_ms`, or one
+     * request timeout if that is longer). Concurrent callers share one burst. Honours a
      * server's 429 `Retry-After` (returns `RateLimited` without a request).
      */
     fun `sync`(): SyncReport
@@ -2570,7 +2571,8 @@ open class ServerClock: Disposable, AutoCloseable, ServerClockInterface
     /**
      * Syncs now: a burst of requests (blocking; each request bounded by
      * `request_timeout_ms`, a `Date`-only burst also waits up to a second
-     * per probe to time it). Concurrent callers share one burst. Honours a
+     * per probe to time it; the whole sync by `policy.max_sync_ms`, or one
+     * request timeout if that is longer). Concurrent callers share one burst. Honours a
      * server's 429 `Retry-After` (returns `RateLimited` without a request).
      */
     @Throws(MxClockException::class)override fun `sync`(): SyncReport {
@@ -3955,6 +3957,13 @@ data class SyncPolicy (
      * again (default 24 h).
      */
     val `unsupportedRetryMs`: kotlin.Long = 86400000L 
+    , 
+    /**
+     * A sync starts no request that could end after this long (default
+     * 30 s): a whole sync takes at most this, or one request's timeout if
+     * that is longer.
+     */
+    val `maxSyncMs`: kotlin.Long = 30000L 
     
 ){
     
@@ -3979,6 +3988,7 @@ public object FfiConverterTypeSyncPolicy: FfiConverterRustBuffer<SyncPolicy> {
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
         )
     }
 
@@ -3990,7 +4000,8 @@ public object FfiConverterTypeSyncPolicy: FfiConverterRustBuffer<SyncPolicy> {
             FfiConverterLong.allocationSize(value.`minSyncIntervalMs`) +
             FfiConverterLong.allocationSize(value.`backoffInitialMs`) +
             FfiConverterLong.allocationSize(value.`backoffMaxMs`) +
-            FfiConverterLong.allocationSize(value.`unsupportedRetryMs`)
+            FfiConverterLong.allocationSize(value.`unsupportedRetryMs`) +
+            FfiConverterLong.allocationSize(value.`maxSyncMs`)
     )
 
     override fun write(value: SyncPolicy, buf: ByteBuffer) {
@@ -4002,6 +4013,7 @@ public object FfiConverterTypeSyncPolicy: FfiConverterRustBuffer<SyncPolicy> {
             FfiConverterLong.write(value.`backoffInitialMs`, buf)
             FfiConverterLong.write(value.`backoffMaxMs`, buf)
             FfiConverterLong.write(value.`unsupportedRetryMs`, buf)
+            FfiConverterLong.write(value.`maxSyncMs`, buf)
     }
 }
 
