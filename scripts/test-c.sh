@@ -126,6 +126,9 @@ link_shared=(-L"$lib_dir" -lmxclock -Wl,-rpath,"$abs_lib" -lpthread)
 link_static=("$lib_dir/libmxclock.a" -lpthread -ldl -lm)
 sanitize=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
 
+# Seconds one test binary may take (valgrind is the slow one).
+test_timeout_s=${MXCLOCK_C_TEST_TIMEOUT_S:-300}
+
 have_valgrind=true
 command -v valgrind >/dev/null || have_valgrind=false
 
@@ -135,8 +138,12 @@ run() { # label command...
     local label=$1
     shift
     local log="$out/${label//\//-}.log"
-    "$@" >"$log" 2>&1
+    # A hung test must fail, not hold CI until its 90 minutes run out.
+    timeout --kill-after=10 "$test_timeout_s" "$@" >"$log" 2>&1
     local rc=$?
+    if [[ $rc -eq 124 || $rc -eq 137 ]]; then
+        echo "FAIL timed out after ${test_timeout_s}s" >>"$log"
+    fi
     local p f
     p=$(grep -c '^PASS ' "$log")
     f=$(grep -c '^FAIL ' "$log")
@@ -170,8 +177,11 @@ for src in "${tests[@]}"; do
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run "asan/$name" "$out/$name-asan"
     if $have_valgrind; then
-        run "valgrind/$name" valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite \
-            --error-exitcode=1 "$out/$name-shared"
+        # --fair-sched: valgrind runs one thread at a time, and without a fair
+        # lock the spinning reader threads of test_threads can starve the
+        # syncing thread for many minutes.
+        run "valgrind/$name" valgrind --quiet --fair-sched=yes --leak-check=full \
+            --errors-for-leak-kinds=definite --error-exitcode=1 "$out/$name-shared"
     fi
 done
 
