@@ -7,7 +7,8 @@
 # on this machine (Swift without swiftc) is SKIPPED, loudly, never passed.
 #
 # Environment: MXCLOCK_SKIP="kotlin synapse" skips named steps (reported as
-# SKIPPED, for quick local runs only; CI sets nothing).
+# SKIPPED, for quick local runs only; CI sets nothing); MXCLOCK_STEP_TIMEOUT_S
+# bounds each step (default 1800 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -26,8 +27,10 @@ step() {
     fi
     echo "=== $name: $*"
     local start=$SECONDS rc
-    "$@" 2>&1 | tee "$log_dir/$name.log"
+    # No step may hold CI (90 min in all) hostage: a hang fails the step.
+    timeout --kill-after=30 "${MXCLOCK_STEP_TIMEOUT_S:-1800}" "$@" 2>&1 | tee "$log_dir/$name.log"
     rc=${PIPESTATUS[0]}
+    [[ $rc -eq 124 ]] && echo "=== $name: timed out after ${MXCLOCK_STEP_TIMEOUT_S:-1800} s"
     local took=$((SECONDS - start))
     if [[ $rc -eq 0 ]] && grep -q "^SKIPPED" "$log_dir/$name.log"; then
         echo "=== $name: SKIPPED (${took}s): $(grep -m1 '^SKIPPED' "$log_dir/$name.log")"
