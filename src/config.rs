@@ -5,8 +5,9 @@ use crate::estimate::{DEFAULT_DRIFT_PPM, DEFAULT_MAX_SAMPLES};
 use crate::policy::SyncPolicy;
 use crate::sample::DEFAULT_EVENT_MAX_TRANSIT_MS;
 
-/// The MSC4094 path, relative to the homeserver URL.
-pub const DEFAULT_ENDPOINT_PATH: &str = "/_matrix/client/v3/get_server_now";
+/// The MSC4094 path, relative to the homeserver URL (one definition, in
+/// the transport).
+pub use crate::transport::DEFAULT_ENDPOINT_PATH;
 /// Path probed for `Date` headers when the endpoint is missing: cheap,
 /// unauthenticated, served by every homeserver.
 pub const DATE_PROBE_PATH: &str = "/_matrix/client/versions";
@@ -116,12 +117,12 @@ impl ClockConfig {
                 self.request_timeout_ms
             ));
         }
-        if !self.endpoint_path.starts_with('/') || self.endpoint_path.contains(['?', '#', ' ']) {
-            return bad(format!(
-                "endpoint_path {:?} must be a plain path starting with '/'",
-                self.endpoint_path
-            ));
-        }
+        // The transport's rule (it builds the request from this path), with
+        // the field named as the app set it.
+        crate::transport::validate_endpoint_path(&self.endpoint_path).map_err(|e| match e {
+            Error::InvalidConfig(m) => Error::InvalidConfig(format!("endpoint_path: {m}")),
+            other => other,
+        })?;
         if self.drift_ppm > 100_000 {
             return bad(format!(
                 "drift_ppm {} is absurd (over 10 %)",
