@@ -47,7 +47,9 @@ step() {
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step rust-tests cargo test --workspace
-step rust-no-http cargo test --no-default-features --lib --tests
+# The lean core (no uniffi, no C ABI, no HTTP), as a Rust crate depending
+# with `default-features = false` gets it.
+step rust-lean-core cargo test --no-default-features --lib --tests
 step docs env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p mxclock
 step c bash scripts/test-c.sh
 step bindings-up-to-date bash scripts/generate-bindings.sh --check

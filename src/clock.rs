@@ -28,7 +28,8 @@ const STATE_VERSION: u32 = 1;
 pub const REBOOT_WALL_SLACK_MS: i64 = 1_000;
 
 /// The server-time estimate at one instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Estimate {
     /// Server time now, ms since the Unix epoch.
     pub server_now_ms: i64,
@@ -60,7 +61,8 @@ pub struct Estimate {
 }
 
 /// What one `sync()` did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncReport {
     /// HTTP requests sent.
     pub requests: u32,
@@ -130,7 +132,7 @@ struct Flight {
 /// assert!((e.server_now_ms - (server_ms + 20)).abs() <= e.uncertainty_ms);
 /// assert!(e.uncertainty_ms <= 22);
 /// ```
-#[derive(uniffi::Object)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Object))]
 pub struct ServerClock {
     pub(crate) config: ClockConfig,
     pub(crate) time: Arc<dyn TimeSource>,
@@ -461,11 +463,11 @@ fn default_transport(_config: &ClockConfig) -> Result<Option<Arc<dyn HttpTranspo
     Ok(None)
 }
 
-#[uniffi::export]
+#[cfg_attr(feature = "uniffi", uniffi::export)]
 impl ServerClock {
     /// A clock on the OS clocks and, with the `http` feature, the built-in
     /// HTTPS transport. Fails on an invalid configuration.
-    #[uniffi::constructor]
+    #[cfg_attr(feature = "uniffi", uniffi::constructor)]
     pub fn new(config: ClockConfig) -> Result<Arc<ServerClock>> {
         Ok(Arc::new(ServerClock::build(config, None, None)?))
     }
@@ -474,7 +476,7 @@ impl ServerClock {
     /// Apps pass their own `TimeSource` (e.g. Android
     /// `SystemClock.elapsedRealtime()`) or `HttpTransport` (OkHttp,
     /// URLSession) here.
-    #[uniffi::constructor]
+    #[cfg_attr(feature = "uniffi", uniffi::constructor)]
     pub fn with_sources(
         config: ClockConfig,
         time_source: Option<Arc<dyn TimeSource>>,
@@ -488,7 +490,7 @@ impl ServerClock {
     }
 
     /// Restores a clock from saved state (see `export_state`).
-    #[uniffi::constructor]
+    #[cfg_attr(feature = "uniffi", uniffi::constructor)]
     pub fn restore(
         config: ClockConfig,
         state_json: String,
@@ -731,7 +733,7 @@ impl ServerClock {
 }
 
 /// Expiry questions, answered with one reading of the estimate.
-#[uniffi::export]
+#[cfg_attr(feature = "uniffi", uniffi::export)]
 impl ServerClock {
     /// Server time now with its uncertainty and the boot time of the
     /// reading: what the expiry rules take.

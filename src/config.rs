@@ -16,10 +16,11 @@ pub const DATE_PROBE_PATH: &str = "/_matrix/client/versions";
 /// `homeserver_url` has a default.
 ///
 /// `Debug` never prints the access token.
-#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 // Kotlin/Swift print records field by field; this makes them print the
 // redacting Debug below instead (the token must not reach an app log).
-#[uniffi::export(Debug)]
+#[cfg_attr(feature = "uniffi", uniffi::export(Debug))]
 pub struct ClockConfig {
     /// `https://matrix.example.org` (a base path is allowed). Plain `http`
     /// only for loopback, or with `allow_insecure_http`. Empty: no network,
@@ -27,36 +28,39 @@ pub struct ClockConfig {
     pub homeserver_url: String,
     /// Sent as `Authorization: Bearer` to the MSC4094 endpoint only; never
     /// logged, printed or saved.
-    #[uniffi(default = None)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub access_token: Option<String>,
     /// Path of the MSC4094 endpoint.
-    #[uniffi(default = "/_matrix/client/v3/get_server_now")]
+    #[cfg_attr(
+        feature = "uniffi",
+        uniffi(default = "/_matrix/client/v3/get_server_now")
+    )]
     pub endpoint_path: String,
     /// Timeout of one whole request (connect, send, receive), ms.
-    #[uniffi(default = 10000)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 10000))]
     pub request_timeout_ms: u64,
     /// Allow `http://` to a non-loopback host (tests, private networks).
-    #[uniffi(default = false)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = false))]
     pub allow_insecure_http: bool,
     /// Assumed worst-case drift between boot and server clocks, ppm.
-    #[uniffi(default = 100)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 100))]
     pub drift_ppm: u32,
     /// Samples kept for selection (NTP keeps 8).
-    #[uniffi(default = 8)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 8))]
     pub max_samples: u32,
     /// A wall-clock change larger than this (against the boot clock) is
     /// reported in the estimate.
-    #[uniffi(default = 1000)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 1000))]
     pub wall_jump_threshold_ms: i64,
     /// Upper bound on a sync response's time in flight, for event-age samples.
-    #[uniffi(default = 10000)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 10000))]
     pub event_max_transit_ms: i64,
     /// State older than this (by the wall clock) is dropped on restore after
     /// a reboot (default 30 days).
-    #[uniffi(default = 2592000000)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 2592000000))]
     pub restore_max_age_ms: i64,
     /// When and how hard to sync.
-    #[uniffi(default)]
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub policy: SyncPolicy,
 }
 

@@ -8,11 +8,12 @@
 ///
 /// Exposed to Kotlin and Swift as an exception (`MxClockException` /
 /// `MxClockError`) and to C as an `mxclock_status` plus a thread-local message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error))]
 // Named for the foreign side: plain `Error` would shadow Swift.Error and become
 // `Exception` in Kotlin. A proc-macro name, not a uniffi.toml rename: uniffi
 // 0.32.2 forgets TOML renames in constructors' error handling.
-#[uniffi(flat_error, name = "MxClockError")]
+#[cfg_attr(feature = "uniffi", uniffi(flat_error, name = "MxClockError"))]
 pub enum Error {
     /// A configuration value is unusable (bad URL, zero timeout, ...).
     #[error("invalid configuration: {0}")]
@@ -87,6 +88,7 @@ pub enum Error {
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+#[cfg(feature = "uniffi")]
 impl From<uniffi::UnexpectedUniFFICallbackError> for Error {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
         Error::Callback(e.reason)

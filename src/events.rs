@@ -49,7 +49,8 @@ use crate::expiry::{
 };
 
 /// Which rule of DESIGN.md section 7 decided an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, uniffi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum ExpiryRule {
     /// `m.call.member` session format: (`created_ts` ?? `origin_server_ts`) +
@@ -109,7 +110,8 @@ impl ExpiryRule {
 /// - `ignore`: a verification request outside its validity window (10 min
 ///   past / 5 min future): drop it without showing anything, whatever
 ///   `expiry` says. `verification_validity` says which side.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EventExpiry {
     /// The event's `type` as given.
     pub event_type: String,
@@ -130,7 +132,8 @@ pub struct EventExpiry {
 /// The outcome for one element of a batch: exactly one of `result` and
 /// `error` is set. `event_id` is copied from the event when it has a string
 /// one, so apps can match outcomes to events (the order is also kept).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EventOutcome {
     /// The event's `event_id`, if it has one.
     pub event_id: Option<String>,

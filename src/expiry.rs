@@ -35,7 +35,8 @@ use serde::{Deserialize, Serialize};
 /// Produced by the clock (`server_now_ms` = boot + θ); every decision in this
 /// module is taken against one reading, so a batch of events is judged at
 /// one instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ServerNow {
     /// Best estimate of the server's Unix time in ms.
     pub server_now_ms: i64,
@@ -81,7 +82,8 @@ impl ServerNow {
 }
 
 /// Where a deadline stands relative to the uncertain server time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, uniffi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "lowercase")]
 pub enum ExpiryState {
     /// Before the deadline even at the latest possible server time.
@@ -105,7 +107,8 @@ impl ExpiryState {
 }
 
 /// An expiry decision for one deadline at one [`ServerNow`] reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Expiry {
     /// First server-clock ms at which the thing counts as over.
     pub deadline_ms: i64,
@@ -357,7 +360,8 @@ pub const VERIFICATION_PROMPT_RECEIVED_TIMEOUT_MS: i64 = 120_000;
 pub const VERIFICATION_TIMEOUT_MS: i64 = 600_000;
 
 /// Whether a verification request's timestamp is acceptable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, uniffi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum VerificationValidity {
     /// Within 10 min in the past to 5 min in the future: show it.
@@ -502,7 +506,8 @@ pub const NOTIFICATION_MAX_SENDER_TS_OFFSET_MS: i64 = 20_000;
 pub const NOTIFICATION_MAX_LIFETIME_MS: i64 = 120_000;
 
 /// How an `m.rtc.notification` should notify (MSC4075 `notification_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, uniffi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "lowercase")]
 pub enum NotificationType {
     /// `ring`: play a ring sound.

@@ -12,12 +12,14 @@ pub mod error;
 pub mod estimate;
 pub mod events;
 pub mod expiry;
+#[cfg(feature = "capi")]
 pub mod ffi;
 pub mod policy;
 pub mod sample;
 mod sync;
 pub mod time;
 pub mod transport;
+#[cfg(feature = "uniffi")]
 mod uniffi_api;
 
 pub use clock::{Estimate, ServerClock, SyncReport};
@@ -34,11 +36,13 @@ pub use time::{FakeTimeSource, OsTimeSource, Sleeper, ThreadSleeper, TimeSource}
 #[cfg(feature = "http")]
 pub use transport::UreqTransport;
 pub use transport::{HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport};
+#[cfg(feature = "uniffi")]
 pub use uniffi_api::{
     mxclock_version, os_time_source, sample_from_date_header, sample_from_endpoint,
     sample_from_event_age,
 };
 
+#[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!("mxclock");
 
 /// The README's examples run as doc tests.

@@ -23,38 +23,39 @@ pub const BURST_MIN_GAP_MS: i64 = 5;
 pub const DATE_TARGET_UNCERTAINTY_MS: i64 = 10;
 
 /// Knobs of the sync policy; every field has a sensible default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncPolicy {
     /// Requests in one endpoint burst (default 4).
-    #[uniffi(default = 4)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 4))]
     pub max_samples_per_sync: u32,
     /// Requests in one `Date`-header burst, where phase-targeted probes
     /// narrow the 1 s resolution down (default 8).
-    #[uniffi(default = 8)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 8))]
     pub date_probe_budget: u32,
     /// A burst stops early once the uncertainty is at most this (default 50).
-    #[uniffi(default = 50)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 50))]
     pub target_uncertainty_ms: i64,
     /// `sync_if_needed` syncs when the uncertainty grew above this (default 1000).
-    #[uniffi(default = 1000)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 1000))]
     pub max_uncertainty_ms: i64,
     /// `sync_if_needed` never syncs more often than this (default 30 s).
-    #[uniffi(default = 30000)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 30000))]
     pub min_sync_interval_ms: i64,
     /// First backoff after a failure (default 5 s); doubles per failure.
-    #[uniffi(default = 5000)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 5000))]
     pub backoff_initial_ms: i64,
     /// Backoff ceiling (default 1 h).
-    #[uniffi(default = 3600000)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 3600000))]
     pub backoff_max_ms: i64,
     /// How long a server without the MSC4094 endpoint is not asked for it
     /// again (default 24 h).
-    #[uniffi(default = 86400000)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 86400000))]
     pub unsupported_retry_ms: i64,
     /// A sync starts no request that could end after this long (default
     /// 30 s): a whole sync takes at most this, or one request's timeout if
     /// that is longer.
-    #[uniffi(default = 30000)]
+    #[cfg_attr(feature = "uniffi", uniffi(default = 30000))]
     pub max_sync_ms: i64,
 }
 
@@ -75,7 +76,8 @@ impl Default for SyncPolicy {
 }
 
 /// Why a sync is due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum SyncReason {
     /// There is no estimate at all.

@@ -24,9 +24,8 @@ pub const DEFAULT_EVENT_MAX_TRANSIT_MS: i64 = 10_000;
 pub const MAX_AGE_HEADER_S: i64 = 86_400;
 
 /// Where a sample came from, best first.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, uniffi::Enum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum SampleSource {
     /// MSC4094 `GET /_matrix/client/v3/get_server_now`.
@@ -49,7 +48,8 @@ impl SampleSource {
 }
 
 /// θ = server − boot lies in `[lo_ms, hi_ms]` as of boot time `taken_boot_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Sample {
     /// What was observed.
     pub source: SampleSource,

@@ -351,7 +351,7 @@ impl ServerClock {
     }
 }
 
-#[uniffi::export]
+#[cfg_attr(feature = "uniffi", uniffi::export)]
 impl ServerClock {
     /// Syncs now: a burst of requests (blocking; each request bounded by
     /// `request_timeout_ms`, a `Date`-only burst also waits up to a second

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 ///
 /// Kotlin and Swift apps can implement this interface (it is a uniffi foreign
 /// trait); implementations must be cheap and must not block.
-#[uniffi::export(with_foreign)]
+#[cfg_attr(feature = "uniffi", uniffi::export(with_foreign))]
 pub trait TimeSource: Send + Sync {
     /// Monotonic milliseconds since an arbitrary origin, counting sleep.
     fn boot_ms(&self) -> i64;
@@ -134,6 +134,8 @@ mod os {
     target_os = "watchos"
 ))]
 mod os {
+    use super::timespec_ms;
+
     /// Apple's `CLOCK_MONOTONIC` counts time asleep (unlike `Instant`, which
     /// uses `CLOCK_UPTIME_RAW` there).
     pub fn boot_ms() -> i64 {

@@ -13,7 +13,8 @@ use crate::error::Error;
 /// Kotlin: throw `TransportException.Network(reason)` and so on; any other
 /// exception arrives as `Network` with its message. Never put the access
 /// token in `reason`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error))]
 pub enum TransportError {
     /// DNS, connection refused or reset, TLS failure.
     #[error("network error: {reason}")]
@@ -29,6 +30,7 @@ pub enum TransportError {
     InvalidRequest { reason: String },
 }
 
+#[cfg(feature = "uniffi")]
 impl From<uniffi::UnexpectedUniFFICallbackError> for TransportError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
         TransportError::Network { reason: e.reason }
@@ -91,6 +93,11 @@ mod tests {
                 "{e:?} -> {back:?}"
             );
         }
+    }
+
+    #[cfg(feature = "uniffi")]
+    #[test]
+    fn foreign_exceptions_arrive_as_network_errors() {
         let cb = TransportError::from(uniffi::UnexpectedUniFFICallbackError::new(
             "java.io.IOException: boom",
         ));

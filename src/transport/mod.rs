@@ -57,9 +57,10 @@ pub(crate) const REDACTED: &str = "<redacted>";
 
 /// One HTTP header. Names compare case-insensitively wherever mxclock looks
 /// them up; values are kept as received (non-UTF-8 bytes replaced by U+FFFD).
-#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 // Kotlin/Swift print the redacting Debug, not the fields (see ClockConfig).
-#[uniffi::export(Debug)]
+#[cfg_attr(feature = "uniffi", uniffi::export(Debug))]
 pub struct HttpHeader {
     /// Header name, e.g. `Date`.
     pub name: String,
@@ -108,8 +109,9 @@ impl fmt::Debug for HttpHeader {
 /// assert!(!shown.contains("syt_secret"));
 /// assert!(shown.contains("Authorization: <redacted>"));
 /// ```
-#[derive(Clone, uniffi::Record)]
-#[uniffi::export(Debug)]
+#[derive(Clone)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(feature = "uniffi", uniffi::export(Debug))]
 pub struct HttpRequest {
     /// Absolute `https://` (or loopback `http://`) URL, without credentials.
     pub url: String,
@@ -143,8 +145,9 @@ impl fmt::Debug for HttpRequest {
 /// Its `Debug` shows the body's size only (a server may echo the token in
 /// it) and redacts secret headers such as `Set-Cookie`, as [`HttpHeader`]
 /// does.
-#[derive(Clone, uniffi::Record)]
-#[uniffi::export(Debug)]
+#[derive(Clone)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(feature = "uniffi", uniffi::export(Debug))]
 pub struct HttpResponse {
     /// HTTP status code.
     pub status: u16,
@@ -214,7 +217,7 @@ fn find_header<'a>(headers: &'a [HttpHeader], name: &str) -> Option<&'a str> {
 ///
 /// mxclock measures the round trip around `get`, so an implementation should
 /// send the request as soon as it is called (no queueing behind other work).
-#[uniffi::export(with_foreign)]
+#[cfg_attr(feature = "uniffi", uniffi::export(with_foreign))]
 pub trait HttpTransport: Send + Sync {
     /// Performs the GET described by `request`.
     fn get(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
