@@ -319,6 +319,20 @@ impl Session {
         clock: &ServerClock,
         now_boot_ms: i64,
     ) -> Result<SyncAction> {
+        self.next_action_after_wait(clock, now_boot_ms, i64::MIN)
+    }
+
+    /// As `next_action`, for a caller that has just waited for a `Wait`
+    /// until `waited_until_boot_ms`: a request planned for then goes out
+    /// even if the time source did not move meanwhile (a test clock that
+    /// only the transport advances, under real sleeps), as `sync()` always
+    /// sent after its sleep.
+    pub(crate) fn next_action_after_wait(
+        &mut self,
+        clock: &ServerClock,
+        now_boot_ms: i64,
+        waited_until_boot_ms: i64,
+    ) -> Result<SyncAction> {
         self.check_time(clock, now_boot_ms, "now_boot_ms")?;
         self.latest_boot_ms = now_boot_ms;
         loop {
@@ -378,7 +392,7 @@ impl Session {
                         }
                     }
                     let send_at = leading.planned.as_ref().map_or(0, |p| p.send_at_boot_ms);
-                    if now_boot_ms < send_at {
+                    if now_boot_ms.max(waited_until_boot_ms) < send_at {
                         return Ok(SyncAction::Wait {
                             until_boot_ms: send_at,
                         });

@@ -480,12 +480,15 @@ impl ServerClock {
     /// The blocking driver: sends each request through `transport`, sleeps
     /// through each wait, until the session is done.
     fn drive(&self, session: &mut Session, transport: &dyn HttpTransport) -> Result<SyncReport> {
+        let mut waited_until = i64::MIN;
         loop {
-            match session.next_action(self, self.time.boot_ms())? {
+            let action = session.next_action_after_wait(self, self.time.boot_ms(), waited_until)?;
+            match action {
                 SyncAction::Send {
                     request_id,
                     request,
                 } => {
+                    waited_until = i64::MIN;
                     let sent = self.time.boot_ms();
                     let reply = transport.get(request);
                     let received = self.time.boot_ms();
@@ -494,6 +497,7 @@ impl ServerClock {
                 SyncAction::Wait { until_boot_ms } => {
                     let wait = until_boot_ms.saturating_sub(self.time.boot_ms());
                     self.sleeper.sleep_ms(wait);
+                    waited_until = until_boot_ms;
                 }
                 SyncAction::Done { report } => return Ok(report),
             }

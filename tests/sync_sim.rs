@@ -598,3 +598,25 @@ fn a_date_header_from_another_clock_is_reported() {
         );
     }
 }
+
+#[test]
+fn a_time_source_that_only_moves_when_told_still_syncs() {
+    // Apps' test clocks (Kotlin, Swift, C) move only when their transport
+    // says so, while the clock sleeps for real: a served wait counts even if
+    // the boot clock did not move, as it always did.
+    for endpoint in [true, false] {
+        let (server, _) = setup(5_000, 0, 0, endpoint, vec![]);
+        let mut config = ClockConfig::new("https://matrix.example.org");
+        config.policy.date_probe_budget = 3;
+        let clock =
+            ServerClock::with_sources(config, Some(server.time.clone()), Some(server.clone()))
+                .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(clock.sync().map(|r| r.requests)));
+        let requests = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("sync() hung on a clock that does not move")
+            .unwrap();
+        assert!(requests >= 2, "endpoint {endpoint}: {requests} requests");
+    }
+}
