@@ -39,12 +39,13 @@
 //!   not the request out (another session's, an old one, a made-up one, a
 //!   second reply for one request) is refused with
 //!   [`Error::InvalidArgument`]; the session is unchanged.
-//! - **Boot times.** Each must be at least every boot time the session was
-//!   already given (the request's `sent_boot_ms` at least the time it was
-//!   handed out), `received_boot_ms` at least `sent_boot_ms`, and none more
-//!   than [`BOOT_AHEAD_TOLERANCE_MS`] ahead of the clock's own boot clock
-//!   (a wall-clock time passed by mistake, say). Otherwise the call fails
-//!   with [`Error::TimeOutOfRange`] and the session is unchanged.
+//! - **Boot times.** `now_boot_ms` and `received_boot_ms` must be at least
+//!   every boot time the session was already given (the boot clock never
+//!   goes back), `sent_boot_ms` at least the time its request was handed
+//!   out, `received_boot_ms` at least `sent_boot_ms`, and none more than
+//!   [`BOOT_AHEAD_TOLERANCE_MS`] ahead of the clock's own boot clock (a
+//!   wall-clock time passed by mistake, say). Otherwise the call fails with
+//!   [`Error::TimeOutOfRange`] and the session is unchanged.
 //! - **The whole sync** starts no request that could end after
 //!   `policy.max_sync_ms`, as `sync()`; the 429 `Retry-After`, failure
 //!   backoff and "endpoint missing" memory are updated exactly as `sync()`
@@ -106,11 +107,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use crate::clock::{ServerClock, SyncReport};
 use crate::error::{Error, Result};
 use crate::policy::SyncReason;
-use crate::sync::{Burst, Outcome, Planned, Step, JOIN_RECHECK};
+use crate::sync::{Burst, Outcome, Planned, Step};
 use crate::transport::{HttpRequest, HttpResponse, TransportError};
 
 /// A session that joined another caller's burst asks to be woken this
@@ -124,6 +126,10 @@ pub const BOOT_AHEAD_TOLERANCE_MS: i64 = 1_000;
 /// A request is given up this long after its `timeout_ms` ran out, when no
 /// reply or failure was handed back.
 pub const REPLY_GRACE_MS: i64 = 1_000;
+
+/// Longest a blocking caller waits on another caller's burst before it
+/// looks again whether that burst was abandoned (real time).
+const JOIN_RECHECK: Duration = Duration::from_millis(250);
 
 /// Request ids are unique in the process, so that a reply handed to the
 /// wrong session is refused rather than taken.

@@ -26,8 +26,6 @@
 //! the replies back; [`ServerClock::sync`] is that caller, with a transport
 //! and real (or simulated) sleeps.
 
-use std::time::Duration;
-
 use crate::clock::{ServerClock, SyncReport};
 use crate::config::DATE_PROBE_PATH;
 use crate::error::{Error, Result};
@@ -504,10 +502,6 @@ impl ServerClock {
         }
     }
 }
-
-/// Longest a blocking caller waits on another caller's burst before it
-/// looks again whether that burst was abandoned (real time).
-pub(crate) const JOIN_RECHECK: Duration = Duration::from_millis(250);
 
 #[cfg_attr(feature = "uniffi", uniffi::export)]
 impl ServerClock {
