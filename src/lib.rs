@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod drift;
 pub mod error;
 pub mod estimate;
 pub mod events;
