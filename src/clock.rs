@@ -309,6 +309,26 @@ impl ServerClock {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
+    /// As [`restore_with_sources`](Self::restore_with_sources), with the
+    /// waits of a sync going through `sleeper` (see
+    /// [`with_sources_and_sleeper`](Self::with_sources_and_sleeper)). Rust
+    /// only.
+    pub fn restore_with_sources_and_sleeper(
+        config: ClockConfig,
+        state_json: &str,
+        time_source: Arc<dyn TimeSource>,
+        transport: Option<Arc<dyn HttpTransport>>,
+        sleeper: Arc<dyn Sleeper>,
+    ) -> Result<Arc<ServerClock>> {
+        let clock =
+            ServerClock::restore_with_sources(config, state_json, Some(time_source), transport)?;
+        // Nothing else holds the clock yet.
+        let mut clock = Arc::try_unwrap(clock)
+            .map_err(|_| Error::Internal("a clock being restored was shared".into()))?;
+        clock.sleeper = sleeper;
+        Ok(Arc::new(clock))
+    }
+
     /// Restores a clock from [`export_state`](Self::export_state) output.
     ///
     /// Same boot (same boot id, boot clock not gone back): the boot-anchored

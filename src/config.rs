@@ -45,6 +45,12 @@ pub struct ClockConfig {
     /// Assumed worst-case drift between boot and server clocks, ppm.
     #[cfg_attr(feature = "uniffi", uniffi(default = 100))]
     pub drift_ppm: u32,
+    /// Learn the boot clock's drift from successive syncs on one boot and
+    /// widen the estimate by what remains of it (at least 15 ppm) instead of
+    /// `drift_ppm` (see the `drift` module). Off: always `drift_ppm`, and the
+    /// sync policy of earlier versions.
+    #[cfg_attr(feature = "uniffi", uniffi(default = true))]
+    pub learn_drift: bool,
     /// Samples kept for selection (NTP keeps 8).
     #[cfg_attr(feature = "uniffi", uniffi(default = 8))]
     pub max_samples: u32,
@@ -76,6 +82,7 @@ impl std::fmt::Debug for ClockConfig {
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("drift_ppm", &self.drift_ppm)
+            .field("learn_drift", &self.learn_drift)
             .field("max_samples", &self.max_samples)
             .field("wall_jump_threshold_ms", &self.wall_jump_threshold_ms)
             .field("event_max_transit_ms", &self.event_max_transit_ms)
@@ -101,6 +108,7 @@ impl ClockConfig {
             request_timeout_ms: 10_000,
             allow_insecure_http: false,
             drift_ppm: DEFAULT_DRIFT_PPM,
+            learn_drift: true,
             max_samples: DEFAULT_MAX_SAMPLES,
             wall_jump_threshold_ms: 1_000,
             event_max_transit_ms: DEFAULT_EVENT_MAX_TRANSIT_MS,
