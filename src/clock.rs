@@ -5,15 +5,16 @@
 //! Readers (`server_now_ms`, `estimate`) therefore never wait for the
 //! network; `server_now_ms` reads two atomics and the boot clock.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{fence, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::ClockConfig;
+use crate::drift::{self, Drift, SyncInterval};
 use crate::error::{Error, Result};
-use crate::estimate::{drift_widening_ms, select, trim_window, Selection};
-use crate::policy::{PolicyState, SyncReason};
+use crate::estimate::{drift_widening_ms, select, select_with_drift, trim_window, Selection};
+use crate::policy::{DriftStatus, PolicyState, SyncReason};
 use crate::sample::{Sample, SampleSource};
 use crate::time::{OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
 use crate::transport::HttpTransport;
@@ -97,6 +98,70 @@ struct State {
     /// Wall − boot when the selection was made (for wall-jump detection).
     wall_minus_boot_ms: i64,
     rng: u64,
+    /// One interval per successful sync on this boot (see [`crate::drift`]).
+    drift_history: Vec<SyncInterval>,
+    /// Learned from `drift_history` (or the fixed bound).
+    drift: Drift,
+}
+
+/// θ at a reference boot time and the rate it moves at, readable without a
+/// lock (a sequence lock over atomics): what `server_now_ms` needs.
+#[derive(Debug)]
+struct OffsetCell {
+    /// Odd while a writer is between its stores.
+    seq: AtomicU64,
+    theta_ms: AtomicI64,
+    ref_boot_ms: AtomicI64,
+    center_ppb: AtomicI64,
+}
+
+impl OffsetCell {
+    fn new() -> OffsetCell {
+        OffsetCell {
+            seq: AtomicU64::new(0),
+            theta_ms: AtomicI64::new(NO_OFFSET),
+            ref_boot_ms: AtomicI64::new(0),
+            center_ppb: AtomicI64::new(0),
+        }
+    }
+
+    /// Writers hold the state's write lock, so there is one at a time.
+    fn store(&self, theta_ms: i64, ref_boot_ms: i64, center_ppb: i64) {
+        self.seq.fetch_add(1, Ordering::AcqRel);
+        fence(Ordering::Release);
+        self.theta_ms.store(theta_ms, Ordering::Relaxed);
+        self.ref_boot_ms.store(ref_boot_ms, Ordering::Relaxed);
+        self.center_ppb.store(center_ppb, Ordering::Relaxed);
+        self.seq.fetch_add(1, Ordering::Release);
+    }
+
+    /// θ at boot time `boot_ms`, as [`Selection::reading_at`] computes it.
+    fn theta_at(&self, boot_ms: i64) -> Option<i64> {
+        loop {
+            let before = self.seq.load(Ordering::Acquire);
+            if before % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let theta = self.theta_ms.load(Ordering::Relaxed);
+            let reference = self.ref_boot_ms.load(Ordering::Relaxed);
+            let center = self.center_ppb.load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) != before {
+                continue;
+            }
+            if theta == NO_OFFSET {
+                return None;
+            }
+            let drift = Drift {
+                center_ppb: center,
+                bound_ppb: 0,
+                learned: true,
+            };
+            let elapsed = boot_ms.saturating_sub(reference).max(0);
+            return Some(theta.saturating_add(drift.shift_us(elapsed).div_euclid(1_000)));
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -111,6 +176,9 @@ struct SavedState {
     selection: Option<Selection>,
     policy: PolicyState,
     wall_minus_boot_ms: i64,
+    /// Evidence for the drift (checked and recomputed on restore).
+    #[serde(default)]
+    drift_history: Vec<SyncInterval>,
 }
 
 /// The server clock of one homeserver. `Send + Sync`: share it in an `Arc`.
@@ -140,8 +208,8 @@ pub struct ServerClock {
     pub(crate) transport: Option<Arc<dyn HttpTransport>>,
     pub(crate) sleeper: Arc<dyn Sleeper>,
     state: RwLock<State>,
-    /// θ of the current selection, or `NO_OFFSET`: the lock-free fast path.
-    offset_boot_ms: AtomicI64,
+    /// θ of the current selection and its rate: the lock-free fast path.
+    offset: OffsetCell,
     /// The sync burst in flight, shared by every caller that wants one.
     pub(crate) in_flight: Mutex<Option<Arc<crate::session::Flight>>>,
 }
@@ -150,10 +218,7 @@ impl std::fmt::Debug for ServerClock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerClock")
             .field("config", &self.config)
-            .field(
-                "offset_boot_ms",
-                &self.offset_boot_ms.load(Ordering::Relaxed),
-            )
+            .field("offset_boot_ms", &self.offset.theta_at(0))
             .finish_non_exhaustive()
     }
 }
@@ -180,6 +245,7 @@ impl ServerClock {
             None => default_transport(&config)?,
         };
         let seed = seed_from(&*time);
+        let drift_ppm = config.drift_ppm;
         Ok(ServerClock {
             config,
             time,
@@ -187,9 +253,10 @@ impl ServerClock {
             sleeper,
             state: RwLock::new(State {
                 rng: seed,
+                drift: Drift::fixed(drift_ppm),
                 ..State::default()
             }),
-            offset_boot_ms: AtomicI64::new(NO_OFFSET),
+            offset: OffsetCell::new(),
             in_flight: Mutex::new(None),
         })
     }
@@ -223,17 +290,44 @@ impl ServerClock {
         Ok(self.state.write().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn offset(&self) -> Result<i64> {
-        match self.offset_boot_ms.load(Ordering::Acquire) {
-            NO_OFFSET => Err(Error::NotSynced),
-            theta => Ok(theta),
+    /// θ at boot time `boot_ms` (server = boot + θ).
+    fn offset_at(&self, boot_ms: i64) -> Result<i64> {
+        self.offset.theta_at(boot_ms).ok_or(Error::NotSynced)
+    }
+
+    /// The drift the estimate uses, as the policy sees it.
+    fn drift_status(&self, st: &State) -> DriftStatus {
+        if !self.config.learn_drift {
+            return DriftStatus::fixed(self.config.drift_ppm);
+        }
+        DriftStatus {
+            growth_ppb: st.drift.bound_ppb,
+            learning: !st.drift.learned,
+            learned: st.drift.learned,
+        }
+    }
+
+    /// Recomputes the drift from the history (fixed when learning is off).
+    fn relearn(&self, st: &mut State) {
+        st.drift = if self.config.learn_drift {
+            drift::learn(&st.drift_history, self.config.drift_ppm)
+        } else {
+            Drift::fixed(self.config.drift_ppm)
+        };
+    }
+
+    fn publish(&self, st: &State) {
+        match &st.selection {
+            Some(sel) => self
+                .offset
+                .store(sel.offset_ms(), sel.ref_boot_ms, st.drift.center_ppb),
+            None => self.offset.store(NO_OFFSET, 0, 0),
         }
     }
 
     fn estimate_from(&self, st: &State, boot_ms: i64, wall_ms: i64) -> Option<Estimate> {
         let sel = st.selection.as_ref()?;
-        let theta = sel.offset_ms();
-        let uncertainty_ms = sel.uncertainty_at_ms(boot_ms, self.config.drift_ppm);
+        let (theta, uncertainty_ms) = sel.reading_at(boot_ms, &st.drift);
         let wall_minus_boot = wall_ms.saturating_sub(boot_ms);
         let moved = wall_minus_boot.saturating_sub(st.wall_minus_boot_ms);
         // The wall clock also drifts (or is slewed by NTP): only report moves
@@ -276,15 +370,24 @@ impl ServerClock {
         let mut window = st.samples.clone();
         window.extend_from_slice(new);
         trim_window(&mut window, self.config.max_samples as usize);
-        let result = select(&window, self.config.drift_ppm);
+        let mut result = select_with_drift(&window, &st.drift);
+        // A burst outvoted by old samples carried along a learned drift: the
+        // drift is no longer what was learned. Start learning again. (One
+        // sample alone is just a falseticker.)
+        let outvoted = |sel: &Selection| new.iter().any(|s| sel.falsetickers.contains(s));
+        if st.drift.learned && new.len() >= 2 && result.as_ref().map_or(true, outvoted) {
+            st.drift_history
+                .retain(|h| new.iter().any(|s| s.taken_boot_ms <= h.boot_ms));
+            self.relearn(st);
+            result = select_with_drift(&window, &st.drift);
+        }
         match result {
             Ok(sel) => {
                 window.retain(|s| !sel.dropped_by_step.contains(s));
                 st.samples = window;
                 st.wall_minus_boot_ms = self.time.wall_ms().saturating_sub(self.time.boot_ms());
-                self.offset_boot_ms
-                    .store(sel.offset_ms(), Ordering::Release);
                 st.selection = Some(sel);
+                self.publish(st);
                 Ok(())
             }
             Err(e @ Error::Inconsistent(_)) => {
@@ -361,11 +464,11 @@ impl ServerClock {
                 st.samples = saved.samples;
                 st.policy = saved.policy;
                 st.wall_minus_boot_ms = saved.wall_minus_boot_ms;
+                st.drift_history = saved.drift_history;
+                clock.relearn(&mut st);
                 if let Some(sel) = saved.selection {
-                    clock
-                        .offset_boot_ms
-                        .store(sel.offset_ms(), Ordering::Release);
                     st.selection = Some(sel);
+                    clock.publish(&st);
                 }
             } else {
                 st.policy.reset_for_new_boot();
@@ -414,10 +517,46 @@ impl ServerClock {
             selection: st.selection.clone(),
             policy: st.policy.clone(),
             wall_minus_boot_ms: st.wall_minus_boot_ms,
+            drift_history: st.drift_history.clone(),
         };
         serde_json::to_string(&saved)
             .map_err(|e| Error::Internal(format!("state serialisation: {e}")))
     }
+}
+
+/// The interval a burst's own samples give θ, for the drift history: each
+/// edge backed by two of them (one lying reply cannot set it), widened by
+/// the fixed drift bound within the burst. None with fewer than two that
+/// agree.
+fn burst_interval(new: &[Sample], drift_ppm: u32) -> Option<SyncInterval> {
+    if new.len() < 2 {
+        return None;
+    }
+    let sel = select(new, drift_ppm).ok()?;
+    if sel.survivors.len() < 2 || sel.stepped() {
+        return None;
+    }
+    // The second-highest lower edge and second-lowest upper edge of the
+    // survivors, at the selection's reference time.
+    let fixed = Drift::fixed(drift_ppm);
+    let carried: Vec<(i64, i64)> = sel
+        .survivors
+        .iter()
+        .map(|s| {
+            let w = fixed.widening_us(sel.ref_boot_ms.saturating_sub(s.taken_boot_ms));
+            (
+                s.lo_ms.saturating_mul(1_000).saturating_sub(w),
+                s.hi_ms.saturating_mul(1_000).saturating_add(w),
+            )
+        })
+        .collect();
+    let mut los: Vec<i64> = carried.iter().map(|c| c.0).collect();
+    let mut his: Vec<i64> = carried.iter().map(|c| c.1).collect();
+    los.sort_unstable_by(|a, b| b.cmp(a));
+    his.sort_unstable();
+    let (lo, hi) = (los[1], his[1]);
+    let mid = sel.offset_ms().saturating_mul(1_000).clamp(lo, hi);
+    SyncInterval::new(sel.ref_boot_ms, lo, hi, mid).ok()
 }
 
 fn parse_state(json: &str) -> Result<SavedState> {
@@ -443,6 +582,16 @@ fn parse_state(json: &str) -> Result<SavedState> {
     let saved: SavedState = serde_json::from_value(value).map_err(|e| {
         Error::InvalidState(format!("a field is missing or of the wrong type ({e})"))
     })?;
+    for h in &saved.drift_history {
+        if h.boot_ms > saved.saved_boot_ms {
+            return Err(Error::InvalidState(format!(
+                "a drift history entry is from boot {} ms, after the state was saved",
+                h.boot_ms
+            )));
+        }
+    }
+    let mut saved = saved;
+    saved.drift_history = drift::validate_history(std::mem::take(&mut saved.drift_history))?;
     for s in saved
         .samples
         .iter()
@@ -534,8 +683,8 @@ impl ServerClock {
     /// Server time now in ms since the Unix epoch. Lock-free: one boot-clock
     /// read and an atomic load. `Error::NotSynced` before the first sample.
     pub fn server_now_ms(&self) -> Result<i64> {
-        let theta = self.offset()?;
-        Ok(self.time.boot_ms().saturating_add(theta))
+        let boot_ms = self.time.boot_ms();
+        Ok(boot_ms.saturating_add(self.offset_at(boot_ms)?))
     }
 
     /// The boot clock of this clock's time source (for the `*_boot_ms`
@@ -546,31 +695,30 @@ impl ServerClock {
 
     /// Boot-clock time at which the server clock reads `server_ms`.
     pub fn server_ms_to_boot_ms(&self, server_ms: i64) -> Result<i64> {
-        Ok(server_ms.saturating_sub(self.offset()?))
+        // θ moves with the learned rate (at most ppm of the distance): two
+        // steps settle it.
+        let guess = server_ms.saturating_sub(self.offset_at(self.time.boot_ms())?);
+        let guess = server_ms.saturating_sub(self.offset_at(guess)?);
+        Ok(server_ms.saturating_sub(self.offset_at(guess)?))
     }
 
     /// Server time when the boot clock reads `boot_ms`.
     pub fn boot_ms_to_server_ms(&self, boot_ms: i64) -> Result<i64> {
-        Ok(boot_ms.saturating_add(self.offset()?))
+        Ok(boot_ms.saturating_add(self.offset_at(boot_ms)?))
     }
 
     /// Device wall-clock time at which the server clock reads `server_ms`
     /// (by the wall clock as it is set now).
     pub fn server_ms_to_wall_ms(&self, server_ms: i64) -> Result<i64> {
-        let theta = self.offset()?;
+        let boot_ms = self.server_ms_to_boot_ms(server_ms)?;
         let wall_minus_boot = self.time.wall_ms().saturating_sub(self.time.boot_ms());
-        Ok(server_ms
-            .saturating_sub(theta)
-            .saturating_add(wall_minus_boot))
+        Ok(boot_ms.saturating_add(wall_minus_boot))
     }
 
     /// Server time corresponding to device wall-clock time `wall_ms`.
     pub fn wall_ms_to_server_ms(&self, wall_ms: i64) -> Result<i64> {
-        let theta = self.offset()?;
         let wall_minus_boot = self.time.wall_ms().saturating_sub(self.time.boot_ms());
-        Ok(wall_ms
-            .saturating_sub(wall_minus_boot)
-            .saturating_add(theta))
+        self.boot_ms_to_server_ms(wall_ms.saturating_sub(wall_minus_boot))
     }
 
     /// Feeds a sample the app measured itself (sans-I/O). Returns the new
@@ -638,7 +786,9 @@ impl ServerClock {
     /// Why a sync is due now, if it is (ignores rate limits).
     pub fn sync_reason(&self) -> Option<SyncReason> {
         let u = self.estimate().map(|e| e.uncertainty_ms);
-        self.read().ok()?.policy.sync_reason(&self.config.policy, u)
+        let st = self.read().ok()?;
+        st.policy
+            .sync_reason(&self.config.policy, u, &self.drift_status(&st))
     }
 
     /// Milliseconds until `sync_if_needed` would sync (0: now). For
@@ -649,7 +799,7 @@ impl ServerClock {
         match self.read() {
             Ok(st) => {
                 st.policy
-                    .next_sync_due_in_ms(&self.config.policy, u, self.config.drift_ppm, now)
+                    .next_sync_due_in_ms(&self.config.policy, u, &self.drift_status(&st), now)
             }
             Err(_) => 0,
         }
@@ -680,9 +830,18 @@ impl ServerClock {
         Ok(self.read()?.samples.clone())
     }
 
-    /// Merges a burst's samples; on success the policy records it.
+    /// Merges a burst's samples; on success the policy records it. The
+    /// burst's own interval (where two of its replies back each edge) goes
+    /// into the drift history first, so that a burst that contradicts the
+    /// learned drift makes the estimator fall back before it selects.
     pub(crate) fn commit_samples(&self, new: &[Sample]) -> Result<Estimate> {
         let mut st = self.write()?;
+        if self.config.learn_drift {
+            if let Some(entry) = burst_interval(new, self.config.drift_ppm) {
+                drift::record(&mut st.drift_history, entry, self.config.drift_ppm);
+                self.relearn(&mut st);
+            }
+        }
         self.merge_samples(&mut st, new)?;
         st.policy.record_success();
         let boot_ms = self.time.boot_ms();

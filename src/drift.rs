@@ -139,6 +139,13 @@ pub struct Drift {
     pub learned: bool,
 }
 
+impl Default for Drift {
+    /// The fixed bound of the default configuration.
+    fn default() -> Drift {
+        Drift::fixed(crate::estimate::DEFAULT_DRIFT_PPM)
+    }
+}
+
 impl Drift {
     /// The fixed bound: no known rate, `±drift_ppm`.
     pub fn fixed(drift_ppm: u32) -> Drift {

@@ -13,6 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::drift::Drift;
 use crate::error::{Error, Result};
 use crate::sample::{Sample, SampleSource};
 
@@ -79,6 +80,24 @@ impl Selection {
         ))
     }
 
+    /// The reading at boot time `now_boot_ms` with `drift`: θ moved from
+    /// [`offset_ms`](Self::offset_ms) by the drift's center rate since the
+    /// reference time, and the uncertainty, the half-width plus the drift's
+    /// bound over that time (ms, rounded outwards). With
+    /// [`Drift::fixed`] this is `(offset_ms(), uncertainty_at_ms(…))`.
+    pub fn reading_at(&self, now_boot_ms: i64, drift: &Drift) -> (i64, i64) {
+        let elapsed = now_boot_ms.saturating_sub(self.ref_boot_ms).max(0);
+        let shift_us = drift.shift_us(elapsed);
+        let widen_us = drift.widening_us(elapsed);
+        let offset = self.offset_ms().saturating_add(shift_us.div_euclid(1_000));
+        // The shift's dropped fraction (< 1 ms) goes into the uncertainty.
+        let extra_us = widen_us.saturating_add(shift_us.rem_euclid(1_000));
+        let uncertainty = self
+            .half_width_ms()
+            .saturating_add(extra_us.saturating_add(999) / 1_000);
+        (offset, uncertainty)
+    }
+
     /// Whether the server clock stepped: older samples that agreed with
     /// each other were dropped for newer ones that agree on another time.
     pub fn stepped(&self) -> bool {
@@ -90,10 +109,20 @@ fn midpoint(lo: i64, hi: i64) -> i64 {
     (((lo as i128) + (hi as i128)).div_euclid(2)) as i64
 }
 
-/// A sample's interval widened by drift up to `ref_boot_ms`.
-fn widened(s: &Sample, ref_boot_ms: i64, drift_ppm: u32) -> (i64, i64) {
-    let w = drift_widening_ms(drift_ppm, ref_boot_ms.saturating_sub(s.taken_boot_ms));
-    (s.lo_ms.saturating_sub(w), s.hi_ms.saturating_add(w))
+/// A sample's interval carried to `ref_boot_ms` by `drift`: moved by its
+/// center rate and widened by its bound (rounded outwards, ms).
+fn widened(s: &Sample, ref_boot_ms: i64, drift: &Drift) -> (i64, i64) {
+    let elapsed = ref_boot_ms.saturating_sub(s.taken_boot_ms);
+    let shift_us = drift.shift_us(elapsed);
+    let widen_us = drift.widening_us(elapsed);
+    let down_us = shift_us.saturating_sub(widen_us);
+    let up_us = shift_us.saturating_add(widen_us);
+    (
+        s.lo_ms.saturating_add(down_us.div_euclid(1_000)),
+        s.hi_ms
+            .saturating_add(up_us.div_euclid(1_000))
+            .saturating_add(i64::from(up_us.rem_euclid(1_000) != 0)),
+    )
 }
 
 /// Marzullo's algorithm: the region covered by the most intervals. Ties go
@@ -175,6 +204,13 @@ fn marzullo(intervals: &[(i64, i64)], order_newest: &[usize]) -> (usize, i64, i6
 /// assert!((sel.offset_ms() - t).abs() <= sel.half_width_ms());
 /// ```
 pub fn select(samples: &[Sample], drift_ppm: u32) -> Result<Selection> {
+    select_with_drift(samples, &Drift::fixed(drift_ppm))
+}
+
+/// [`select`] with a learned [`Drift`] (see [`crate::drift`]): older samples
+/// are carried to the newest one's time along the drift's center rate and
+/// widened by its bound.
+pub fn select_with_drift(samples: &[Sample], drift: &Drift) -> Result<Selection> {
     if samples.is_empty() {
         return Err(Error::NotSynced);
     }
@@ -184,7 +220,7 @@ pub fn select(samples: &[Sample], drift_ppm: u32) -> Result<Selection> {
     let ref_boot_ms = samples.iter().map(|s| s.taken_boot_ms).max().unwrap_or(0);
     let intervals: Vec<(i64, i64)> = samples
         .iter()
-        .map(|s| widened(s, ref_boot_ms, drift_ppm))
+        .map(|s| widened(s, ref_boot_ms, drift))
         .collect();
     // Indices newest first (stable for equal times: later in the slice is newer).
     let mut order_newest: Vec<usize> = (0..samples.len()).collect();

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::estimate::{drift_widening_ms, select};
+use crate::estimate::select;
 use crate::sample::Sample;
 
 /// Within a burst, the next request leaves at least this long after the
@@ -21,6 +21,35 @@ pub const BURST_MIN_GAP_MS: i64 = 5;
 /// A `Date`-header burst stops once its uncertainty is at most this (or the
 /// round trip keeps it from shrinking further).
 pub const DATE_TARGET_UNCERTAINTY_MS: i64 = 10;
+
+/// While the boot clock's drift is being learned (no estimate of it yet on
+/// this boot), a sync is due once the uncertainty passes this fraction of
+/// `max_uncertainty_ms`: a second sync soon after the first pins the drift
+/// down, and the estimate is never far off while the rate is unknown.
+pub const LEARNING_UNCERTAINTY_DIVISOR: i64 = 4;
+
+/// What the drift model says, for the policy (see [`crate::drift`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriftStatus {
+    /// How fast the uncertainty grows, ppb (the drift's bound).
+    pub growth_ppb: i64,
+    /// Drift learning is on and has no estimate of the drift yet.
+    pub learning: bool,
+    /// The drift is learned: a network change then makes no sync due (a new
+    /// path changes neither clock; the next sync checks it anyway).
+    pub learned: bool,
+}
+
+impl DriftStatus {
+    /// A fixed bound of `drift_ppm` and no learning (the earlier policy).
+    pub fn fixed(drift_ppm: u32) -> DriftStatus {
+        DriftStatus {
+            growth_ppb: i64::from(drift_ppm) * 1_000,
+            learning: false,
+            learned: false,
+        }
+    }
+}
 
 /// Knobs of the sync policy; every field has a sensible default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,12 +150,15 @@ impl PolicyState {
         &self,
         policy: &SyncPolicy,
         uncertainty_ms: Option<i64>,
+        drift: &DriftStatus,
     ) -> Option<SyncReason> {
         match uncertainty_ms {
             None => Some(SyncReason::NoEstimate),
             Some(_) if self.reboot_detected => Some(SyncReason::Reboot),
-            Some(_) if self.network_changed => Some(SyncReason::NetworkChanged),
-            Some(u) if u > policy.max_uncertainty_ms => Some(SyncReason::UncertaintyTooHigh),
+            Some(_) if self.network_changed && !drift.learned => Some(SyncReason::NetworkChanged),
+            Some(u) if u > uncertainty_limit_ms(policy, drift) => {
+                Some(SyncReason::UncertaintyTooHigh)
+            }
             Some(_) => None,
         }
     }
@@ -143,28 +175,27 @@ impl PolicyState {
     }
 
     /// Milliseconds until a sync is due (0: now). With an estimate and no
-    /// other reason, that is when drift will have grown the uncertainty past
-    /// `max_uncertainty_ms`, at `drift_ppm`.
+    /// other reason, that is when the uncertainty will have grown past its
+    /// limit at the drift's growth rate.
     pub fn next_sync_due_in_ms(
         &self,
         policy: &SyncPolicy,
         uncertainty_ms: Option<i64>,
-        drift_ppm: u32,
+        drift: &DriftStatus,
         now_boot_ms: i64,
     ) -> i64 {
-        let due = match self.sync_reason(policy, uncertainty_ms) {
+        let due = match self.sync_reason(policy, uncertainty_ms, drift) {
             Some(_) => now_boot_ms,
             None => {
                 let u = uncertainty_ms.unwrap_or(0);
-                let headroom = policy.max_uncertainty_ms.saturating_sub(u);
-                // Smallest elapsed with widening > headroom.
-                let elapsed = if drift_ppm == 0 {
+                let headroom = uncertainty_limit_ms(policy, drift).saturating_sub(u);
+                // Smallest elapsed with growth > headroom.
+                let elapsed = if drift.growth_ppb <= 0 {
                     i64::MAX / 4
                 } else {
-                    let e = ((headroom as i128 + 1) * 1_000_000) / drift_ppm as i128;
+                    let e = ((headroom as i128 + 1) * 1_000_000_000) / drift.growth_ppb as i128;
                     i64::try_from(e).unwrap_or(i64::MAX / 4)
                 };
-                debug_assert!(drift_widening_ms(drift_ppm, elapsed) >= headroom || drift_ppm == 0);
                 now_boot_ms.saturating_add(elapsed)
             }
         };
@@ -243,6 +274,16 @@ impl PolicyState {
     }
 }
 
+/// The uncertainty above which a sync is due: `max_uncertainty_ms`, or a
+/// [`LEARNING_UNCERTAINTY_DIVISOR`]th of it while the drift is being learned.
+pub fn uncertainty_limit_ms(policy: &SyncPolicy, drift: &DriftStatus) -> i64 {
+    if drift.learning {
+        policy.max_uncertainty_ms / LEARNING_UNCERTAINTY_DIVISOR
+    } else {
+        policy.max_uncertainty_ms
+    }
+}
+
 /// The uncertainty at which a burst may stop early: the policy's target on
 /// the endpoint path; on the `Date` path [`DATE_TARGET_UNCERTAINTY_MS`], or
 /// about half the shortest round trip when that is larger (the floor of any
@@ -303,25 +344,69 @@ pub fn date_probe_send_at_boot_ms(offset_ms: i64, rtt_ms: i64, now_boot_ms: i64)
 mod tests {
     use super::*;
 
+    const FIXED: DriftStatus = DriftStatus {
+        growth_ppb: 100_000,
+        learning: false,
+        learned: false,
+    };
+
     #[test]
     fn reasons_in_priority_order() {
         let p = SyncPolicy::default();
         let mut s = PolicyState::default();
-        assert_eq!(s.sync_reason(&p, None), Some(SyncReason::NoEstimate));
-        assert_eq!(s.sync_reason(&p, Some(10)), None);
         assert_eq!(
-            s.sync_reason(&p, Some(1001)),
+            s.sync_reason(&p, None, &FIXED),
+            Some(SyncReason::NoEstimate)
+        );
+        assert_eq!(s.sync_reason(&p, Some(10), &FIXED), None);
+        assert_eq!(
+            s.sync_reason(&p, Some(1001), &FIXED),
             Some(SyncReason::UncertaintyTooHigh)
         );
         s.network_changed = true;
         assert_eq!(
-            s.sync_reason(&p, Some(10)),
+            s.sync_reason(&p, Some(10), &FIXED),
             Some(SyncReason::NetworkChanged)
         );
         s.reboot_detected = true;
-        assert_eq!(s.sync_reason(&p, Some(10)), Some(SyncReason::Reboot));
+        assert_eq!(
+            s.sync_reason(&p, Some(10), &FIXED),
+            Some(SyncReason::Reboot)
+        );
         s.record_success();
-        assert_eq!(s.sync_reason(&p, Some(10)), None);
+        assert_eq!(s.sync_reason(&p, Some(10), &FIXED), None);
+    }
+
+    #[test]
+    fn learning_syncs_early_and_a_learned_drift_ignores_network_changes() {
+        let p = SyncPolicy::default();
+        let mut s = PolicyState::default();
+        let learning = DriftStatus {
+            learning: true,
+            ..FIXED
+        };
+        assert_eq!(s.sync_reason(&p, Some(250), &learning), None);
+        assert_eq!(
+            s.sync_reason(&p, Some(251), &learning),
+            Some(SyncReason::UncertaintyTooHigh)
+        );
+        assert_eq!(s.sync_reason(&p, Some(251), &FIXED), None);
+        let learned = DriftStatus {
+            growth_ppb: 20_000,
+            learning: false,
+            learned: true,
+        };
+        s.network_changed = true;
+        assert_eq!(s.sync_reason(&p, Some(300), &learned), None);
+        assert_eq!(
+            s.sync_reason(&p, Some(300), &learning),
+            Some(SyncReason::NetworkChanged)
+        );
+        // 50 ms now, limit 1000, 20 ppm: 951 ms of growth takes 4.755e7 ms.
+        s.network_changed = false;
+        assert_eq!(s.next_sync_due_in_ms(&p, Some(50), &learned, 0), 47_550_000);
+        // While learning: 201 ms at 100 ppm.
+        assert_eq!(s.next_sync_due_in_ms(&p, Some(50), &learning, 0), 2_010_000);
     }
 
     #[test]
@@ -329,11 +414,11 @@ mod tests {
         let p = SyncPolicy::default();
         let s = PolicyState::default();
         // 50 ms now, limit 1000, 100 ppm: 951 ms of widening takes 9.51e6 ms.
-        let due = s.next_sync_due_in_ms(&p, Some(50), 100, 0);
+        let due = s.next_sync_due_in_ms(&p, Some(50), &FIXED, 0);
         assert_eq!(due, 9_510_000);
-        assert!(drift_widening_ms(100, due) + 50 > 1000);
-        assert!(drift_widening_ms(100, due - 10_000) + 50 <= 1000);
-        assert_eq!(s.next_sync_due_in_ms(&p, None, 100, 0), 0);
+        assert!(crate::estimate::drift_widening_ms(100, due) + 50 > 1000);
+        assert!(crate::estimate::drift_widening_ms(100, due - 10_000) + 50 <= 1000);
+        assert_eq!(s.next_sync_due_in_ms(&p, None, &FIXED, 0), 0);
     }
 
     #[test]
@@ -341,9 +426,9 @@ mod tests {
         let p = SyncPolicy::default();
         let mut s = PolicyState::default();
         s.record_attempt(1_000);
-        assert_eq!(s.next_sync_due_in_ms(&p, None, 100, 1_000), 30_000);
+        assert_eq!(s.next_sync_due_in_ms(&p, None, &FIXED, 1_000), 30_000);
         s.record_rate_limited(&p, 1_000, Some(120_000));
-        assert_eq!(s.next_sync_due_in_ms(&p, None, 100, 1_000), 120_000);
+        assert_eq!(s.next_sync_due_in_ms(&p, None, &FIXED, 1_000), 120_000);
         s.record_rate_limited(&p, 1_000, None);
         assert_eq!(s.retry_at_boot_ms, Some(31_000));
     }
