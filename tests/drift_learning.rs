@@ -1,0 +1,225 @@
+//! Drift learning through the real `ServerClock`: syncs over a simulated
+//! transport on a boot clock that runs fast, restores on the same boot and
+//! after a reboot, forged histories.
+
+use std::sync::{Arc, Mutex};
+
+use mxclock::transport::TransportError;
+use mxclock::{
+    ClockConfig, Error, HttpHeader, HttpRequest, HttpResponse, HttpTransport, ServerClock, Sleeper,
+    TimeSource,
+};
+
+const SERVER0_MS: f64 = 1_750_000_000_000.0;
+const HOUR_MS: f64 = 3_600_000.0;
+
+/// True time τ; the server clock is `SERVER0_MS + τ`; the boot clock runs
+/// `1 + rate` fast from `boot0`. Replies take `one_way_ms` each way.
+struct World {
+    state: Mutex<(f64, String)>,
+    rate: f64,
+    boot0: f64,
+    one_way_ms: f64,
+}
+
+impl World {
+    fn new(rate_ppm: f64) -> Arc<World> {
+        Arc::new(World {
+            state: Mutex::new((0.0, "boot-a".into())),
+            rate: rate_ppm * 1e-6,
+            boot0: 50_000.0,
+            one_way_ms: 20.0,
+        })
+    }
+    fn tau(&self) -> f64 {
+        self.state.lock().unwrap().0
+    }
+    fn advance(&self, ms: f64) {
+        self.state.lock().unwrap().0 += ms;
+    }
+    fn truth_ms(&self) -> f64 {
+        SERVER0_MS + self.tau()
+    }
+    fn clock(self: &Arc<Self>, config: ClockConfig) -> Arc<ServerClock> {
+        ServerClock::with_sources_and_sleeper(
+            config,
+            self.clone(),
+            Some(self.clone()),
+            self.clone(),
+        )
+        .unwrap()
+    }
+    fn restore(
+        self: &Arc<Self>,
+        config: ClockConfig,
+        state: &str,
+    ) -> Result<Arc<ServerClock>, Error> {
+        ServerClock::restore_with_sources_and_sleeper(
+            config,
+            state,
+            self.clone(),
+            Some(self.clone()),
+            self.clone(),
+        )
+    }
+    /// The estimate holds the truth; returns |error| ms.
+    fn check(&self, clock: &ServerClock) -> f64 {
+        let e = clock.estimate().expect("an estimate");
+        let err = (e.server_now_ms as f64 - self.truth_ms()).abs();
+        assert!(
+            err <= e.uncertainty_ms as f64,
+            "error {err} ms outside ±{} ms at τ {}",
+            e.uncertainty_ms,
+            self.tau()
+        );
+        err
+    }
+}
+
+impl TimeSource for World {
+    fn boot_ms(&self) -> i64 {
+        (self.boot0 + self.tau() * (1.0 + self.rate)).floor() as i64
+    }
+    fn wall_ms(&self) -> i64 {
+        self.truth_ms() as i64
+    }
+    fn boot_id(&self) -> String {
+        self.state.lock().unwrap().1.clone()
+    }
+}
+
+impl Sleeper for World {
+    fn sleep_ms(&self, ms: i64) {
+        self.advance(ms.max(0) as f64);
+    }
+}
+
+impl HttpTransport for World {
+    fn get(&self, _request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.advance(self.one_way_ms);
+        let server = self.truth_ms().floor() as i64;
+        self.advance(self.one_way_ms);
+        Ok(HttpResponse {
+            status: 200,
+            headers: vec![HttpHeader::new("Content-Type", "application/json")],
+            body: format!("{{\"server_now\": {server}}}").into_bytes(),
+        })
+    }
+}
+
+fn config() -> ClockConfig {
+    ClockConfig::new("https://matrix.example.org")
+}
+
+/// Syncs at τ = 0, 1 h and 5 h on a boot clock 40 ppm fast.
+fn learned(world: &Arc<World>) -> Arc<ServerClock> {
+    let clock = world.clock(config());
+    for at in [0.0, HOUR_MS, 5.0 * HOUR_MS] {
+        world.advance(at - world.tau());
+        clock.sync().unwrap();
+    }
+    clock
+}
+
+#[test]
+fn a_learned_drift_keeps_the_truth_inside_and_the_error_small() {
+    let world = World::new(40.0);
+    let clock = learned(&world);
+    // The fixed bound would grow 100 ms per 1 000 s; the learned one far less.
+    let before = clock.estimate().unwrap().uncertainty_ms;
+    let mut worst: f64 = 0.0;
+    for _ in 0..20 {
+        world.advance(HOUR_MS);
+        worst = worst.max(world.check(&clock));
+    }
+    let after = clock.estimate().unwrap().uncertainty_ms;
+    let growth_ppm = (after - before) as f64 / (20.0 * HOUR_MS) * 1e6;
+    assert!(growth_ppm < 30.0, "grows {growth_ppm} ppm");
+    assert!(
+        growth_ppm >= 15.0,
+        "grows {growth_ppm} ppm, below the floor"
+    );
+    // Uncorrected, 40 ppm over 20 h is 2.9 s.
+    assert!(worst < 100.0, "error {worst} ms");
+    // The fast path and the conversions extrapolate the same θ.
+    let e = clock.estimate().unwrap();
+    assert!((clock.server_now_ms().unwrap() - e.server_now_ms).abs() <= 1);
+    let boot = clock.boot_ms();
+    let server = clock.boot_ms_to_server_ms(boot + 3_600_000).unwrap();
+    assert!((clock.server_ms_to_boot_ms(server).unwrap() - (boot + 3_600_000)).abs() <= 1);
+}
+
+#[test]
+fn the_fixed_bound_without_learning() {
+    let world = World::new(40.0);
+    let mut c = config();
+    c.learn_drift = false;
+    let clock = world.clock(c);
+    clock.sync().unwrap();
+    let before = clock.estimate().unwrap().uncertainty_ms;
+    world.advance(HOUR_MS);
+    clock.sync().unwrap_or_else(|e| panic!("{e}"));
+    world.advance(HOUR_MS);
+    let after = clock.estimate().unwrap().uncertainty_ms;
+    // 100 ppm over an hour: 360 ms on top of a fresh sync's.
+    assert!(after - before >= 350, "{before} → {after}");
+    world.check(&clock);
+}
+
+#[test]
+fn a_same_boot_restore_keeps_learning_and_a_reboot_drops_it() {
+    let world = World::new(-30.0);
+    let clock = learned(&world);
+    world.advance(HOUR_MS);
+    let state = clock.export_state().unwrap();
+    let due = clock.next_sync_due_in_ms();
+    let restored = world.restore(config(), &state).unwrap();
+    assert_eq!(restored.estimate(), clock.estimate());
+    assert_eq!(restored.next_sync_due_in_ms(), due);
+    assert!(
+        due > 10.0 as i64 * HOUR_MS as i64,
+        "learned: due in {due} ms"
+    );
+    world.check(&restored);
+
+    // After a reboot the history means nothing: the fixed bound, and a sync.
+    world.state.lock().unwrap().1 = "boot-b".into();
+    let rebooted = world.restore(config(), &state).unwrap();
+    rebooted.sync().unwrap();
+    let fresh = rebooted.estimate().unwrap().uncertainty_ms;
+    world.advance(HOUR_MS);
+    let grown = rebooted.estimate().unwrap().uncertainty_ms - fresh;
+    assert!(
+        grown >= 350,
+        "fixed bound after a reboot: grew {grown} ms in an hour"
+    );
+}
+
+#[test]
+fn forged_histories_are_refused() {
+    let world = World::new(10.0);
+    let clock = learned(&world);
+    let state: serde_json::Value = serde_json::from_str(&clock.export_state().unwrap()).unwrap();
+    let history = state["drift_history"].as_array().unwrap().clone();
+    assert!(history.len() >= 2, "{state}");
+    let forge = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut s = state.clone();
+        f(&mut s["drift_history"]);
+        world.restore(config(), &s.to_string())
+    };
+    // lo above hi; out of order; taken after the save; not a number.
+    let cases: [&dyn Fn(&mut serde_json::Value); 4] = [
+        &|h| h[0]["lo_us"] = (h[0]["hi_us"].as_i64().unwrap() + 1).into(),
+        &|h| h.as_array_mut().unwrap().reverse(),
+        &|h| h[1]["boot_ms"] = i64::MAX.into(),
+        &|h| h[0]["mid_us"] = "soon".into(),
+    ];
+    for (i, f) in cases.iter().enumerate() {
+        match forge(f) {
+            Err(Error::InvalidState(_)) => {}
+            other => panic!("case {i}: {other:?}"),
+        }
+    }
+    // The unforged state restores.
+    assert!(world.restore(config(), &state.to_string()).is_ok());
+}
