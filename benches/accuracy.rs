@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use mxclock::drift::Drift;
 use mxclock::estimate::{select, DEFAULT_DRIFT_PPM};
 use mxclock::policy::{
     burst_complete, burst_target_uncertainty_ms, date_probe_send_at_boot_ms, SyncPolicy,
@@ -603,10 +604,8 @@ fn cross_check(w: &World, mine: &Estimate, tau_eval: f64) {
         .estimate()
         .map(|e| (e.server_now_ms, e.uncertainty_ms));
     let ours = mine.mxclock_selection.as_ref().map(|sel| {
-        (
-            boot + sel.offset_ms(),
-            sel.uncertainty_at_ms(boot, DEFAULT_DRIFT_PPM),
-        )
+        let (theta, u) = sel.reading_at(boot, &Drift::fixed(DEFAULT_DRIFT_PPM));
+        (boot + theta, u)
     });
     let requests = live.next.load(Ordering::SeqCst);
     assert!(
@@ -654,10 +653,10 @@ impl Row {
         t.requests += e.requests;
         let (estimate_ms, uncertainty) = match (&e.mxclock_selection, e.theta_ms.is_nan()) {
             // ServerClock::estimate: server_now = boot + θ, uncertainty at boot.
-            (Some(sel), _) => (
-                (boot + sel.offset_ms()) as f64,
-                Some(sel.uncertainty_at_ms(boot, DEFAULT_DRIFT_PPM) as f64),
-            ),
+            (Some(sel), _) => {
+                let (theta, u) = sel.reading_at(boot, &Drift::fixed(DEFAULT_DRIFT_PPM));
+                ((boot + theta) as f64, Some(u as f64))
+            }
             (None, true) => {
                 t.no_estimate += 1;
                 (fallback_ms, None)

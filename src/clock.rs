@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::ClockConfig;
 use crate::drift::{self, Drift, SyncInterval};
 use crate::error::{Error, Result};
-use crate::estimate::{drift_widening_ms, select, select_with_drift, trim_window, Selection};
+use crate::estimate::{
+    drift_widening_ms, reading_ms_from_us, select, select_with_drift, trim_window, Selection,
+};
 use crate::policy::{DriftStatus, PolicyState, SyncReason};
 use crate::sample::{Sample, SampleSource};
 use crate::time::{OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
@@ -110,7 +112,7 @@ struct State {
 struct OffsetCell {
     /// Odd while a writer is between its stores.
     seq: AtomicU64,
-    theta_ms: AtomicI64,
+    theta_us: AtomicI64,
     ref_boot_ms: AtomicI64,
     center_ppb: AtomicI64,
 }
@@ -119,17 +121,17 @@ impl OffsetCell {
     fn new() -> OffsetCell {
         OffsetCell {
             seq: AtomicU64::new(0),
-            theta_ms: AtomicI64::new(NO_OFFSET),
+            theta_us: AtomicI64::new(NO_OFFSET),
             ref_boot_ms: AtomicI64::new(0),
             center_ppb: AtomicI64::new(0),
         }
     }
 
     /// Writers hold the state's write lock, so there is one at a time.
-    fn store(&self, theta_ms: i64, ref_boot_ms: i64, center_ppb: i64) {
+    fn store(&self, theta_us: i64, ref_boot_ms: i64, center_ppb: i64) {
         self.seq.fetch_add(1, Ordering::AcqRel);
         fence(Ordering::Release);
-        self.theta_ms.store(theta_ms, Ordering::Relaxed);
+        self.theta_us.store(theta_us, Ordering::Relaxed);
         self.ref_boot_ms.store(ref_boot_ms, Ordering::Relaxed);
         self.center_ppb.store(center_ppb, Ordering::Relaxed);
         self.seq.fetch_add(1, Ordering::Release);
@@ -143,7 +145,7 @@ impl OffsetCell {
                 std::hint::spin_loop();
                 continue;
             }
-            let theta = self.theta_ms.load(Ordering::Relaxed);
+            let theta = self.theta_us.load(Ordering::Relaxed);
             let reference = self.ref_boot_ms.load(Ordering::Relaxed);
             let center = self.center_ppb.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
@@ -159,7 +161,9 @@ impl OffsetCell {
                 learned: true,
             };
             let elapsed = boot_ms.saturating_sub(reference).max(0);
-            return Some(theta.saturating_add(drift.shift_us(elapsed).div_euclid(1_000)));
+            return Some(reading_ms_from_us(
+                theta.saturating_add(drift.shift_us(elapsed)),
+            ));
         }
     }
 }
@@ -320,7 +324,7 @@ impl ServerClock {
         match &st.selection {
             Some(sel) => self
                 .offset
-                .store(sel.offset_ms(), sel.ref_boot_ms, st.drift.center_ppb),
+                .store(sel.offset_us(), sel.ref_boot_ms, st.drift.center_ppb),
             None => self.offset.store(NO_OFFSET, 0, 0),
         }
     }
@@ -555,7 +559,7 @@ fn burst_interval(new: &[Sample], drift_ppm: u32) -> Option<SyncInterval> {
     los.sort_unstable_by(|a, b| b.cmp(a));
     his.sort_unstable();
     let (lo, hi) = (los[1], his[1]);
-    let mid = sel.offset_ms().saturating_mul(1_000).clamp(lo, hi);
+    let mid = sel.offset_us().clamp(lo, hi);
     SyncInterval::new(sel.ref_boot_ms, lo, hi, mid).ok()
 }
 

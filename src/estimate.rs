@@ -80,22 +80,40 @@ impl Selection {
         ))
     }
 
-    /// The reading at boot time `now_boot_ms` with `drift`: θ moved from
-    /// [`offset_ms`](Self::offset_ms) by the drift's center rate since the
-    /// reference time, and the uncertainty, the half-width plus the drift's
-    /// bound over that time (ms, rounded outwards). With
-    /// [`Drift::fixed`] this is `(offset_ms(), uncertainty_at_ms(…))`.
+    /// θ estimate in µs: the exact midpoint (edges are whole ms, so the
+    /// midpoint is a whole or half ms).
+    pub fn offset_us(&self) -> i64 {
+        let mid = (self.lo_ms as i128 + self.hi_ms as i128) * 500;
+        mid.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    }
+
+    /// Half-width in µs (exact).
+    pub fn half_width_us(&self) -> i64 {
+        let w = (self.hi_ms as i128 - self.lo_ms as i128) * 500;
+        w.clamp(0, i64::MAX as i128) as i64
+    }
+
+    /// The reading a clock gives when its boot clock reads `now_boot_ms`,
+    /// with `drift`: `(θ ms, uncertainty ms)`, so that server time is
+    /// `now_boot_ms + θ`.
+    ///
+    /// θ is kept in µs: the midpoint, moved by the drift's center rate
+    /// since the reference time, plus half a millisecond because the boot
+    /// reading was truncated (the true boot time is in
+    /// `[now_boot_ms, now_boot_ms + 1)`), rounded to the nearest ms. The
+    /// uncertainty is the half-width plus the drift's bound over that time,
+    /// plus 1 ms for that truncation and that rounding, rounded up.
     pub fn reading_at(&self, now_boot_ms: i64, drift: &Drift) -> (i64, i64) {
         let elapsed = now_boot_ms.saturating_sub(self.ref_boot_ms).max(0);
-        let shift_us = drift.shift_us(elapsed);
-        let widen_us = drift.widening_us(elapsed);
-        let offset = self.offset_ms().saturating_add(shift_us.div_euclid(1_000));
-        // The shift's dropped fraction (< 1 ms) goes into the uncertainty.
-        let extra_us = widen_us.saturating_add(shift_us.rem_euclid(1_000));
-        let uncertainty = self
-            .half_width_ms()
-            .saturating_add(extra_us.saturating_add(999) / 1_000);
-        (offset, uncertainty)
+        let theta_us = self.offset_us().saturating_add(drift.shift_us(elapsed));
+        let uncertainty_us = self
+            .half_width_us()
+            .saturating_add(drift.widening_us(elapsed))
+            .saturating_add(1_000);
+        (
+            reading_ms_from_us(theta_us),
+            uncertainty_us.saturating_add(999) / 1_000,
+        )
     }
 
     /// Whether the server clock stepped: older samples that agreed with
@@ -103,6 +121,12 @@ impl Selection {
     pub fn stepped(&self) -> bool {
         self.server_stepped
     }
+}
+
+/// θ µs (the estimate at the true boot time) to the ms added to a
+/// truncated boot reading: + ½ ms for the truncation, rounded to nearest.
+pub fn reading_ms_from_us(theta_us: i64) -> i64 {
+    theta_us.saturating_add(1_000).div_euclid(1_000)
 }
 
 fn midpoint(lo: i64, hi: i64) -> i64 {
