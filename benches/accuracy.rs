@@ -33,8 +33,8 @@ use std::time::Instant;
 use mxclock::drift::Drift;
 use mxclock::estimate::{select, DEFAULT_DRIFT_PPM};
 use mxclock::policy::{
-    burst_complete, burst_target_uncertainty_ms, date_probe_send_at_boot_ms, SyncPolicy,
-    BURST_MIN_GAP_MS,
+    burst_complete, burst_has_majority, burst_request_limit, burst_target_uncertainty_ms,
+    date_probe_send_at_boot_ms, SyncPolicy, BURST_MIN_GAP_MS, NO_MAJORITY_BUDGET_FACTOR,
 };
 use mxclock::transport::TransportError;
 use mxclock::{
@@ -221,7 +221,7 @@ impl World {
         let b0 = rng.uniform(60_000.0, 30.0 * 86_400_000.0);
         let drift = rng.uniform(-50e-6, 50e-6);
         let cached_server_ms = s0 - rng.uniform(1_000.0, 300_000.0);
-        let draws = (0..DEFAULT_DATE_BUDGET.max(BUDGET))
+        let draws = (0..DEFAULT_DATE_BUDGET.max(BUDGET) * NO_MAJORITY_BUDGET_FACTOR as usize)
             .map(|_| {
                 let stale = rng.chance(sc.stale_p);
                 let (up, down) = if stale {
@@ -462,7 +462,18 @@ fn mxclock_burst_paced(
         let mut last_received_boot_ms: Option<i64> = None;
         let mut taken: Vec<Sample> = Vec::new();
         let mut in_burst = 0;
-        while in_burst < budget {
+        loop {
+            // sync.rs `next_step`: the default policy goes on past the budget
+            // while the burst has no majority; the equal-budget row does not.
+            let majority = burst_has_majority(&window, &taken, drift_ppm);
+            let limit = if early_stop {
+                burst_request_limit(budget as u32, majority) as usize
+            } else {
+                budget
+            };
+            if in_burst >= limit {
+                break;
+            }
             if !endpoint {
                 // sync.rs `date_step`: wait for the second boundary when
                 // there is an estimate to time the probe by.

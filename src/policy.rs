@@ -316,6 +316,37 @@ pub fn burst_complete(window: &[Sample], taken: &[Sample], drift_ppm: u32, targe
     newest_agrees && fresh_agreeing >= 2 && sel.half_width_ms() <= target_ms
 }
 
+/// A burst whose samples have no majority may go on for up to this many
+/// times its request budget (still within `max_sync_ms`): giving up leaves
+/// the app with the device clock, and a few more replies usually settle it.
+pub const NO_MAJORITY_BUDGET_FACTOR: u32 = 3;
+
+/// Whether a burst's samples have a majority: over `window` (the samples
+/// kept before the burst plus `taken`, the burst's own), more than half
+/// agree and the newest sample is one of them. An empty burst has nothing
+/// to settle.
+pub fn burst_has_majority(window: &[Sample], taken: &[Sample], drift_ppm: u32) -> bool {
+    if taken.is_empty() {
+        return true;
+    }
+    let Ok(sel) = select(window, drift_ppm) else {
+        return false;
+    };
+    let newest = window.iter().max_by_key(|s| s.taken_boot_ms);
+    newest.is_some_and(|n| sel.survivors.contains(n))
+}
+
+/// How many requests a burst may send: its `budget`, or
+/// [`NO_MAJORITY_BUDGET_FACTOR`] times it (at most 64) while its samples
+/// have no majority.
+pub fn burst_request_limit(budget: u32, has_majority: bool) -> u32 {
+    if has_majority {
+        budget
+    } else {
+        budget.saturating_mul(NO_MAJORITY_BUDGET_FACTOR).min(64)
+    }
+}
+
 /// When to send the next `Date`-header probe (htpdate's trick, DESIGN.md
 /// section 4): so that it reaches the server when the predicted server time
 /// is a whole second. The reply's `Date` then tells on which side of the
@@ -407,6 +438,23 @@ mod tests {
         assert_eq!(s.next_sync_due_in_ms(&p, Some(50), &learned, 0), 47_550_000);
         // While learning: 201 ms at 100 ppm.
         assert_eq!(s.next_sync_due_in_ms(&p, Some(50), &learning, 0), 2_010_000);
+    }
+
+    #[test]
+    fn a_burst_without_a_majority_may_go_on() {
+        let t = 1_750_000_000_000;
+        let good = |at| Sample::from_endpoint(at, at + 40, t + at + 20).unwrap();
+        let stale = |at| Sample::from_endpoint(at, at + 4, t - 60_000).unwrap();
+        // One good, one stale: no majority, so up to three times the budget.
+        let taken = [good(0), stale(100)];
+        assert!(!burst_has_majority(&taken, &taken, 100));
+        assert_eq!(burst_request_limit(4, false), 12);
+        // A third good reply settles it.
+        let taken = [good(0), stale(100), good(200)];
+        assert!(burst_has_majority(&taken, &taken, 100));
+        assert_eq!(burst_request_limit(4, true), 4);
+        assert!(burst_has_majority(&taken, &[], 100));
+        assert_eq!(burst_request_limit(40, false), 64);
     }
 
     #[test]

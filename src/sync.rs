@@ -15,6 +15,7 @@
 //! | decision | method | pure function |
 //! |---|---|---|
 //! | which request next, or stop (budget, `max_sync_ms`) | [`Burst::plan`] | [`Burst::next_step`], [`Burst::within_sync_bound`] |
+//! | go on past the budget while there is no majority | [`Burst::next_step`] | [`burst_has_majority`], [`burst_request_limit`] |
 //! | when a `Date` probe leaves | [`Burst::send_at`] | [`date_probe_send_at_boot_ms`] |
 //! | spacing between requests | [`Burst::send_at`] | [`BURST_MIN_GAP_MS`] |
 //! | what a reply is worth | [`Burst::endpoint_reply`], [`Burst::date_reply`] | `Sample::from_*`, [`parse`] |
@@ -31,8 +32,8 @@ use crate::config::DATE_PROBE_PATH;
 use crate::error::{Error, Result};
 use crate::estimate::select;
 use crate::policy::{
-    burst_complete, burst_target_uncertainty_ms, date_probe_send_at_boot_ms, SyncReason,
-    BURST_MIN_GAP_MS,
+    burst_complete, burst_has_majority, burst_request_limit, burst_target_uncertainty_ms,
+    date_probe_send_at_boot_ms, SyncReason, BURST_MIN_GAP_MS,
 };
 use crate::sample::Sample;
 use crate::session::{FlightState, Session, SyncAction};
@@ -151,7 +152,8 @@ impl Burst {
     }
 
     /// Endpoint while the server has it, else `Date` probes; `None` once
-    /// the path's request budget is spent.
+    /// the path's request budget is spent (a larger one while the burst's
+    /// samples have no majority: [`burst_request_limit`]).
     fn next_step(&self, clock: &ServerClock) -> Option<Step> {
         let policy = &clock.config.policy;
         let (step, budget) = if self.endpoint_supported {
@@ -159,7 +161,8 @@ impl Burst {
         } else {
             (Step::DateProbe, policy.date_probe_budget)
         };
-        (self.requests < budget).then_some(step)
+        let majority = burst_has_majority(&self.window, &self.new, clock.config.drift_ppm);
+        (self.requests < burst_request_limit(budget, majority)).then_some(step)
     }
 
     /// The whole sync stays within `max_sync_ms`: no request starts that
