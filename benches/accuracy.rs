@@ -700,7 +700,12 @@ struct Summary {
     mean_uncertainty: Option<f64>,
     mean_requests: f64,
     no_estimate: usize,
+    /// The error distribution, for the CDF plot: the i/200-quantiles.
+    quantiles: Vec<f64>,
 }
+
+/// Points of the error CDF written to the JSON.
+const CDF_POINTS: usize = 200;
 
 fn summarise(row: Row) -> Summary {
     let mut t = row.tally;
@@ -725,6 +730,9 @@ fn summarise(row: Row) -> Summary {
             .then(|| t.uncertainty_sum / t.with_uncertainty as f64),
         mean_requests: t.requests as f64 / n as f64,
         no_estimate: t.no_estimate,
+        quantiles: (1..=CDF_POINTS)
+            .map(|i| quantile(&t.abs_errors, i as f64 / CDF_POINTS as f64))
+            .collect(),
     }
 }
 
@@ -797,6 +805,212 @@ fn run_scenario(sc: &Scenario) -> (Vec<Summary>, usize) {
     (rows.into_iter().map(summarise).collect(), cross_checked)
 }
 
+fn write_table(md: &mut String, name: &str, description: &str, summaries: &[Summary]) {
+    let _ = writeln!(md, "### `{}`: {}\n", name, description);
+    let _ = writeln!(
+        md,
+        "| strategy | p50 (ms) | p99 (ms) | max (ms) | coverage | coverage ±1 ms | mean uncertainty (ms) | mean requests | no estimate |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for s in summaries {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |",
+            s.name,
+            fmt_ms(s.p50),
+            fmt_ms(s.p99),
+            fmt_ms(s.max),
+            fmt_opt_pct(s.coverage),
+            fmt_opt_pct(s.coverage_1ms),
+            s.mean_uncertainty.map(fmt_ms).unwrap_or_else(|| "—".into()),
+            s.mean_requests,
+            s.no_estimate,
+        );
+    }
+}
+
+/// The drift-learning scenario's name and description.
+const DRIFT_SCENARIO: &str = "drift_day";
+const DRIFT_DESCRIPTION: &str = "a phone syncs at 0, 40 min and 4 h (mobile network, default \
+     policy bursts); the boot clock runs at a fixed rate in ±50 ppm plus a swing of up to ±3 ppm \
+     over the day; the error is read 4 to 16 h after the last sync";
+/// Trials of the drift scenario (each runs two `ServerClock`s).
+const DRIFT_TRIALS: usize = 2_000;
+
+/// A drifting phone for the drift scenario: true time τ, boot clock
+/// `b0 + τ + ∫ rate`, a mobile network.
+struct DriftWorld {
+    inner: Mutex<(f64, Rng)>,
+    s0: f64,
+    b0: f64,
+    rate: f64,
+    swing: f64,
+    phase: f64,
+}
+
+impl DriftWorld {
+    fn tau(&self) -> f64 {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+    fn advance(&self, ms: f64) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).0 += ms.max(0.0);
+    }
+    fn boot(&self, tau: f64) -> f64 {
+        let w = 2.0 * std::f64::consts::PI / 86_400_000.0;
+        self.b0
+            + tau
+            + self.rate * tau
+            + self.swing / w * (self.phase.cos() - (w * tau + self.phase).cos())
+    }
+}
+
+impl TimeSource for DriftWorld {
+    fn boot_ms(&self) -> i64 {
+        self.boot(self.tau()).floor() as i64
+    }
+    fn wall_ms(&self) -> i64 {
+        (self.s0 + self.tau()).floor() as i64
+    }
+    fn boot_id(&self) -> String {
+        "drift".into()
+    }
+}
+
+impl Sleeper for DriftWorld {
+    fn sleep_ms(&self, ms: i64) {
+        self.advance(ms as f64);
+    }
+}
+
+impl HttpTransport for DriftWorld {
+    fn get(&self, _request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let (up, down) = {
+            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            Network::mobile().draw(&mut inner.1)
+        };
+        self.advance(up);
+        let server = (self.s0 + self.tau()).floor() as i64;
+        self.advance(down);
+        Ok(HttpResponse {
+            status: 200,
+            headers: vec![HttpHeader::new("Content-Type", "application/json")],
+            body: format!("{{\"server_now\": {server}}}").into_bytes(),
+        })
+    }
+}
+
+/// The drift scenario: mxclock with and without drift learning, through
+/// `ServerClock`, and the peers' last burst.
+fn run_drift_scenario() -> Vec<Summary> {
+    let mut rng = Rng::new(0x6D78_636C_6F63_6B00 ^ 0xD81F7);
+    let mut rows = vec![
+        Row::new("mxclock", true),
+        Row::new("mxclock, fixed 100 ppm (learn_drift off)*", false),
+        Row::new("min_rtt", true),
+        Row::new("cristian", true),
+    ];
+    for _ in 0..DRIFT_TRIALS {
+        let s0 = SERVER_EPOCH_MS + rng.uniform(0.0, 1e10);
+        let b0 = rng.uniform(60_000.0, 30.0 * 86_400_000.0);
+        let rate = rng.uniform(-50e-6, 50e-6);
+        let swing = rng.uniform(0.0, 3e-6);
+        let phase = rng.uniform(0.0, 6.28);
+        let net_seed = rng.next_u64();
+        let read_after = rng.uniform(4.0, 16.0) * 3_600_000.0;
+        let mut truths = Vec::new();
+        for (i, learn) in [true, false].into_iter().enumerate() {
+            // The same crystal and network draws for both.
+            let world = Arc::new(DriftWorld {
+                inner: Mutex::new((0.0, Rng::new(net_seed))),
+                s0,
+                b0,
+                rate,
+                swing,
+                phase,
+            });
+            let mut config = ClockConfig::new("https://matrix.example.org");
+            config.learn_drift = learn;
+            let clock = ServerClock::with_sources_and_sleeper(
+                config,
+                world.clone() as Arc<dyn TimeSource>,
+                Some(world.clone() as Arc<dyn HttpTransport>),
+                world.clone() as Arc<dyn Sleeper>,
+            )
+            .expect("default config");
+            let mut requests = 0;
+            for at in [0.0, 2_400_000.0, 14_400_000.0] {
+                world.advance(at - world.tau());
+                requests += clock.sync().map(|r| r.requests as usize).unwrap_or(0);
+            }
+            world.advance(read_after);
+            let truth = s0 + world.tau();
+            let e = clock.estimate().expect("synced");
+            let err = (e.server_now_ms as f64 - truth).abs();
+            let t = &mut rows[i].tally;
+            t.requests += requests;
+            t.abs_errors.push(err);
+            t.with_uncertainty += 1;
+            t.uncertainty_sum += e.uncertainty_ms as f64;
+            t.covered += usize::from(err <= e.uncertainty_ms as f64);
+            t.covered_1ms += usize::from(err <= e.uncertainty_ms as f64 + 1.0);
+            truths.push(truth);
+        }
+        // Peers: 4 back-to-back exchanges at the last sync, read as late.
+        let world = DriftWorld {
+            inner: Mutex::new((14_400_000.0, Rng::new(net_seed ^ 0x9EE7))),
+            s0,
+            b0,
+            rate,
+            swing,
+            phase,
+        };
+        let mut exchanges = Vec::new();
+        for _ in 0..BUDGET {
+            let sent = world.boot(world.tau()).floor();
+            let reply = world.get(HttpRequest {
+                url: String::new(),
+                headers: Vec::new(),
+                timeout_ms: 10_000,
+            });
+            let body = reply.expect("simulated").body;
+            let text = String::from_utf8(body).expect("ASCII");
+            let server: f64 = text
+                .trim_start_matches("{\"server_now\": ")
+                .trim_end_matches('}')
+                .parse()
+                .expect("a number");
+            let received = world.boot(world.tau()).floor();
+            exchanges.push((sent, received, server));
+        }
+        world.advance(read_after);
+        let truth = s0 + world.tau();
+        let boot_now = world.boot(world.tau()).floor();
+        let theta = |(sent, received, server): (f64, f64, f64)| server - (sent + received) / 2.0;
+        let best = exchanges
+            .iter()
+            .copied()
+            .min_by(|a, b| (a.1 - a.0).total_cmp(&(b.1 - b.0)))
+            .expect("four exchanges");
+        let first = exchanges[0];
+        for (row, (x, uncertainty)) in rows[2..]
+            .iter_mut()
+            .zip([(best, None), (first, Some((first.1 - first.0) / 2.0))])
+        {
+            let err = (boot_now + theta(x) - truth).abs();
+            let t = &mut row.tally;
+            t.requests += if uncertainty.is_some() { 1 } else { BUDGET };
+            t.abs_errors.push(err);
+            if let Some(u) = uncertainty {
+                t.with_uncertainty += 1;
+                t.uncertainty_sum += u;
+                t.covered += usize::from(err <= u);
+                t.covered_1ms += usize::from(err <= u + 1.0);
+            }
+        }
+    }
+    rows.into_iter().map(summarise).collect()
+}
+
 fn fmt_ms(v: f64) -> String {
     if v >= 100.0 {
         format!("{:.0}", v)
@@ -823,27 +1037,7 @@ fn main() {
     );
     for sc in scenarios() {
         let (summaries, cross_checked) = run_scenario(&sc);
-        let _ = writeln!(md, "### `{}`: {}\n", sc.name, sc.description);
-        let _ = writeln!(
-            md,
-            "| strategy | p50 (ms) | p99 (ms) | max (ms) | coverage | coverage ±1 ms | mean uncertainty (ms) | mean requests | no estimate |"
-        );
-        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-        for s in &summaries {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |",
-                s.name,
-                fmt_ms(s.p50),
-                fmt_ms(s.p99),
-                fmt_ms(s.max),
-                fmt_opt_pct(s.coverage),
-                fmt_opt_pct(s.coverage_1ms),
-                s.mean_uncertainty.map(fmt_ms).unwrap_or_else(|| "—".into()),
-                s.mean_requests,
-                s.no_estimate,
-            );
-        }
+        write_table(&mut md, sc.name, sc.description, &summaries);
         if cross_checked > 0 {
             let _ = writeln!(
                 md,
@@ -901,9 +1095,31 @@ fn main() {
                 "mean_uncertainty_ms": s.mean_uncertainty,
                 "mean_requests": s.mean_requests,
                 "no_estimate_trials": s.no_estimate,
+                "error_quantiles_ms": s.quantiles,
             })).collect::<Vec<_>>(),
         }));
     }
+    let drift = run_drift_scenario();
+    write_table(&mut md, DRIFT_SCENARIO, DRIFT_DESCRIPTION, &drift);
+    let _ = writeln!(
+        md,
+        "\nBoth `mxclock` rows are the real `ServerClock` (`sync()` on a simulated transport and \
+         time source); the peers took their 4 requests at the last sync.\n"
+    );
+    json_scenarios.push(json!({
+        "name": DRIFT_SCENARIO,
+        "strategies": drift.iter().filter(|s| s.in_json).map(|s| json!({
+            "name": s.name,
+            "p50_ms": s.p50,
+            "p99_ms": s.p99,
+            "max_ms": s.max,
+            "coverage": s.coverage,
+            "mean_uncertainty_ms": s.mean_uncertainty,
+            "mean_requests": s.mean_requests,
+            "no_estimate_trials": s.no_estimate,
+            "error_quantiles_ms": s.quantiles,
+        })).collect::<Vec<_>>(),
+    }));
     let _ = writeln!(
         md,
         "Rows marked * are informational (not in the JSON). Coverage counts trials without \
