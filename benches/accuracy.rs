@@ -914,7 +914,7 @@ fn run_drift_scenario() -> Vec<Summary> {
         let b0 = rng.uniform(60_000.0, 30.0 * 86_400_000.0);
         let rate = rng.uniform(-50e-6, 50e-6);
         let swing = rng.uniform(0.0, 3e-6);
-        let phase = rng.uniform(0.0, 6.28);
+        let phase = rng.uniform(0.0, std::f64::consts::TAU);
         let net_seed = rng.next_u64();
         let read_after = rng.uniform(4.0, 16.0) * 3_600_000.0;
         let mut truths = Vec::new();
