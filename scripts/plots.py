@@ -81,7 +81,7 @@ def drift_day(doc, out):
         hours = [p[0] for p in pts]
         err = [p[1] for p in pts]
         unc = [p[2] for p in pts]
-        ax.fill_between(hours, 0, unc, color="#9ecae1", alpha=0.6, step="post", label="reported uncertainty")
+        ax.fill_between(hours, 0, unc, color="#9ecae1", alpha=0.6, label="reported uncertainty")
         ax.plot(hours, err, color="#d62728", linewidth=1.6, label="|error| (true)")
         ax.set_ylim(0, max(1100, max(unc) * 1.05))
         ax.set_ylabel("ms")
