@@ -11,17 +11,15 @@
 use std::sync::Arc;
 
 use crate::clock::{ServerClock, SyncReport};
-use crate::config::DATE_PROBE_PATH;
 use crate::error::{Error, Result};
 use crate::estimate::select;
 use crate::policy::{
     burst_complete, burst_target_uncertainty_ms, date_probe_send_at_boot_ms, SyncReason,
     BURST_MIN_GAP_MS,
 };
+use crate::protocol::{self, HomeserverUrl};
 use crate::sample::Sample;
-use crate::transport::{
-    parse, redact_error, HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport,
-};
+use crate::transport::{HttpRequest, HttpResponse, HttpTransport};
 
 /// What one exchange gave.
 enum Outcome {
@@ -57,10 +55,9 @@ impl Burst<'_> {
         if response.header("date").is_none() {
             return Ok(None);
         }
-        let (date_s, age_s) = parse::response_date(response)?;
-        Ok(Some(Sample::from_date_header(
-            sent, received, date_s, age_s,
-        )?))
+        protocol::response_date(response)?
+            .sample(sent, received)
+            .map(Some)
     }
 
     fn push(&mut self, s: Sample) {
@@ -71,12 +68,12 @@ impl Burst<'_> {
     fn exchange(&mut self, request: &HttpRequest) -> (Result<HttpResponse>, i64, i64) {
         self.pace();
         let sent = self.clock.time.boot_ms();
-        // A foreign transport may echo request details (the token) into its
-        // error text: scrub before the error goes anywhere.
+        // The one conversion of a transport's failure, which also scrubs the
+        // token from it (a foreign transport may echo request details).
         let response = self
             .transport
             .get(request.clone())
-            .map_err(|e| redact_error(e.into_error(request.timeout_ms), request));
+            .map_err(|e| e.into_error(request));
         let received = self.clock.time.boot_ms();
         self.last_received_boot_ms = Some(received);
         self.requests += 1;
@@ -95,7 +92,7 @@ impl Burst<'_> {
     /// One request to the MSC4094 endpoint.
     fn endpoint_step(&mut self) -> Outcome {
         let c = &self.clock.config;
-        let request = parse::server_now_request(
+        let request = protocol::server_now_request(
             &self.url,
             &c.endpoint_path,
             c.access_token.as_deref(),
@@ -112,7 +109,7 @@ impl Burst<'_> {
         // the cached copy, which only the Date sample accounts for.
         let cached = response
             .header("age")
-            .is_some_and(|a| parse::parse_age_header(a) != Ok(0));
+            .is_some_and(|a| protocol::parse_age_header(a) != Ok(0));
         if response.status == 200 && cached {
             return match date {
                 Ok(Some(s)) => {
@@ -126,7 +123,7 @@ impl Burst<'_> {
             };
         }
         if response.status == 200 {
-            match parse::parse_server_now_body(&response.body)
+            match protocol::parse_server_now_body(&response.body)
                 .and_then(|ms| Sample::from_endpoint(sent, received, ms))
             {
                 Ok(s) => {
@@ -150,7 +147,7 @@ impl Burst<'_> {
         if let Ok(Some(s)) = date {
             self.push(s);
         }
-        if parse::is_endpoint_unsupported(&response) {
+        if protocol::is_endpoint_unsupported(&response) {
             self.endpoint_supported = false;
             let now = self.clock.time.boot_ms();
             let policy = self.clock.config.policy;
@@ -165,7 +162,7 @@ impl Burst<'_> {
                 Err(e) => self.fail(e),
             };
         }
-        let error = parse::response_to_error(&response, &request);
+        let error = protocol::response_to_error(&response, &request);
         self.fail(error)
     }
 
@@ -178,14 +175,7 @@ impl Burst<'_> {
             let wait = at.saturating_sub(now).clamp(0, 1_000);
             self.clock.sleeper.sleep_ms(wait);
         }
-        let request = HttpRequest {
-            url: self.url.join(DATE_PROBE_PATH),
-            headers: vec![
-                HttpHeader::new("Cache-Control", "no-cache"),
-                HttpHeader::new("Accept", "application/json"),
-            ],
-            timeout_ms: self.clock.config.request_timeout_ms,
-        };
+        let request = protocol::date_probe_request(&self.url, self.clock.config.request_timeout_ms);
         let (response, sent, received) = self.exchange(&request);
         let response = match response {
             Ok(r) => r,
@@ -202,7 +192,7 @@ impl Burst<'_> {
             Err(e) => return self.fail(e),
         }
         if response.status == 429 {
-            let e = parse::response_to_error(&response, &request);
+            let e = protocol::response_to_error(&response, &request);
             return self.fail(e);
         }
         Outcome::Continue
@@ -241,8 +231,11 @@ impl ServerClock {
                     .into(),
             )
         })?;
-        let url =
-            HomeserverUrl::parse(&self.config.homeserver_url, self.config.allow_insecure_http)?;
+        let url = self.homeserver.clone().ok_or_else(|| {
+            Error::InvalidConfig(
+                "homeserver URL is empty; give one like https://matrix.example.org".into(),
+            )
+        })?;
         let now = self.time.boot_ms();
         let policy_state = self.policy_state()?;
         if let Some(retry_at) = policy_state.retry_at_boot_ms {
@@ -253,14 +246,6 @@ impl ServerClock {
             }
         }
         self.update_policy(|p| p.record_attempt(now))?;
-        // The request that carries the token, for scrubbing it from any
-        // message a reply may have echoed it into (Date, Age, body).
-        let token_request = parse::server_now_request(
-            &url,
-            &self.config.endpoint_path,
-            self.config.access_token.as_deref(),
-            self.config.request_timeout_ms,
-        );
         let mut burst = Burst {
             clock: self,
             transport,
@@ -322,7 +307,8 @@ impl ServerClock {
                 _ => committed,
             }
         };
-        let result = result.map_err(|e| redact_error(e, &token_request));
+        // Every error is already scrubbed where outside text entered it
+        // (`into_error`, `response_to_error`); the parsers quote none.
         match result {
             Ok(estimate) => Ok(SyncReport {
                 requests: burst.requests,

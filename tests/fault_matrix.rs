@@ -396,7 +396,7 @@ mod with_http {
                 }),
                 expect: Err("RateLimited default", |e| {
                     matches!(e, Error::RateLimited { retry_after_ms }
-                        if *retry_after_ms == mxclock::transport::DEFAULT_RETRY_AFTER_MS)
+                        if *retry_after_ms == mxclock::protocol::DEFAULT_RETRY_AFTER_MS)
                 }),
             },
             Case {

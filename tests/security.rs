@@ -3,10 +3,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use mxclock::protocol::parse_server_now_body;
 use mxclock::sample::{MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS};
-use mxclock::transport::{
-    parse_server_now_body, HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError,
-};
+use mxclock::transport::{HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError};
 use mxclock::{
     ClockConfig, Error, FakeTimeSource, HomeserverUrl, Sample, SampleSource, ServerClock,
     SyncReport,
@@ -338,7 +337,7 @@ proptest! {
                 leaks.extend(token_leak(&token, &format!("{echo:?}: {what}"), &text));
             }
             // The request as an app's transport would log it.
-            let request = mxclock::transport::server_now_request(
+            let request = mxclock::protocol::server_now_request(
                 &mxclock::HomeserverUrl::parse("https://matrix.example.org", false).unwrap(),
                 "/_matrix/client/v3/get_server_now",
                 Some(&token),
@@ -1267,11 +1266,11 @@ fn a_leap_second_date_is_accepted() {
         "Saturday, 31-Dec-16 23:59:60 GMT",
         "Sat Dec 31 23:59:60 2016",
     ] {
-        let r = mxclock::transport::parse_date_header(v);
+        let r = mxclock::protocol::parse_date_header(v);
         assert!(r.is_ok(), "{v}: {r:?}");
     }
     // Second 61 does not exist.
-    assert!(mxclock::transport::parse_date_header("Sat, 31 Dec 2016 23:59:61 GMT").is_err());
+    assert!(mxclock::protocol::parse_date_header("Sat, 31 Dec 2016 23:59:61 GMT").is_err());
 }
 
 // ---------------------------------------------------------------------------
@@ -1450,42 +1449,13 @@ const PROXY_VARIABLES: [&str; 8] = [
     "no_proxy",
 ];
 
-/// The child side of [`proxies_from_the_environment`]: a sync with the
-/// default transport (which reads the environment at construction), its
-/// outcome printed on one line for the parent.
+/// (target, opt into insecure http, a proxy may be used for it): plain
+/// HTTP to loopback by IPv4, name and IPv6, plain HTTP opted into for a
+/// non-loopback address, HTTPS to loopback, HTTPS to a non-loopback address.
 #[cfg(feature = "http")]
-fn proxy_child(url: &str) {
-    let mut config = ClockConfig::new(url);
-    config.access_token = Some(std::env::var("MXCLOCK_PROXY_CHILD_TOKEN").unwrap());
-    config.allow_insecure_http = std::env::var("MXCLOCK_PROXY_CHILD_INSECURE").is_ok();
-    config.request_timeout_ms = 3_000;
-    let line = match ServerClock::new(config).and_then(|c| c.sync()) {
-        Ok(r) => format!("ok {} {}", r.estimate.offset_ms, r.estimate.uncertainty_ms),
-        Err(e) => format!("err {e}").replace('\n', " "),
-    };
-    println!("PROXY-CHILD-RESULT {line}");
-}
-
-/// Every combination of proxy variable, NO_PROXY, proxy behaviour and target
-/// against a loopback proxy that logs what it receives: it never sees the
-/// token in clear text, and a forging proxy never sets the time.
-///
-/// Each combination runs in a child process (this test binary, re-run on
-/// this test alone) because the environment is per process.
-#[cfg(feature = "http")]
-#[test]
-fn proxies_from_the_environment() {
-    if let Ok(url) = std::env::var("MXCLOCK_PROXY_CHILD_URL") {
-        return proxy_child(&url);
-    }
-    const TOKEN: &str = "syt_cHJveHk_PROXYSECRET_Zq81";
-    let plain = TestHomeserver::start(HomeserverConfig::default()).unwrap();
-    let tls = TestHomeserver::start_tls(HomeserverConfig::default()).unwrap();
+fn proxy_targets(plain: &TestHomeserver, tls: &TestHomeserver) -> Vec<(String, bool, bool)> {
     let (p, t) = (plain.port(), tls.port());
-    let ipv6 = TcpListener::bind("[::1]:0").is_ok();
-    let plain6 = if ipv6 { Some(plain.port()) } else { None };
-    // (target, opt into insecure http, the proxy may be used)
-    let mut targets: Vec<(String, bool, bool)> = vec![
+    let mut targets = vec![
         (format!("http://127.0.0.1:{p}"), false, false),
         (format!("http://localhost:{p}"), false, false),
         // 0.0.0.0 is not loopback by mxclock's rule (so plain HTTP needs the
@@ -1495,24 +1465,118 @@ fn proxies_from_the_environment() {
         (format!("https://127.0.0.1:{t}"), false, false),
         (format!("https://0.0.0.0:{t}"), false, true),
     ];
-    if plain6.is_some() {
+    if TcpListener::bind("[::1]:0").is_ok() {
         // The test homeserver listens on 127.0.0.1 only: [::1] is refused,
         // which is fine: only what the proxy sees matters here.
         targets.push((format!("http://[::1]:{p}"), false, false));
     }
-    let variables = [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ];
+    targets
+}
+
+/// What went wrong in one proxy combination: `result` is `ok OFFSET
+/// UNCERTAINTY` or `err MESSAGE` (see [`sync_outcome`]).
+#[cfg(feature = "http")]
+fn proxy_problems(
+    proxy: &LoggingProxy,
+    mode: ProxyMode,
+    may_use: bool,
+    target: &str,
+    result: &str,
+) -> Vec<String> {
+    let log = proxy.log();
+    let seen = String::from_utf8_lossy(&log);
+    let mut problems = Vec::new();
+    if seen.contains("PROXYSECRET") {
+        problems.push(format!("the proxy saw the token: {seen:?}"));
+    }
+    let used = proxy.connections.load(Ordering::SeqCst) > 0;
+    if used && !may_use {
+        problems.push(format!("went through the proxy: {seen:?}"));
+    }
+    if may_use && !used {
+        problems.push("https did not use the proxy".into());
+    }
+    if used && !seen.starts_with("CONNECT ") {
+        problems.push(format!("not a CONNECT tunnel: {seen:?}"));
+    }
+    // Inside an honest tunnel, the first byte is a TLS handshake record.
+    let after_head = log.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    if used && mode == ProxyMode::Tunnel && after_head.and_then(|i| log.get(i)) != Some(&0x16) {
+        problems.push(format!("no TLS inside the tunnel: {seen:?}"));
+    }
+    match result.split(' ').collect::<Vec<_>>()[..] {
+        ["ok", offset, uncertainty] => {
+            let offset: i64 = offset.parse().unwrap();
+            let uncertainty: i64 = uncertainty.parse().unwrap();
+            // The test homeserver runs on this machine's clock.
+            if offset.abs() > uncertainty + 5 {
+                problems.push(format!(
+                    "offset {offset} ms ± {uncertainty}: the time was set by the proxy"
+                ));
+            }
+            if target.starts_with("https") {
+                problems.push("an https sync with a self-signed certificate succeeded".into());
+            }
+        }
+        ["err", ..] if target.starts_with("https") || target.contains("[::1]") => {}
+        _ => problems.push(format!("unexpected outcome {result:?}")),
+    }
+    problems
+}
+
+/// The outcome of one sync, one line for [`proxy_problems`].
+#[cfg(feature = "http")]
+fn sync_outcome(clock: Result<Arc<ServerClock>, Error>) -> String {
+    match clock.and_then(|c| c.sync()) {
+        Ok(r) => format!("ok {} {}", r.estimate.offset_ms, r.estimate.uncertainty_ms),
+        Err(e) => format!("err {e}").replace('\n', " "),
+    }
+}
+
+#[cfg(feature = "http")]
+const PROXY_TOKEN: &str = "syt_cHJveHk_PROXYSECRET_Zq81";
+
+/// The child side of [`proxies_from_the_environment`]: a sync with the
+/// default transport (which reads the environment when it is built), its
+/// outcome printed on one line for the parent.
+#[cfg(feature = "http")]
+fn proxy_child(url: &str) {
+    let mut config = ClockConfig::new(url);
+    config.access_token = Some(PROXY_TOKEN.into());
+    config.allow_insecure_http = std::env::var("MXCLOCK_PROXY_CHILD_INSECURE").is_ok();
+    config.request_timeout_ms = 3_000;
+    println!(
+        "PROXY-CHILD-RESULT {}",
+        sync_outcome(ServerClock::new(config))
+    );
+}
+
+/// Every combination of proxy variable (each spelling), NO_PROXY, proxy
+/// behaviour (an honest tunnel, a forger) and target against a loopback
+/// proxy that logs what it receives: it never sees the token in clear
+/// text, a forging proxy never sets the time, plain HTTP and loopback never
+/// use it, and `https://` elsewhere does, as a CONNECT tunnel with TLS
+/// inside (unless NO_PROXY names the host).
+///
+/// Each combination runs in a child process (this test binary, re-run on
+/// this test alone) because the environment is per process.
+#[cfg(feature = "http")]
+#[test]
+fn proxies_from_the_environment() {
+    if let Ok(url) = std::env::var("MXCLOCK_PROXY_CHILD_URL") {
+        return proxy_child(&url);
+    }
+    let plain = TestHomeserver::start(HomeserverConfig::default()).unwrap();
+    let tls = TestHomeserver::start_tls(HomeserverConfig::default()).unwrap();
+    let targets = proxy_targets(&plain, &tls);
+    let variables = PROXY_VARIABLES
+        .iter()
+        .filter(|v| !v.ends_with("no_proxy") && **v != "NO_PROXY");
     let no_proxies = [None, Some("example.org"), Some("0.0.0.0")];
     let mut failures = Vec::new();
     let mut combinations = 0;
     for mode in [ProxyMode::Tunnel, ProxyMode::Forge] {
-        for variable in variables {
+        for variable in variables.clone() {
             for no_proxy in no_proxies {
                 for (target, insecure, proxiable) in &targets {
                     let proxy = LoggingProxy::start(mode, Some(tls.addr()));
@@ -1528,8 +1592,7 @@ fn proxies_from_the_environment() {
                     }
                     child
                         .env(variable, proxy.url())
-                        .env("MXCLOCK_PROXY_CHILD_URL", target)
-                        .env("MXCLOCK_PROXY_CHILD_TOKEN", TOKEN);
+                        .env("MXCLOCK_PROXY_CHILD_URL", target);
                     if let Some(n) = no_proxy {
                         child.env("NO_PROXY", n);
                     }
@@ -1544,55 +1607,23 @@ fn proxies_from_the_environment() {
                         .unwrap_or("missing")
                         .to_owned();
                     combinations += 1;
-                    let case = format!("{mode:?} {variable} NO_PROXY={no_proxy:?} {target}");
-                    let log = proxy.log();
-                    let seen = String::from_utf8_lossy(&log);
-                    let mut problems = Vec::new();
-                    if seen.contains("PROXYSECRET") {
-                        problems.push(format!("the proxy saw the token: {seen:?}"));
-                    }
-                    let used = proxy.connections.load(Ordering::SeqCst) > 0;
                     let may_use = *proxiable && no_proxy != Some("0.0.0.0");
-                    if used && !may_use {
-                        problems.push(format!("went through the proxy: {seen:?}"));
-                    }
-                    if may_use && !used {
-                        problems.push("https did not use the proxy from the environment".into());
-                    }
-                    if used && !seen.starts_with("CONNECT ") {
-                        problems.push(format!("not a CONNECT tunnel: {seen:?}"));
-                    }
-                    match result.split(' ').collect::<Vec<_>>()[..] {
-                        ["ok", offset, uncertainty] => {
-                            let offset: i64 = offset.parse().unwrap();
-                            let uncertainty: i64 = uncertainty.parse().unwrap();
-                            // The test homeserver runs on this machine's clock.
-                            if offset.abs() > uncertainty + 5 {
-                                problems.push(format!(
-                                    "offset {offset} ms ± {uncertainty}: the time was set by the proxy"
-                                ));
-                            }
-                            if target.starts_with("https") {
-                                problems.push(
-                                    "an https sync with a self-signed certificate succeeded".into(),
-                                );
-                            }
-                        }
-                        ["err", ..] if target.starts_with("https") || target.contains("[::1]") => {}
-                        _ => problems.push(format!(
-                            "unexpected outcome {result:?}; stderr: {}",
-                            String::from_utf8_lossy(&out.stderr)
-                        )),
+                    let mut problems = proxy_problems(&proxy, mode, may_use, target, &result);
+                    if result == "missing" {
+                        problems.push(format!("stderr: {}", String::from_utf8_lossy(&out.stderr)));
                     }
                     if !problems.is_empty() {
-                        failures.push(format!("{case}: {}", problems.join("; ")));
+                        failures.push(format!(
+                            "{mode:?} {variable} NO_PROXY={no_proxy:?} {target}: {}",
+                            problems.join("; ")
+                        ));
                     }
                 }
             }
         }
     }
     eprintln!(
-        "{combinations} proxy combinations, {} failed",
+        "{combinations} environment proxy combinations, {} failed",
         failures.len()
     );
     assert!(
@@ -1602,4 +1633,48 @@ fn proxies_from_the_environment() {
         failures.join("\n")
     );
     assert!(plain.request_count().total > 0);
+}
+
+/// The same matrix with the proxy given by the app, in process
+/// (`UreqTransport::with_proxy`), and with `UreqTransport::direct()`, which
+/// never uses one.
+#[cfg(feature = "http")]
+#[test]
+fn proxies_configured_by_the_app() {
+    let plain = TestHomeserver::start(HomeserverConfig::default()).unwrap();
+    let tls = TestHomeserver::start_tls(HomeserverConfig::default()).unwrap();
+    let mut failures = Vec::new();
+    let mut combinations = 0;
+    for mode in [ProxyMode::Tunnel, ProxyMode::Forge] {
+        for configured in [true, false] {
+            for (target, insecure, proxiable) in proxy_targets(&plain, &tls) {
+                let proxy = LoggingProxy::start(mode, Some(tls.addr()));
+                let transport = if configured {
+                    UreqTransport::with_proxy(&proxy.url()).unwrap()
+                } else {
+                    UreqTransport::direct()
+                };
+                let mut config = ClockConfig::new(&target);
+                config.access_token = Some(PROXY_TOKEN.into());
+                config.allow_insecure_http = insecure;
+                config.request_timeout_ms = 3_000;
+                let clock = ServerClock::with_sources(config, None, Some(Arc::new(transport)));
+                let result = sync_outcome(clock);
+                combinations += 1;
+                let may_use = proxiable && configured;
+                let problems = proxy_problems(&proxy, mode, may_use, &target, &result);
+                if !problems.is_empty() {
+                    failures.push(format!(
+                        "{mode:?} configured={configured} {target}: {}",
+                        problems.join("; ")
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{combinations} app-configured proxy combinations, {} failed",
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
