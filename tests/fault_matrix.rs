@@ -1,4 +1,4 @@
-//! The fault matrix of issue 9: every way a homeserver (or the network in
+//! The fault matrix: every way a homeserver (or the network in
 //! front of it) can misbehave, against the real `ServerClock::sync` over the
 //! built-in ureq transport and the loopback test homeserver.
 //!
@@ -987,8 +987,8 @@ mod with_http {
 
     /// A cache in the path serves a stale copy of the MSC4094 reply with an
     /// `Age` header (despite `Cache-Control: no-cache`). The body's time is
-    /// `Age` seconds old; the estimate must still contain the truth (DESIGN.md
-    /// section 3: add the `Age` header if a cache answered).
+    /// `Age` seconds old; the estimate must still contain the truth (a sample
+    /// adds the `Age` header when a cache answered, see `src/sample.rs`).
     #[test]
     fn stale_cached_reply_with_age_does_not_mislead() {
         install_panic_counter();

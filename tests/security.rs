@@ -1,4 +1,7 @@
-//! Security and robustness checks of issue 9 (DESIGN.md section 9).
+//! Security and robustness checks: the access token never shows (in any
+//! spelling) and never travels in clear text (proxies included), HTTPS
+//! unless loopback, no redirect followed, bodies capped, sane times only,
+//! URL and token rules, extreme numbers in state and events.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -887,94 +890,16 @@ fn extreme_numbers_in_events_give_an_outcome_or_invalid_event() {
 // hex), JSON-escaped, case-folded, or only a piece of it.
 // ---------------------------------------------------------------------------
 
-/// `text` with percent escapes (`%2B`, `%2b`, `%252B`), JSON escapes (`\/`,
-/// `\u002b`) and HTML character references (`&#43;`, `&#x2F;`) decoded, then
-/// lower-cased: what a reader of the text could turn back into the token.
-fn decoded_lower(text: &str) -> String {
-    fn hex(s: &str) -> Option<u32> {
-        u32::from_str_radix(s, 16).ok()
-    }
-    fn once(text: &str) -> String {
-        let b = text.as_bytes();
-        let mut out = String::new();
-        let mut i = 0;
-        while i < b.len() {
-            let rest = &text[i..];
-            let decoded = if rest.starts_with('%') {
-                rest.get(1..3).and_then(hex).map(|c| (c, 3))
-            } else if rest.starts_with("\\u") {
-                rest.get(2..6).and_then(hex).map(|c| (c, 6))
-            } else if rest.starts_with("\\/") {
-                Some(('/' as u32, 2))
-            } else if let Some(r) = rest
-                .strip_prefix("&#x")
-                .or_else(|| rest.strip_prefix("&#X"))
-            {
-                let end = r.find(';').filter(|&e| e <= 4);
-                end.and_then(|e| hex(&r[..e]).map(|c| (c, 3 + e + 1)))
-            } else if let Some(r) = rest.strip_prefix("&#") {
-                let end = r.find(';').filter(|&e| e <= 4);
-                end.and_then(|e| r[..e].parse().ok().map(|c| (c, 2 + e + 1)))
-            } else {
-                None
-            };
-            match decoded.and_then(|(c, n)| char::from_u32(c).map(|c| (c, n))) {
-                Some((c, n)) if c.is_ascii() => {
-                    out.push(c);
-                    i += n;
-                }
-                _ => {
-                    let c = rest.chars().next().unwrap();
-                    out.push(c);
-                    i += c.len_utf8();
-                }
-            }
-        }
-        out
-    }
-    let mut text = text.to_owned();
-    for _ in 0..3 {
-        let next = once(&text);
-        if next == text {
-            break;
-        }
-        text = next;
-    }
-    text.to_ascii_lowercase()
-}
+#[path = "support/spelling.rs"]
+mod spelling;
+
+use spelling::{json_escape_all, percent_encode, token_piece_in};
 
 /// A description of the leak, if `text` holds any 8 characters of the token
-/// in any spelling [`decoded_lower`] undoes.
+/// in any spelling.
 fn encoded_token_leak(token: &str, what: &str, text: &str) -> Option<String> {
-    let plain = decoded_lower(text);
-    let lower = token.to_ascii_lowercase();
-    let n = 8.min(lower.len());
-    (0..=lower.len() - n)
-        .map(|i| &lower[i..i + n])
-        .find(|w| plain.contains(w))
+    token_piece_in(token, text)
         .map(|w| format!("{what}: the piece {w:?} of the token {token:?} shows in: {text}"))
-}
-
-fn percent_encode(s: &str, lower_hex: bool) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ if lower_hex => format!("%{b:02x}"),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn json_escape_all(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '/' => "\\/".to_owned(),
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '-' => c.to_string(),
-            _ => format!("\\u{:04x}", c as u32),
-        })
-        .collect()
 }
 
 /// How a [`SpellingTransport`] spells the token it echoes.
