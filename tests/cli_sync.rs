@@ -148,6 +148,13 @@ fn a_token_file_others_can_read_gets_a_warning() {
     );
 }
 
+/// The end-to-end runs need the built-in transport: say so loudly.
+#[cfg(not(feature = "http"))]
+#[test]
+fn end_to_end_runs_need_the_http_feature() {
+    eprintln!("SKIPPED cli_sync end to end (each token source, echoed errors): built without the `http` feature");
+}
+
 /// Each source, end to end against the loopback homeserver: the token
 /// arrives as `Authorization: Bearer`, stdout has the result, stderr warns
 /// for `--token` only, and no output holds the token.

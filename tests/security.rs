@@ -33,8 +33,8 @@ const T: i64 = 1_750_000_000_000;
 #[test]
 fn http_checks_need_the_http_feature() {
     eprintln!(
-        "SKIPPED security (real-server echo, redirects, 64 KiB cap, export after sync): \
-         built without the `http` feature"
+        "SKIPPED security (real-server echo, redirects, 64 KiB cap, export after sync, \
+         proxies): built without the `http` feature"
     );
 }
 
