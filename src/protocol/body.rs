@@ -1,22 +1,4 @@
-//! The MSC4094 reply body.
-//!
-//! MSC4094 (`GET /_matrix/client/v3/get_server_now`) does not fix a response
-//! body, so [`parse_server_now_body`] accepts what implementations plausibly
-//! send:
-//!
-//! - a JSON object with an integer field holding the server's Unix time in
-//!   milliseconds, looked up in this order: `server_now`, `server_time`,
-//!   `now`, `ts`, `origin_server_ts` (the first one present is used, and it
-//!   must be valid: no falling through to the next name);
-//! - a bare JSON integer (`1700000000000`).
-//!
-//! Leading and trailing JSON whitespace and a UTF-8 byte order mark are
-//! ignored. Everything else is an error: strings (`"1700000000000"`),
-//! fractions or exponents (`1.7e12`), negative numbers, nested objects,
-//! a time field given twice, invalid UTF-8, bodies over
-//! [`MAX_BODY_BYTES`], and times outside 2000–2200
-//! ([`MIN_SANE_SERVER_MS`]..=[`MAX_SANE_SERVER_MS`]). Messages name what is
-//! wrong, never the body's text (a server may echo the token in it).
+//! The MSC4094 reply body ([`parse_server_now_body`]).
 
 use std::fmt;
 
@@ -31,8 +13,24 @@ use crate::transport::MAX_BODY_BYTES;
 pub const SERVER_NOW_FIELDS: [&str; 5] =
     ["server_now", "server_time", "now", "ts", "origin_server_ts"];
 
-/// The server time in ms from an MSC4094 reply body (see the
-/// [module docs](self) for the accepted shapes).
+/// The server time in ms from an MSC4094 reply body.
+///
+/// MSC4094 (`GET /_matrix/client/v3/get_server_now`) does not fix a
+/// response body, so this accepts what implementations plausibly send:
+///
+/// - a JSON object with an integer field holding the server's Unix time in
+///   milliseconds, looked up in the order of [`SERVER_NOW_FIELDS`]
+///   (`server_now`, `server_time`, `now`, `ts`, `origin_server_ts`; the
+///   first one present is used, and it must be valid: no falling through to
+///   the next name);
+/// - a bare JSON integer (`1700000000000`).
+///
+/// Leading and trailing JSON whitespace and a UTF-8 byte order mark are
+/// ignored. Everything else is an error: strings (`"1700000000000"`),
+/// fractions or exponents (`1.7e12`), negative numbers, nested objects, a
+/// time field given twice, invalid UTF-8, bodies over 64 KiB, and times
+/// outside 2000–2200. Messages name what is wrong, never the body's text (a
+/// server may echo the token in it).
 ///
 /// ```
 /// use mxclock::protocol::parse_server_now_body;
