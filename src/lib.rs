@@ -17,6 +17,7 @@ pub mod ffi;
 pub mod policy;
 pub mod protocol;
 pub mod sample;
+pub mod session;
 mod sync;
 pub mod time;
 pub mod transport;
@@ -34,6 +35,7 @@ pub use expiry::{expiry_at, Expiry, ExpiryState, ServerNow};
 pub use policy::{SyncPolicy, SyncReason};
 pub use protocol::HomeserverUrl;
 pub use sample::{Sample, SampleSource};
+pub use session::{SyncAction, SyncSession};
 pub use time::{FakeTimeSource, OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
 #[cfg(feature = "http")]
 pub use transport::UreqTransport;

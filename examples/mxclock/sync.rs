@@ -232,6 +232,7 @@ pub fn run_with(
                 "source": e.source.as_str(),
                 "samples": e.samples,
                 "requests": report.requests,
+                "date_disagreement_ms": report.date_disagreement_ms,
             })
         )
         .map_err(io)?;
@@ -253,6 +254,18 @@ pub fn run_with(
         for l in lines {
             writeln!(out, "{l}").map_err(io)?;
         }
+        if let Some(gap) = report.date_disagreement_ms {
+            writeln!(out, "{}", date_disagreement_line(gap)).map_err(io)?;
+        }
     }
     Ok(())
+}
+
+/// The line for a `Date` header that disagrees with the endpoint's body.
+pub fn date_disagreement_line(gap_ms: i64) -> String {
+    format!(
+        "date header    {gap_ms:+} ms off the endpoint's time: something in front of the \
+         homeserver (a reverse proxy, a CDN) sets Date from another clock; the estimate \
+         uses the endpoint"
+    )
 }

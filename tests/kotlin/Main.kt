@@ -21,6 +21,7 @@ fun main(args: Array<String>) {
     redactionScenarios(h)
     echoedTokenScenarios(h)
     clockScenarios(h)
+    sessionScenarios(h)
     transportScenarios(h)
     expiryScenarios(h)
     readersWhileSyncingScenario(h)
