@@ -17,6 +17,7 @@ use crate::estimate::{
     drift_widening_ms, reading_ms_from_us, select, select_with_drift, trim_window, Selection,
 };
 use crate::policy::{DriftStatus, PolicyState, SyncReason};
+use crate::protocol::HomeserverUrl;
 use crate::sample::{Sample, SampleSource};
 use crate::time::{OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
 use crate::transport::HttpTransport;
@@ -208,6 +209,8 @@ struct SavedState {
 #[cfg_attr(feature = "uniffi", derive(uniffi::Object))]
 pub struct ServerClock {
     pub(crate) config: ClockConfig,
+    /// `config.homeserver_url`, parsed once (None when empty).
+    pub(crate) homeserver: Option<HomeserverUrl>,
     pub(crate) time: Arc<dyn TimeSource>,
     pub(crate) transport: Option<Arc<dyn HttpTransport>>,
     pub(crate) sleeper: Arc<dyn Sleeper>,
@@ -242,7 +245,7 @@ impl ServerClock {
         transport: Option<Arc<dyn HttpTransport>>,
         sleeper: Arc<dyn Sleeper>,
     ) -> Result<ServerClock> {
-        config.validate()?;
+        let homeserver = config.validated_homeserver_url()?;
         let time = time_source.unwrap_or_else(OsTimeSource::shared);
         let transport = match transport {
             Some(t) => Some(t),
@@ -252,6 +255,7 @@ impl ServerClock {
         let drift_ppm = config.drift_ppm;
         Ok(ServerClock {
             config,
+            homeserver,
             time,
             transport,
             sleeper,
