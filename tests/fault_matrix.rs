@@ -902,19 +902,13 @@ mod with_http {
             requests: 0,
             step_ms: HOUR_MS,
         });
-        // First sample of the stepped clock: outvoted, the estimate stays.
+        // The first sample of the stepped clock has no majority (one against
+        // one old): the burst goes on past its budget of one, and the
+        // second confirms the step within the same sync.
         let (r, took) = timed_sync(&clock);
         assert!(took <= BOUND, "{took:?}");
         let r = r.unwrap();
-        assert_eq!(r.estimate.falsetickers, 1, "{r:?}");
-        let after_one = clock.estimate().unwrap();
-        assert_eq!(after_one.boot_offset_ms, before.boot_offset_ms);
-        assert!(!after_one.server_clock_stepped);
-
-        // Second sample confirms: the step is taken and reported.
-        let (r, took) = timed_sync(&clock);
-        assert!(took <= BOUND, "{took:?}");
-        r.unwrap();
+        assert_eq!(r.requests, 2, "{r:?}");
         let after_two = clock.estimate().unwrap();
         assert!(after_two.server_clock_stepped, "{after_two:?}");
         let moved = after_two.boot_offset_ms - before.boot_offset_ms;
