@@ -3,7 +3,13 @@
 //! The lock is never held across network I/O: a sync copies what it needs,
 //! releases the lock, talks to the server, then merges its samples back.
 //! Readers (`server_now_ms`, `estimate`) therefore never wait for the
-//! network; `server_now_ms` reads two atomics and the boot clock.
+//! network; `server_now_ms` reads the boot clock and θ with its learned rate
+//! through a sequence lock (atomics, no lock).
+//!
+//! Each successful sync also leaves its own interval for θ in a per-boot
+//! drift history ([`crate::drift`]); the learned drift moves the estimate
+//! and bounds its growth. The history is saved with the state, checked and
+//! recomputed on restore, and dropped on a reboot.
 
 use std::sync::atomic::{fence, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -813,9 +819,11 @@ impl ServerClock {
         }
     }
 
-    /// The app saw the network change (new Wi-Fi, VPN): the path and any
-    /// proxy may differ, so the next `sync_if_needed` syncs, and backoff
-    /// from failures on the old network is forgotten.
+    /// The app saw the network change (new Wi-Fi, VPN): backoff from
+    /// failures on the old network is forgotten, and while the drift is not
+    /// learned yet the next `sync_if_needed` syncs (the path and any proxy
+    /// may differ; once the drift is learned the estimate does not depend on
+    /// the path, and the next sync checks the new one).
     pub fn network_changed(&self) {
         if let Ok(mut st) = self.write() {
             st.policy.network_changed = true;

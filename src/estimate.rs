@@ -1,10 +1,13 @@
-//! The estimator of DESIGN.md section 4: drift widening, Marzullo selection,
-//! midpoint and half-width. Pure: samples and times in, a selection out.
+//! The estimator: drift widening, Marzullo selection, midpoint and
+//! half-width, and the reading (θ in µs). Pure: samples and times in, a
+//! selection out.
 //!
 //! Each sample bounds θ = server − boot by an interval taken at some boot
 //! time. To compare samples taken at different times, every interval is
-//! widened by the worst-case relative drift of the boot and server clocks
-//! since it was taken, up to the reference time (the newest sample). Then the
+//! carried to the reference time (the newest sample) by the drift of the
+//! boot clock against the server's: widened by the worst case (`drift_ppm`),
+//! or, once [`crate::drift`] has learned it, moved along the learned rate and
+//! widened by what may remain of it. Then the
 //! region covered by the most intervals (Marzullo's algorithm, NTP's
 //! selection step) is found; samples that miss it are falsetickers. The
 //! estimate is the midpoint of the survivors' intersection and the

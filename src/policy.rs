@@ -1,9 +1,13 @@
-//! When to sync (DESIGN.md section 5). Pure: times come in as arguments,
-//! randomness (for jitter) too.
+//! When to sync, and when a burst has done enough. Pure: times come in as
+//! arguments, randomness (for jitter) too.
 //!
 //! The policy keeps a phone's request count low (a sync only when the
-//! uncertainty has grown past a limit, the network changed, or a reboot made
-//! the estimate suspect), never hammers a struggling server (exponential
+//! uncertainty has grown past a limit, the network changed while the drift
+//! was not learned yet, or a reboot made the estimate suspect; the
+//! uncertainty grows by the learned drift, see [`crate::drift`]), syncs a
+//! second time early while the drift is being learned, ends a burst only
+//! with a majority of agreeing replies (or at three times its budget), never
+//! hammers a struggling server (exponential
 //! backoff with jitter, `Retry-After`), and remembers that a server lacks the
 //! MSC4094 endpoint so it does not ask again for a day.
 
