@@ -983,9 +983,11 @@ public protocol ServerClockProtocol: AnyObject, Sendable {
     func exportState() throws  -> String
     
     /**
-     * The app saw the network change (new Wi-Fi, VPN): the path and any
-     * proxy may differ, so the next `sync_if_needed` syncs, and backoff
-     * from failures on the old network is forgotten.
+     * The app saw the network change (new Wi-Fi, VPN): backoff from
+     * failures on the old network is forgotten, and while the drift is not
+     * learned yet the next `sync_if_needed` syncs (the path and any proxy
+     * may differ; once the drift is learned the estimate does not depend on
+     * the path, and the next sync checks the new one).
      */
     func networkChanged() 
     
@@ -1342,9 +1344,11 @@ open func exportState()throws  -> String  {
 }
     
     /**
-     * The app saw the network change (new Wi-Fi, VPN): the path and any
-     * proxy may differ, so the next `sync_if_needed` syncs, and backoff
-     * from failures on the old network is forgotten.
+     * The app saw the network change (new Wi-Fi, VPN): backoff from
+     * failures on the old network is forgotten, and while the drift is not
+     * learned yet the next `sync_if_needed` syncs (the path and any proxy
+     * may differ; once the drift is learned the estimate does not depend on
+     * the path, and the next sync checks the new one).
      */
 open func networkChanged()  {try! rustCall() {
         uniffiCallStatus in
@@ -2121,6 +2125,13 @@ public struct ClockConfig: Equatable, Hashable, CustomDebugStringConvertible {
      */
     public var driftPpm: UInt32
     /**
+     * Learn the boot clock's drift from successive syncs on one boot and
+     * widen the estimate by what remains of it (at least 15 ppm) instead of
+     * `drift_ppm` (see the `drift` module). Off: always `drift_ppm`, and the
+     * sync policy of earlier versions.
+     */
+    public var learnDrift: Bool
+    /**
      * Samples kept for selection (NTP keeps 8).
      */
     public var maxSamples: UInt32
@@ -2168,6 +2179,12 @@ public struct ClockConfig: Equatable, Hashable, CustomDebugStringConvertible {
          * Assumed worst-case drift between boot and server clocks, ppm.
          */driftPpm: UInt32 = UInt32(100), 
         /**
+         * Learn the boot clock's drift from successive syncs on one boot and
+         * widen the estimate by what remains of it (at least 15 ppm) instead of
+         * `drift_ppm` (see the `drift` module). Off: always `drift_ppm`, and the
+         * sync policy of earlier versions.
+         */learnDrift: Bool = true, 
+        /**
          * Samples kept for selection (NTP keeps 8).
          */maxSamples: UInt32 = UInt32(8), 
         /**
@@ -2190,6 +2207,7 @@ public struct ClockConfig: Equatable, Hashable, CustomDebugStringConvertible {
         self.requestTimeoutMs = requestTimeoutMs
         self.allowInsecureHttp = allowInsecureHttp
         self.driftPpm = driftPpm
+        self.learnDrift = learnDrift
         self.maxSamples = maxSamples
         self.wallJumpThresholdMs = wallJumpThresholdMs
         self.eventMaxTransitMs = eventMaxTransitMs
@@ -2230,6 +2248,7 @@ public struct FfiConverterTypeClockConfig: FfiConverterRustBuffer {
                 requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
                 allowInsecureHttp: FfiConverterBool.read(from: &buf), 
                 driftPpm: FfiConverterUInt32.read(from: &buf), 
+                learnDrift: FfiConverterBool.read(from: &buf), 
                 maxSamples: FfiConverterUInt32.read(from: &buf), 
                 wallJumpThresholdMs: FfiConverterInt64.read(from: &buf), 
                 eventMaxTransitMs: FfiConverterInt64.read(from: &buf), 
@@ -2245,6 +2264,7 @@ public struct FfiConverterTypeClockConfig: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
         FfiConverterBool.write(value.allowInsecureHttp, into: &buf)
         FfiConverterUInt32.write(value.driftPpm, into: &buf)
+        FfiConverterBool.write(value.learnDrift, into: &buf)
         FfiConverterUInt32.write(value.maxSamples, into: &buf)
         FfiConverterInt64.write(value.wallJumpThresholdMs, into: &buf)
         FfiConverterInt64.write(value.eventMaxTransitMs, into: &buf)
@@ -5036,7 +5056,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_serverclock_export_state() != 25476) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_method_serverclock_network_changed() != 45690) {
+    if (uniffi_mxclock_checksum_method_serverclock_network_changed() != 19808) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_serverclock_next_sync_due_in_ms() != 35871) {

@@ -2009,9 +2009,11 @@ public interface ServerClockInterface {
     fun `exportState`(): kotlin.String
     
     /**
-     * The app saw the network change (new Wi-Fi, VPN): the path and any
-     * proxy may differ, so the next `sync_if_needed` syncs, and backoff
-     * from failures on the old network is forgotten.
+     * The app saw the network change (new Wi-Fi, VPN): backoff from
+     * failures on the old network is forgotten, and while the drift is not
+     * learned yet the next `sync_if_needed` syncs (the path and any proxy
+     * may differ; once the drift is learned the estimate does not depend on
+     * the path, and the next sync checks the new one).
      */
     fun `networkChanged`()
     
@@ -2435,9 +2437,11 @@ open class ServerClock: Disposable, AutoCloseable, ServerClockInterface
 
     
     /**
-     * The app saw the network change (new Wi-Fi, VPN): the path and any
-     * proxy may differ, so the next `sync_if_needed` syncs, and backoff
-     * from failures on the old network is forgotten.
+     * The app saw the network change (new Wi-Fi, VPN): backoff from
+     * failures on the old network is forgotten, and while the drift is not
+     * learned yet the next `sync_if_needed` syncs (the path and any proxy
+     * may differ; once the drift is learned the estimate does not depend on
+     * the path, and the next sync checks the new one).
      */override fun `networkChanged`()
         = 
     callWithHandle {
@@ -3567,6 +3571,14 @@ data class ClockConfig (
     val `driftPpm`: kotlin.UInt = 100u 
     , 
     /**
+     * Learn the boot clock's drift from successive syncs on one boot and
+     * widen the estimate by what remains of it (at least 15 ppm) instead of
+     * `drift_ppm` (see the `drift` module). Off: always `drift_ppm`, and the
+     * sync policy of earlier versions.
+     */
+    val `learnDrift`: kotlin.Boolean = true 
+    , 
+    /**
      * Samples kept for selection (NTP keeps 8).
      */
     val `maxSamples`: kotlin.UInt = 8u 
@@ -3623,6 +3635,7 @@ public object FfiConverterTypeClockConfig: FfiConverterRustBuffer<ClockConfig> {
             FfiConverterULong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
@@ -3638,6 +3651,7 @@ public object FfiConverterTypeClockConfig: FfiConverterRustBuffer<ClockConfig> {
             FfiConverterULong.allocationSize(value.`requestTimeoutMs`) +
             FfiConverterBoolean.allocationSize(value.`allowInsecureHttp`) +
             FfiConverterUInt.allocationSize(value.`driftPpm`) +
+            FfiConverterBoolean.allocationSize(value.`learnDrift`) +
             FfiConverterUInt.allocationSize(value.`maxSamples`) +
             FfiConverterLong.allocationSize(value.`wallJumpThresholdMs`) +
             FfiConverterLong.allocationSize(value.`eventMaxTransitMs`) +
@@ -3652,6 +3666,7 @@ public object FfiConverterTypeClockConfig: FfiConverterRustBuffer<ClockConfig> {
             FfiConverterULong.write(value.`requestTimeoutMs`, buf)
             FfiConverterBoolean.write(value.`allowInsecureHttp`, buf)
             FfiConverterUInt.write(value.`driftPpm`, buf)
+            FfiConverterBoolean.write(value.`learnDrift`, buf)
             FfiConverterUInt.write(value.`maxSamples`, buf)
             FfiConverterLong.write(value.`wallJumpThresholdMs`, buf)
             FfiConverterLong.write(value.`eventMaxTransitMs`, buf)
