@@ -103,7 +103,8 @@ impl Selection {
     /// θ is kept in µs: the midpoint, moved by the drift's center rate
     /// since the reference time, plus half a millisecond because the boot
     /// reading was truncated (the true boot time is in
-    /// `[now_boot_ms, now_boot_ms + 1)`), rounded to the nearest ms. The
+    /// `[now_boot_ms, now_boot_ms + 1)`), rounded to the nearest ms
+    /// ([`reading_ms_from_us`]). The
     /// uncertainty is the half-width plus the drift's bound over that time,
     /// plus 1 ms for that truncation and that rounding, rounded up.
     pub fn reading_at(&self, now_boot_ms: i64, drift: &Drift) -> (i64, i64) {
@@ -127,9 +128,11 @@ impl Selection {
 }
 
 /// θ µs (the estimate at the true boot time) to the ms added to a
-/// truncated boot reading: + ½ ms for the truncation, rounded to nearest.
+/// truncated boot reading: + ½ ms for the truncation (the true boot time is
+/// in `[boot, boot + 1)`), rounded to the nearest ms (a tie, which only a
+/// whole-ms θ gives, goes down: then θ itself).
 pub fn reading_ms_from_us(theta_us: i64) -> i64 {
-    theta_us.saturating_add(1_000).div_euclid(1_000)
+    theta_us.saturating_add(999).div_euclid(1_000)
 }
 
 fn midpoint(lo: i64, hi: i64) -> i64 {

@@ -389,7 +389,8 @@ static void test_date_sample(void) {
     /* A Date header is the floor of a second: the server is somewhere in
      * [D, D + 1 s + the 40 ms round trip]. */
     CHECK(e.server_now_ms >= date_s * 1000 && e.server_now_ms <= date_s * 1000 + 1040);
-    CHECK(e.uncertainty_ms >= 500 && e.uncertainty_ms <= 521);
+    /* Half of 1 s + 40 ms + 1 ms, and 1 ms for reading the boot clock. */
+    CHECK(e.uncertainty_ms >= 500 && e.uncertainty_ms <= 522);
     /* With `Age: 3` a cache held the reply for 3 to 4 s (Age has whole
      * seconds too): the interval moves 3 s at its low end, 4 s at its high. */
     CHECK_OK(mxclock_add_date_sample(aged, BOOT0, BOOT0 + 40, date_s, true, 3, &ea));
@@ -416,7 +417,7 @@ static void test_observe_event(void) {
     CHECK_OK(mxclock_observe_event(clock, SERVER_MS - 2000, 2000, BOOT0, &e));
     CHECK(e.source == MXCLOCK_SAMPLE_SOURCE_EVENT_AGE);
     CHECK(e.server_now_ms >= SERVER_MS && e.server_now_ms <= SERVER_MS + 10000);
-    CHECK(e.uncertainty_ms >= 5000 && e.uncertainty_ms <= 5001);
+    CHECK(e.uncertainty_ms >= 5000 && e.uncertainty_ms <= 5002);
     CHECK(!e.within_policy);
     mxclock_free(clock);
 }
@@ -434,7 +435,8 @@ static void test_add_sample(void) {
     s.taken_boot_ms = BOOT0;
     CHECK_OK(mxclock_add_sample(clock, &s, &e));
     CHECK(e.server_now_ms == SERVER_MS);
-    CHECK(e.uncertainty_ms == 10);
+    /* ±10 ms, and 1 ms for reading the boot clock (whole ms). */
+    CHECK(e.uncertainty_ms == 11);
     s.source = 7;
     CHECK_STATUS(mxclock_add_sample(clock, &s, &e), MXCLOCK_STATUS_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("sample->source 7");
@@ -680,8 +682,9 @@ static void test_sync_scheduling(void) {
     CHECK_OK(mxclock_get_sync_reason(clock, &reason));
     CHECK(reason == MXCLOCK_SYNC_REASON_NONE);
     CHECK_OK(mxclock_next_sync_due_in_ms(clock, &due));
-    /* ±21 ms grows to the 1000 ms limit at 100 ppm after ~9.8e6 ms. */
-    CHECK(due > 9000000 && due < 10000000);
+    /* The drift is not learned yet: ±22 ms grows to a quarter of the
+     * 1000 ms limit at 100 ppm after ~2.3e6 ms (the learning sync). */
+    CHECK(due > 2000000 && due < 2500000);
     CHECK_OK(mxclock_network_changed(clock));
     CHECK_OK(mxclock_get_sync_reason(clock, &reason));
     CHECK(reason == MXCLOCK_SYNC_REASON_NETWORK_CHANGED);
