@@ -1,8 +1,13 @@
 //! Events evaluated per second: the batch call `evaluate_events_json` on a
 //! 1 000-event mixed timeline versus one `evaluate_event_json` call per
-//! event, measured side by side in one run (plus the rules alone on
-//! pre-parsed JSON, to show what parsing costs). Plain `fn main`, prints a
-//! table; run with `cargo bench --bench expiry`.
+//! event, measured side by side in one run, next to what merely scanning the
+//! same JSON costs (serde's `IgnoredAny`: the floor for any parser that
+//! checks the whole text). Plain `fn main`, prints a table; run with
+//! `cargo bench --bench expiry`.
+//!
+//! `MXCLOCK_BENCH_BATCH=FILE` also times the batch call on that file (a JSON
+//! array of events), e.g. the batch `scripts/test-kotlin.sh --bench` writes,
+//! so the Rust share of a call from Kotlin can be told from the rest.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -14,7 +19,8 @@ use serde_json::Value;
 const EVENTS: usize = 1_000;
 const ROUNDS: usize = 7;
 const ROUND_TIME: Duration = Duration::from_millis(300);
-/// Cost of one uniffi call from Kotlin on these machines (DESIGN.md section 7).
+/// Cost of one uniffi call from Kotlin on these machines (see
+/// `scripts/test-kotlin.sh --bench`).
 const UNIFFI_CALL_NS: f64 = 9_000.0;
 
 /// The fixtures of every supported event type, plus events without a rule
@@ -125,16 +131,14 @@ fn main() {
         }
         events.len()
     };
-    // What evaluate_event_json would cost if it built every field it skips.
-    let mut unskimmed = || {
-        for s in &singles {
-            let v: Value = serde_json::from_str(black_box(s)).expect("valid JSON");
-            let _ = black_box(evaluate_event(&v, black_box(&now), received));
-        }
-        singles.len()
+    // The floor: checking the JSON text without building anything.
+    let mut scan = || {
+        let v: serde::de::IgnoredAny = serde_json::from_str(black_box(&batch_json)).expect("JSON");
+        black_box(v);
+        EVENTS
     };
-    let rates = measure(&mut [&mut batch, &mut single, &mut parsed, &mut unskimmed]);
-    let (batch, single, parsed, unskimmed) = (rates[0], rates[1], rates[2], rates[3]);
+    let rates = measure(&mut [&mut batch, &mut single, &mut parsed, &mut scan]);
+    let (batch, single, parsed, scan) = (rates[0], rates[1], rates[2], rates[3]);
 
     println!(
         "mxclock expiry benchmark: {EVENTS}-event mixed timeline ({} kinds, {ok} evaluable, {} errors), \
@@ -147,21 +151,25 @@ fn main() {
     for (name, rate) in [
         ("evaluate_events_json (one call, 1 000 events)", batch),
         ("evaluate_event_json (one call per event)", single),
-        ("evaluate_event (pre-parsed serde_json::Value)", parsed),
         (
-            "from_str::<Value> + evaluate_event (no skimming)",
-            unskimmed,
+            "evaluate_event (a serde_json::Value, printed again)",
+            parsed,
         ),
+        ("scan only: from_str::<IgnoredAny> (the floor)", scan),
     ] {
         println!("{name:<52} {rate:>14.0} {:>12.0}", 1e9 / rate);
     }
     println!(
-        "batch / single: {:.2}x; batch JSON size {} bytes",
+        "batch / single: {:.2}x; batch / scan: {:.2}; batch JSON size {} bytes",
         batch / single,
+        batch / scan,
         batch_json.len()
     );
+    if let Ok(path) = std::env::var("MXCLOCK_BENCH_BATCH") {
+        file_batch(&path, &now, received);
+    }
     // What the batch is for: from Kotlin every uniffi call costs about
-    // UNIFFI_CALL_NS whatever it does (DESIGN.md section 7). An estimate
+    // UNIFFI_CALL_NS whatever it does. An estimate
     // from that figure, not a measurement of this run.
     let per_event_single = 1e9 / single + UNIFFI_CALL_NS;
     let per_event_batch = 1e9 / batch + UNIFFI_CALL_NS / EVENTS as f64;
@@ -171,5 +179,33 @@ fn main() {
         1e9 / per_event_single,
         1e9 / per_event_batch,
         per_event_single / per_event_batch
+    );
+}
+
+/// Times the batch call on a file of events (`MXCLOCK_BENCH_BATCH`).
+fn file_batch(path: &str, now: &ServerNow, received: Option<i64>) {
+    let json = match std::fs::read_to_string(path) {
+        Ok(json) => json,
+        Err(e) => {
+            println!("MXCLOCK_BENCH_BATCH={path}: cannot read: {e}");
+            return;
+        }
+    };
+    let n = match evaluate_events_json(&json, now, received) {
+        Ok(outcomes) => outcomes.len(),
+        Err(e) => {
+            println!("MXCLOCK_BENCH_BATCH={path}: {e}");
+            return;
+        }
+    };
+    let mut batch = || {
+        let out = evaluate_events_json(black_box(&json), black_box(now), received);
+        black_box(out.map_or(0, |o| o.len()))
+    };
+    let rate = measure(&mut [&mut batch])[0];
+    println!(
+        "{path}: {n} events, {} bytes: evaluate_events_json {rate:.0} events/s, {:.0} ns/event",
+        json.len(),
+        1e9 / rate
     );
 }

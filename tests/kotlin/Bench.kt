@@ -1,7 +1,10 @@
 package org.mxclock.tests
 
 import com.sun.jna.Native
+import java.io.File
+import java.nio.ByteBuffer
 import org.mxclock.ClockConfig
+import org.mxclock.FfiConverterSequenceTypeEventOutcome
 import org.mxclock.ServerClock
 import org.mxclock.osTimeSource
 import org.mxclock.sampleFromEndpoint
@@ -48,5 +51,34 @@ fun bench() {
     repeat(calls) { n += clock.evaluateEventsJson(batch, b).size }
     val nsPerEvent = (System.nanoTime() - t0).toDouble() / n
     println("bench: %-44s %10.1f ns/event (%d calls x 1 000 events)".format("ServerClock.evaluateEventsJson() batch", nsPerEvent, calls))
+
+    // Where that time goes. The Kotlin side of the call: the String to
+    // UTF-8 (lowering the argument) and reading the outcome records back
+    // from their serialized bytes (lifting the result), each alone. The
+    // Rust side: `MXCLOCK_BENCH_BATCH=<file> cargo bench --bench expiry`
+    // on the same batch, written here.
+    val utf8 = nsPerEventOf(calls) { batch.encodeToByteArray().size.toLong() }
+    println("bench: %-44s %10.1f ns/event".format("  of which String -> UTF-8 (lowering)", utf8))
+    val outcomes = clock.evaluateEventsJson(batch, b)
+    val bytes = ByteBuffer.allocate(FfiConverterSequenceTypeEventOutcome.allocationSize(outcomes).toInt())
+    FfiConverterSequenceTypeEventOutcome.write(outcomes, bytes)
+    val lift = nsPerEventOf(calls) {
+        bytes.rewind()
+        FfiConverterSequenceTypeEventOutcome.read(bytes).size.toLong()
+    }
+    println("bench: %-44s %10.1f ns/event (%d bytes)".format("  of which reading the records (lifting)", lift, bytes.capacity()))
+    val file = File("target/kotlin-tests/bench-batch.json")
+    file.parentFile?.mkdirs()
+    file.writeText(batch)
+    println("bench: Rust side: MXCLOCK_BENCH_BATCH=${file.path} cargo bench --bench expiry")
     clock.close()
+}
+
+/** ns per event of `body`, which handles one 1 000-event batch. */
+private fun nsPerEventOf(calls: Int, body: () -> Long): Double {
+    var sink = 0L
+    repeat(calls / 10) { sink += body() }
+    val t0 = System.nanoTime()
+    repeat(calls) { sink += body() }
+    return (System.nanoTime() - t0).toDouble() / (calls * 1_000L) + (sink and 0L)
 }

@@ -22,6 +22,7 @@ fun main(args: Array<String>) {
     clockScenarios(h)
     transportScenarios(h)
     expiryScenarios(h)
+    ringScenarios(h)
     readersWhileSyncingScenario(h)
     if ("--bench" in args) bench()
     println("kotlin: ${h.passed} passed, ${h.failed} failed")

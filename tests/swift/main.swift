@@ -19,6 +19,7 @@ redactionScenarios(harness)
 clockScenarios(harness)
 transportScenarios(harness)
 expiryScenarios(harness)
+ringScenarios(harness)
 readersWhileSyncingScenario(harness)
 if CommandLine.arguments.contains("--bench") {
     bench()
