@@ -1036,11 +1036,29 @@ public protocol ServerClockProtocol: AnyObject, Sendable {
     func wallMsToServerMs(wallMs: Int64) throws  -> Int64
     
     /**
+     * Starts a sync that the caller drives with its own HTTP client (see
+     * [`SyncSession`]), at boot time `now_boot_ms` (`boot_ms()`). Joins the
+     * burst in flight, if any. Fails as `sync()` does before its first
+     * request: `InvalidConfig` without a homeserver URL, `RateLimited`
+     * while a 429's `Retry-After` lasts. Needs no transport.
+     */
+    func startSync(nowBootMs: Int64) throws  -> SyncSession
+    
+    /**
+     * As [`start_sync`](Self::start_sync), only if a sync is due and
+     * allowed at `now_boot_ms` (as `sync_if_needed`); `None` otherwise.
+     */
+    func startSyncIfNeeded(nowBootMs: Int64) throws  -> SyncSession?
+    
+    /**
      * Syncs now: a burst of requests (blocking; each request bounded by
      * `request_timeout_ms`, a `Date`-only burst also waits up to a second
      * per probe to time it; the whole sync by `policy.max_sync_ms`, or one
-     * request timeout if that is longer). Concurrent callers share one burst. Honours a
-     * server's 429 `Retry-After` (returns `RateLimited` without a request).
+     * request timeout if that is longer). Concurrent callers share one
+     * burst, also one that a [`SyncSession`](crate::SyncSession) drives.
+     * Honours a server's 429 `Retry-After` (returns `RateLimited` without a
+     * request). To drive a sync with your own HTTP client, see
+     * [`start_sync`](Self::start_sync).
      */
     func sync() throws  -> SyncReport
     
@@ -1453,11 +1471,45 @@ open func wallMsToServerMs(wallMs: Int64)throws  -> Int64  {
 }
     
     /**
+     * Starts a sync that the caller drives with its own HTTP client (see
+     * [`SyncSession`]), at boot time `now_boot_ms` (`boot_ms()`). Joins the
+     * burst in flight, if any. Fails as `sync()` does before its first
+     * request: `InvalidConfig` without a homeserver URL, `RateLimited`
+     * while a 429's `Retry-After` lasts. Needs no transport.
+     */
+open func startSync(nowBootMs: Int64)throws  -> SyncSession  {
+    return try  FfiConverterTypeSyncSession_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_start_sync(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(nowBootMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * As [`start_sync`](Self::start_sync), only if a sync is due and
+     * allowed at `now_boot_ms` (as `sync_if_needed`); `None` otherwise.
+     */
+open func startSyncIfNeeded(nowBootMs: Int64)throws  -> SyncSession?  {
+    return try  FfiConverterOptionTypeSyncSession.lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_start_sync_if_needed(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(nowBootMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Syncs now: a burst of requests (blocking; each request bounded by
      * `request_timeout_ms`, a `Date`-only burst also waits up to a second
      * per probe to time it; the whole sync by `policy.max_sync_ms`, or one
-     * request timeout if that is longer). Concurrent callers share one burst. Honours a
-     * server's 429 `Retry-After` (returns `RateLimited` without a request).
+     * request timeout if that is longer). Concurrent callers share one
+     * burst, also one that a [`SyncSession`](crate::SyncSession) drives.
+     * Honours a server's 429 `Retry-After` (returns `RateLimited` without a
+     * request). To drive a sync with your own HTTP client, see
+     * [`start_sync`](Self::start_sync).
      */
 open func sync()throws  -> SyncReport  {
     return try  FfiConverterTypeSyncReport_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
@@ -1525,6 +1577,198 @@ public func FfiConverterTypeServerClock_lift(_ handle: UInt64) throws -> ServerC
 #endif
 public func FfiConverterTypeServerClock_lower(_ value: ServerClock) -> UInt64 {
     return FfiConverterTypeServerClock.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A sync driven by the caller (see the [module docs](self)). Obtained from
+ * [`ServerClock::start_sync`]; `Send + Sync`, but the calls of one session
+ * belong in one sequence (next action, reply, next action, ...).
+ * Dropping it before it is done abandons the sync.
+ */
+public protocol SyncSessionProtocol: AnyObject, Sendable {
+    
+    /**
+     * What to do next, at boot time `now_boot_ms`: send a request, wait,
+     * or done. A failed sync returns its error here (every time it is
+     * asked). Fails with `TimeOutOfRange` for a boot time before one
+     * already given or ahead of the clock.
+     */
+    func nextAction(nowBootMs: Int64) throws  -> SyncAction
+    
+    /**
+     * Request `request_id` failed without a reply (network, timeout,
+     * unreadable reply), sent at `sent_boot_ms`, given up at
+     * `received_boot_ms`. Errors as `receive_response`.
+     */
+    func receiveFailure(requestId: UInt64, sentBootMs: Int64, receivedBootMs: Int64, error: TransportError) throws 
+    
+    /**
+     * The reply to request `request_id` (any HTTP status), sent at boot time
+     * `sent_boot_ms` and received at `received_boot_ms`. Fails with
+     * `InvalidArgument` when that request is not waiting for a reply here,
+     * `TimeOutOfRange` for impossible times; the session is then unchanged.
+     */
+    func receiveResponse(requestId: UInt64, sentBootMs: Int64, receivedBootMs: Int64, response: HttpResponse) throws 
+    
+}
+/**
+ * A sync driven by the caller (see the [module docs](self)). Obtained from
+ * [`ServerClock::start_sync`]; `Send + Sync`, but the calls of one session
+ * belong in one sequence (next action, reply, next action, ...).
+ * Dropping it before it is done abandons the sync.
+ */
+open class SyncSession: SyncSessionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_mxclock_fn_clone_syncsession(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_mxclock_fn_free_syncsession(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * What to do next, at boot time `now_boot_ms`: send a request, wait,
+     * or done. A failed sync returns its error here (every time it is
+     * asked). Fails with `TimeOutOfRange` for a boot time before one
+     * already given or ahead of the clock.
+     */
+open func nextAction(nowBootMs: Int64)throws  -> SyncAction  {
+    return try  FfiConverterTypeSyncAction_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_syncsession_next_action(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(nowBootMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Request `request_id` failed without a reply (network, timeout,
+     * unreadable reply), sent at `sent_boot_ms`, given up at
+     * `received_boot_ms`. Errors as `receive_response`.
+     */
+open func receiveFailure(requestId: UInt64, sentBootMs: Int64, receivedBootMs: Int64, error: TransportError)throws   {try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_syncsession_receive_failure(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(requestId),
+        FfiConverterInt64.lower(sentBootMs),
+        FfiConverterInt64.lower(receivedBootMs),
+        FfiConverterTypeTransportError_lower(error),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The reply to request `request_id` (any HTTP status), sent at boot time
+     * `sent_boot_ms` and received at `received_boot_ms`. Fails with
+     * `InvalidArgument` when that request is not waiting for a reply here,
+     * `TimeOutOfRange` for impossible times; the session is then unchanged.
+     */
+open func receiveResponse(requestId: UInt64, sentBootMs: Int64, receivedBootMs: Int64, response: HttpResponse)throws   {try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_syncsession_receive_response(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(requestId),
+        FfiConverterInt64.lower(sentBootMs),
+        FfiConverterInt64.lower(receivedBootMs),
+        FfiConverterTypeHttpResponse_lower(response),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncSession: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = SyncSession
+
+    public static func lift(_ handle: UInt64) throws -> SyncSession {
+        return SyncSession(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: SyncSession) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncSession {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SyncSession, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncSession_lift(_ handle: UInt64) throws -> SyncSession {
+    return try FfiConverterTypeSyncSession.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncSession_lower(_ value: SyncSession) -> UInt64 {
+    return FfiConverterTypeSyncSession.lower(value)
 }
 
 
@@ -3209,6 +3453,15 @@ public struct SyncReport: Equatable, Hashable {
      */
     public var minRttMs: Int64?
     /**
+     * How far the `Date` header of an MSC4094 reply lay outside the time
+     * its own body gave, ms: positive when the `Date` is ahead. The largest
+     * such gap of the burst; None when every `Date` fitted its body (or no
+     * reply had both). Body and `Date` of one reply cannot disagree if one
+     * clock set them: a gap means a proxy or CDN in front of the homeserver
+     * writes `Date` from its own clock. The estimate uses the body.
+     */
+    public var dateDisagreementMs: Int64?
+    /**
      * The estimate after the sync.
      */
     public var estimate: Estimate
@@ -3235,6 +3488,14 @@ public struct SyncReport: Equatable, Hashable {
          * Shortest round trip of the burst, ms (None if no reply came back).
          */minRttMs: Int64?, 
         /**
+         * How far the `Date` header of an MSC4094 reply lay outside the time
+         * its own body gave, ms: positive when the `Date` is ahead. The largest
+         * such gap of the burst; None when every `Date` fitted its body (or no
+         * reply had both). Body and `Date` of one reply cannot disagree if one
+         * clock set them: a gap means a proxy or CDN in front of the homeserver
+         * writes `Date` from its own clock. The estimate uses the body.
+         */dateDisagreementMs: Int64?, 
+        /**
          * The estimate after the sync.
          */estimate: Estimate) {
         self.requests = requests
@@ -3243,6 +3504,7 @@ public struct SyncReport: Equatable, Hashable {
         self.endpointSupported = endpointSupported
         self.reason = reason
         self.minRttMs = minRttMs
+        self.dateDisagreementMs = dateDisagreementMs
         self.estimate = estimate
     }
 
@@ -3268,6 +3530,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 endpointSupported: FfiConverterBool.read(from: &buf), 
                 reason: FfiConverterOptionTypeSyncReason.read(from: &buf), 
                 minRttMs: FfiConverterOptionInt64.read(from: &buf), 
+                dateDisagreementMs: FfiConverterOptionInt64.read(from: &buf), 
                 estimate: FfiConverterTypeEstimate.read(from: &buf)
         )
     }
@@ -3279,6 +3542,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterBool.write(value.endpointSupported, into: &buf)
         FfiConverterOptionTypeSyncReason.write(value.reason, into: &buf)
         FfiConverterOptionInt64.write(value.minRttMs, into: &buf)
+        FfiConverterOptionInt64.write(value.dateDisagreementMs, into: &buf)
         FfiConverterTypeEstimate.write(value.estimate, into: &buf)
     }
 }
@@ -4082,6 +4346,116 @@ public func FfiConverterTypeSampleSource_lower(_ value: SampleSource) -> RustBuf
 
 
 /**
+ * What a [`SyncSession`] wants done next.
+ */
+
+public enum SyncAction: Equatable, Hashable {
+    
+    /**
+     * Send `request` now (a GET; do not follow redirects), then hand back
+     * the reply with `receive_response`, or the failure with
+     * `receive_failure`, quoting `request_id`.
+     */
+    case send(
+        /**
+         * Quote it when handing back the reply.
+         */requestId: UInt64, 
+        /**
+         * What to send; its `timeout_ms` bounds the whole exchange.
+         */request: HttpRequest
+    )
+    /**
+     * Nothing to do before the boot clock reads `until_boot_ms`; then call
+     * `next_action` again.
+     */
+    case wait(
+        /**
+         * Boot-clock time to wait for, ms.
+         */untilBootMs: Int64
+    )
+    /**
+     * The sync is over and succeeded.
+     */
+    case done(
+        /**
+         * What it did; the estimate after it.
+         */report: SyncReport
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SyncAction: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncAction: FfiConverterRustBuffer {
+    typealias SwiftType = SyncAction
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncAction {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .send(requestId: try FfiConverterUInt64.read(from: &buf), request: try FfiConverterTypeHttpRequest.read(from: &buf)
+        )
+        
+        case 2: return .wait(untilBootMs: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 3: return .done(report: try FfiConverterTypeSyncReport.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SyncAction, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .send(requestId,request):
+            writeInt(&buf, Int32(1))
+            FfiConverterUInt64.write(requestId, into: &buf)
+            FfiConverterTypeHttpRequest.write(request, into: &buf)
+            
+        
+        case let .wait(untilBootMs):
+            writeInt(&buf, Int32(2))
+            FfiConverterInt64.write(untilBootMs, into: &buf)
+            
+        
+        case let .done(report):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeSyncReport.write(report, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncAction_lift(_ buf: RustBuffer) throws -> SyncAction {
+    return try FfiConverterTypeSyncAction.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncAction_lower(_ value: SyncAction) -> RustBuffer {
+    return FfiConverterTypeSyncAction.lower(value)
+}
+
+
+
+/**
  * Why a sync is due.
  */
 
@@ -4475,6 +4849,30 @@ fileprivate struct FfiConverterOptionTypeHttpTransport: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeHttpTransport.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSyncSession: FfiConverterRustBuffer {
+    typealias SwiftType = SyncSession?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSyncSession.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSyncSession.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -4890,10 +5288,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_serverclock_wall_ms_to_server_ms() != 29076) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_method_serverclock_sync() != 26028) {
+    if (uniffi_mxclock_checksum_method_serverclock_start_sync() != 64289) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_start_sync_if_needed() != 14871) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_sync() != 59800) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_serverclock_sync_if_needed() != 29163) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_syncsession_next_action() != 64084) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_syncsession_receive_failure() != 72) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_syncsession_receive_response() != 28869) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_timesource_boot_ms() != 27415) {

@@ -57,6 +57,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 "source": e.source.as_str(),
                 "samples": e.samples,
                 "requests": report.requests,
+                "date_disagreement_ms": report.date_disagreement_ms,
             })
         );
     } else {
@@ -72,6 +73,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "requests       {} ({} samples used)",
             report.requests, e.samples
         );
+        if let Some(gap) = report.date_disagreement_ms {
+            println!("{}", date_disagreement_line(gap));
+        }
     }
     Ok(())
+}
+
+/// The line for a `Date` header that disagrees with the endpoint's body.
+pub fn date_disagreement_line(gap_ms: i64) -> String {
+    format!(
+        "date header    {gap_ms:+} ms off the endpoint's time: something in front of the \
+         homeserver (a reverse proxy, a CDN) sets Date from another clock; the estimate \
+         uses the endpoint"
+    )
 }

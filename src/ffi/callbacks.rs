@@ -148,8 +148,9 @@ unsafe fn lossy(p: *const c_char, what: &str) -> Result<String> {
 /// Copies C's response into Rust memory.
 ///
 /// # Safety
-/// `r` was filled by a `get` that returned 0: its arrays are valid.
-unsafe fn copy_response(r: &mxclock_http_response) -> Result<HttpResponse> {
+/// `r`'s arrays are valid: it was filled by a `get` that returned 0, or
+/// handed to `mxclock_sync_session_receive_response`.
+pub(crate) unsafe fn copy_response(r: &mxclock_http_response) -> Result<HttpResponse> {
     if r.body_len > MAX_BODY_BYTES {
         return Err(Error::Protocol(format!(
             "response body of {} bytes is over the {MAX_BODY_BYTES}-byte limit",

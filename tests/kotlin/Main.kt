@@ -20,6 +20,7 @@ fun main(args: Array<String>) {
     threadScenarios(h)
     redactionScenarios(h)
     clockScenarios(h)
+    sessionScenarios(h)
     transportScenarios(h)
     expiryScenarios(h)
     ringScenarios(h)
