@@ -408,6 +408,10 @@ enum Ring {
 
 /// Ends every ring of the batch that a response in the batch answers.
 fn end_answered_rings(outcomes: &mut [EventOutcome], rings: &[(usize, Ring)], now: &ServerNow) {
+    let answers = |r: &Ring| matches!(r, Ring::EndsNotification(_) | Ring::EndsCall(_));
+    if !rings.iter().any(|(_, r)| answers(r)) {
+        return;
+    }
     let answered = |i: usize, ring: &Ring| match ring {
         Ring::Notification => outcomes[i].event_id.as_ref().is_some_and(|id| {
             rings
@@ -858,15 +862,35 @@ fn parse_bool(raw: &RawValue) -> std::result::Result<bool, String> {
     }
 }
 
+/// A JSON path for an error message, built only when there is an error
+/// (most events have none; building every path up front cost more than
+/// the rules themselves).
+trait JsonPath {
+    fn build(&self) -> String;
+}
+
+impl JsonPath for str {
+    fn build(&self) -> String {
+        self.to_owned()
+    }
+}
+
+/// A path built by a closure: `&|| format!("content.memberships[{i}]")`.
+impl<F: Fn() -> String> JsonPath for F {
+    fn build(&self) -> String {
+        self()
+    }
+}
+
 /// An optional integer field (absent and `null`: `None`).
-fn opt_int(raw: Raw<'_>, path: &str) -> Result<Option<i64>> {
-    raw.map(|r| parse_int(r).map_err(|why| invalid(path, why)))
+fn opt_int(raw: Raw<'_>, path: &(impl JsonPath + ?Sized)) -> Result<Option<i64>> {
+    raw.map(|r| parse_int(r).map_err(|why| invalid(path.build(), why)))
         .transpose()
 }
 
 /// A required integer field.
-fn req_int(raw: Raw<'_>, path: &str) -> Result<i64> {
-    opt_int(raw, path)?.ok_or_else(|| invalid(path, "missing"))
+fn req_int(raw: Raw<'_>, path: &(impl JsonPath + ?Sized)) -> Result<i64> {
+    opt_int(raw, path)?.ok_or_else(|| invalid(path.build(), "missing"))
 }
 
 /// A required string field.
@@ -876,19 +900,35 @@ fn req_str<'a>(raw: Raw<'a>, path: &str) -> Result<Cow<'a, str>> {
 }
 
 /// An optional object field; a non-object is an error naming it.
-fn opt_obj<'o, T>(field: &'o Option<Obj<T>>, path: &str) -> Result<Option<&'o T>> {
+fn opt_obj<'o, T>(
+    field: &'o Option<Obj<T>>,
+    path: &(impl JsonPath + ?Sized),
+) -> Result<Option<&'o T>> {
     match field {
         None => Ok(None),
-        Some(Obj::Ok(v)) => Ok(Some(v)),
-        Some(Obj::Wrong(kind)) => Err(invalid(path, format!("expected an object, got {kind}"))),
+        Some(obj) => req_obj(obj, path).map(Some),
+    }
+}
+
+/// A value that must be an object.
+fn req_obj<'o, T>(obj: &'o Obj<T>, path: &(impl JsonPath + ?Sized)) -> Result<&'o T> {
+    match obj {
+        Obj::Ok(v) => Ok(v),
+        Obj::Wrong(kind) => Err(invalid(
+            path.build(),
+            format!("expected an object, got {kind}"),
+        )),
     }
 }
 
 /// An array field; a non-array is an error naming it.
-fn list<'l, T>(field: &'l List<T>, path: &str) -> Result<&'l [T]> {
+fn list<'l, T>(field: &'l List<T>, path: &(impl JsonPath + ?Sized)) -> Result<&'l [T]> {
     match field {
         List::Ok(items) => Ok(items),
-        List::Wrong(kind) => Err(invalid(path, format!("expected an array, got {kind}"))),
+        List::Wrong(kind) => Err(invalid(
+            path.build(),
+            format!("expected an array, got {kind}"),
+        )),
     }
 }
 
@@ -1066,14 +1106,8 @@ fn call_member(ev: &EventJson<'_>, now: &ServerNow) -> Result<Decided> {
         let entries = list(memberships, "content.memberships")?;
         let mut latest: Option<Expiry> = None;
         for (i, entry) in entries.iter().enumerate() {
-            let path = || format!("content.memberships[{i}]");
-            let entry = match entry {
-                Obj::Ok(e) => e,
-                Obj::Wrong(kind) => {
-                    return Err(invalid(path(), format!("expected an object, got {kind}")))
-                }
-            };
-            let e = legacy_membership(ev, entry, &path(), now)?;
+            let entry = req_obj(entry, &|| format!("content.memberships[{i}]"))?;
+            let e = legacy_membership(ev, entry, i, now)?;
             latest = Some(latest.map_or(e, |l| Expiry::latest(l, e)));
         }
         return Ok(match latest {
@@ -1086,28 +1120,16 @@ fn call_member(ev: &EventJson<'_>, now: &ServerNow) -> Result<Decided> {
         let calls = list(calls, "content.m.calls")?;
         let mut latest: Option<Expiry> = None;
         for (i, call) in calls.iter().enumerate() {
-            let call = match call {
-                Obj::Ok(c) => c,
-                Obj::Wrong(kind) => {
-                    return Err(invalid(
-                        format!("content.m.calls[{i}]"),
-                        format!("expected an object, got {kind}"),
-                    ))
-                }
-            };
+            let call = req_obj(call, &|| format!("content.m.calls[{i}]"))?;
             let Some(devices) = &call.devices else {
                 continue;
             };
-            let devices = list(devices, &format!("content.m.calls[{i}].m.devices"))?;
+            let devices = list(devices, &|| format!("content.m.calls[{i}].m.devices"))?;
             for (j, device) in devices.iter().enumerate() {
-                let path = || format!("content.m.calls[{i}].m.devices[{j}]");
-                let device = match device {
-                    Obj::Ok(d) => d,
-                    Obj::Wrong(kind) => {
-                        return Err(invalid(path(), format!("expected an object, got {kind}")))
-                    }
-                };
-                let ts = req_int(device.expires_ts, &format!("{}.expires_ts", path()))?;
+                let device = req_obj(device, &|| format!("content.m.calls[{i}].m.devices[{j}]"))?;
+                let ts = req_int(device.expires_ts, &|| {
+                    format!("content.m.calls[{i}].m.devices[{j}].expires_ts")
+                })?;
                 let e = call_membership_legacy_expiry(ts, now);
                 latest = Some(latest.map_or(e, |l| Expiry::latest(l, e)));
             }
@@ -1139,11 +1161,12 @@ fn call_member(ev: &EventJson<'_>, now: &ServerNow) -> Result<Decided> {
 fn legacy_membership(
     ev: &EventJson<'_>,
     m: &LegacyMembership<'_>,
-    path: &str,
+    i: usize,
     now: &ServerNow,
 ) -> Result<Expiry> {
-    if let Some(expires) = opt_int(m.expires, &format!("{path}.expires"))? {
-        let created_ts = opt_int(m.created_ts, &format!("{path}.created_ts"))?;
+    let path = |field: &str| format!("content.memberships[{i}].{field}");
+    if let Some(expires) = opt_int(m.expires, &|| path("expires"))? {
+        let created_ts = opt_int(m.created_ts, &|| path("created_ts"))?;
         let ots = match created_ts {
             Some(_) => 0,
             None => ev.origin_server_ts()?,
@@ -1155,11 +1178,10 @@ fn legacy_membership(
             now,
         ));
     }
-    let path = format!("{path}.expires_ts");
-    match opt_int(m.expires_ts, &path)? {
+    match opt_int(m.expires_ts, &|| path("expires_ts"))? {
         Some(ts) => Ok(call_membership_legacy_expiry(ts, now)),
         None => Err(invalid(
-            path,
+            path("expires_ts"),
             "missing (a legacy membership needs `expires` or `expires_ts`)",
         )),
     }
@@ -1228,9 +1250,9 @@ fn sticky(
     }
     let stable = opt_obj(&ev.sticky, "sticky")?;
     let unstable = opt_obj(&ev.msc4354_sticky, "msc4354_sticky")?;
-    let (sticky, name) = match (stable, unstable) {
-        (Some(s), _) => (s, "sticky"),
-        (None, Some(s)) => (s, "msc4354_sticky"),
+    let (sticky, duration_path) = match (stable, unstable) {
+        (Some(s), _) => (s, "sticky.duration_ms"),
+        (None, Some(s)) => (s, "msc4354_sticky.duration_ms"),
         (None, None) if ttl.is_some() => {
             return Err(invalid(
                 "sticky.duration_ms",
@@ -1240,7 +1262,7 @@ fn sticky(
         }
         (None, None) => return Ok(None),
     };
-    let duration = req_int(sticky.duration_ms, &format!("{name}.duration_ms"))?;
+    let duration = req_int(sticky.duration_ms, duration_path)?;
     let ots = ev.origin_server_ts()?;
     Ok(Some((
         false,
@@ -1288,28 +1310,42 @@ fn rtc_notification<'a>(ev: &EventJson<'a>, now: &ServerNow) -> Result<Decided> 
         Some(Obj::Ok(app)) => Some(app),
         _ => None,
     };
-    let pick = |top: Raw<'a>, nested: Option<Raw<'a>>, name: &str| match (top, nested.flatten()) {
-        (Some(raw), _) => (Some(raw), format!("content.{name}")),
-        (None, Some(raw)) => (Some(raw), format!("content.application.{name}")),
-        (None, None) => (None, format!("content.{name}")),
+    // Each field with its path at the top level and in `application`.
+    let pick = |top: Raw<'a>, nested: Option<Raw<'a>>, paths: [&'static str; 2]| match (
+        top,
+        nested.flatten(),
+    ) {
+        (None, Some(raw)) => (Some(raw), paths[1]),
+        (top, _) => (top, paths[0]),
     };
     let (raw, path) = pick(
         content.notification_type,
         app.map(|a| a.notification_type),
-        "notification_type",
+        [
+            "content.notification_type",
+            "content.application.notification_type",
+        ],
     );
-    let notification_type = match &*req_str(raw, &path)? {
+    let notification_type = match &*req_str(raw, path)? {
         "ring" => NotificationType::Ring,
         // MSC4075 defines `notification`; an unknown future type must not ring.
         _ => NotificationType::Notification,
     };
-    let (raw, path) = pick(content.sender_ts, app.map(|a| a.sender_ts), "sender_ts");
-    let sender_ts = req_int(raw, &path)?;
-    let (raw, path) = pick(content.lifetime, app.map(|a| a.lifetime), "lifetime");
+    let (raw, path) = pick(
+        content.sender_ts,
+        app.map(|a| a.sender_ts),
+        ["content.sender_ts", "content.application.sender_ts"],
+    );
+    let sender_ts = req_int(raw, path)?;
+    let (raw, path) = pick(
+        content.lifetime,
+        app.map(|a| a.lifetime),
+        ["content.lifetime", "content.application.lifetime"],
+    );
     let lifetime = match notification_type {
-        NotificationType::Ring => req_int(raw, &path)?,
+        NotificationType::Ring => req_int(raw, path)?,
         NotificationType::Notification => {
-            opt_int(raw, &path)?.unwrap_or(NOTIFICATION_DEFAULT_LIFETIME_MS)
+            opt_int(raw, path)?.unwrap_or(NOTIFICATION_DEFAULT_LIFETIME_MS)
         }
     };
     let ots = ev.origin_server_ts()?;
@@ -1336,23 +1372,36 @@ fn beacon_info(ev: &EventJson<'_>, now: &ServerNow) -> Result<Decided> {
             _ => None,
         }
     }
-    let (live, timeout, prefix) = if content.live.is_some() {
-        (content.live, content.timeout, "content")
+    const FLAT: [&str; 2] = ["content.live", "content.timeout"];
+    let (live, timeout, [live_path, timeout_path]) = if content.live.is_some() {
+        (content.live, content.timeout, FLAT)
     } else if let Some((live, timeout)) = nested(&content.beacon_info) {
-        (live, timeout, "content.m.beacon_info")
+        (
+            live,
+            timeout,
+            [
+                "content.m.beacon_info.live",
+                "content.m.beacon_info.timeout",
+            ],
+        )
     } else if let Some((live, timeout)) = nested(&content.beacon_info_unstable) {
-        (live, timeout, "content.org.matrix.msc3672.beacon_info")
+        (
+            live,
+            timeout,
+            [
+                "content.org.matrix.msc3672.beacon_info.live",
+                "content.org.matrix.msc3672.beacon_info.timeout",
+            ],
+        )
     } else {
-        (content.live, content.timeout, "content")
+        (content.live, content.timeout, FLAT)
     };
-    let live_path = format!("{prefix}.live");
-    let live = live.ok_or_else(|| invalid(&live_path, "missing"))?;
-    let live = parse_bool(live).map_err(|why| invalid(&live_path, why))?;
+    let live = live.ok_or_else(|| invalid(live_path, "missing"))?;
+    let live = parse_bool(live).map_err(|why| invalid(live_path, why))?;
     if !live {
         return Ok(Decided::ended(ExpiryRule::BeaconInfo, now));
     }
-    let timeout =
-        opt_int(timeout, &format!("{prefix}.timeout"))?.unwrap_or(BEACON_DEFAULT_TIMEOUT_MS);
+    let timeout = opt_int(timeout, timeout_path)?.unwrap_or(BEACON_DEFAULT_TIMEOUT_MS);
     // MSC3488 timestamp: stable `m.ts`, unstable `org.matrix.msc3488.ts`.
     let ts = match opt_int(content.ts, "content.m.ts")? {
         Some(ts) => ts,
