@@ -315,7 +315,7 @@ fn per_element(
             Ok(ev) => outcome(&ev, now, received_boot_ms),
             Err(e) => (
                 EventOutcome {
-                    event_id: None,
+                    event_id: event_id_only(raw.get()),
                     result: None,
                     error: Some(invalid("$", json_error(&e)).into()),
                 },
@@ -324,6 +324,18 @@ fn per_element(
         });
     }
     Ok(evaluated)
+}
+
+/// The `event_id` of an event that cannot be read as a whole (a duplicate
+/// key, say), so its error outcome can still be matched to it.
+fn event_id_only(json: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Id<'a> {
+        #[serde(borrow)]
+        event_id: Raw<'a>,
+    }
+    let id: Id<'_> = serde_json::from_str(json).ok()?;
+    parse_str(id.event_id?).ok().map(Cow::into_owned)
 }
 
 /// A serde_json error as an error reason: syntax problems say "not valid

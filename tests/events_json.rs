@@ -580,6 +580,7 @@ fn one_unreadable_event_gives_one_error_outcome() {
         let o = &outcomes[1];
         let err = o.error.as_ref().unwrap_or_else(|| panic!("{bad}: {o:?}"));
         assert!(o.result.is_none());
+        assert_eq!(o.event_id.as_deref(), Some("$bad"), "{bad}");
         assert_eq!(err.kind, EventErrorKind::InvalidEvent);
         assert!(err.message.contains(&err.path), "{err:?}");
     }
