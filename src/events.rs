@@ -205,7 +205,8 @@ pub fn evaluate_event(
 ) -> Result<EventExpiry> {
     // The typed parse reads numbers as text (to tell `1e3` from `1000` and
     // to reject what canonical JSON forbids), which only a parser over text
-    // can give: print the value and read it back.
+    // can give: print the value and read it back. Callers that have the
+    // text should call `evaluate_event_json`, which skips this.
     evaluate_event_json(&event.to_string(), now, received_boot_ms)
 }
 

@@ -954,7 +954,8 @@ public protocol ServerClockProtocol: AnyObject, Sendable {
     /**
      * Evaluates one event (JSON) against its rule (see `events.rs`).
      * `received_boot_ms`: when the app received it, for rules with a
-     * boot-clock part (verification prompts, sticky TTLs).
+     * boot-clock part (verification prompts, sticky TTLs, the invite's
+     * `unsigned.age`). The rules: `docs/expiry.md`.
      */
     func evaluateEventJson(json: String, receivedBootMs: Int64?) throws  -> EventExpiry
     
@@ -1280,7 +1281,8 @@ open func estimate() -> Estimate?  {
     /**
      * Evaluates one event (JSON) against its rule (see `events.rs`).
      * `received_boot_ms`: when the app received it, for rules with a
-     * boot-clock part (verification prompts, sticky TTLs).
+     * boot-clock part (verification prompts, sticky TTLs, the invite's
+     * `unsigned.age`). The rules: `docs/expiry.md`.
      */
 open func evaluateEventJson(json: String, receivedBootMs: Int64?)throws  -> EventExpiry  {
     return try  FfiConverterTypeEventExpiry_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
@@ -5246,7 +5248,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_serverclock_estimate() != 40614) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_method_serverclock_evaluate_event_json() != 19066) {
+    if (uniffi_mxclock_checksum_method_serverclock_evaluate_event_json() != 57025) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_serverclock_evaluate_events_json() != 7600) {

@@ -852,7 +852,8 @@ pub unsafe extern "C" fn mxclock_expiry_at(
 /// Evaluates one Matrix event (JSON object, NUL-terminated UTF-8) against
 /// its expiry rule at the current estimate. `received_boot_ms` (used only
 /// if `has_received_boot_ms`) is when this device received the event, for
-/// rules with a boot-clock part (verification prompts, sticky TTLs).
+/// rules with a boot-clock part (verification prompts, sticky TTLs, the
+/// invite's `unsigned.age`).
 /// Errors: `INVALID_EVENT` (not JSON, wrong field type: the message names
 /// the field), `NO_EXPIRY_RULE`, `NOT_SYNCED`. Thread-safe, no I/O.
 ///
@@ -883,9 +884,11 @@ pub unsafe extern "C" fn mxclock_evaluate_event_json(
 /// Evaluates every event of a JSON array with one reading of the server
 /// clock, in one call (for timelines: one FFI crossing, not one per event).
 /// `*out` receives one outcome per event, in order; an event that cannot be
-/// evaluated gets `ok == false` and an `error` message instead of failing
-/// the batch. The call fails (`INVALID_EVENT`) only if `json_array` is not
-/// a JSON array. Release `*out` with `mxclock_event_outcomes_free`.
+/// evaluated gets its own `status` (`INVALID_EVENT`, `NO_EXPIRY_RULE`),
+/// `error_path` and `error` instead of failing the batch. A ring response
+/// in the batch (decline, answer, reject, hangup) ends the ring it refers
+/// to. The call fails (`INVALID_EVENT`) only if `json_array` is not a JSON
+/// array. Release `*out` with `mxclock_event_outcomes_free`.
 /// Thread-safe, no I/O.
 ///
 /// # Safety

@@ -1980,7 +1980,8 @@ public interface ServerClockInterface {
     /**
      * Evaluates one event (JSON) against its rule (see `events.rs`).
      * `received_boot_ms`: when the app received it, for rules with a
-     * boot-clock part (verification prompts, sticky TTLs).
+     * boot-clock part (verification prompts, sticky TTLs, the invite's
+     * `unsigned.age`). The rules: `docs/expiry.md`.
      */
     fun `evaluateEventJson`(`json`: kotlin.String, `receivedBootMs`: kotlin.Long?): EventExpiry
     
@@ -2353,7 +2354,8 @@ open class ServerClock: Disposable, AutoCloseable, ServerClockInterface
     /**
      * Evaluates one event (JSON) against its rule (see `events.rs`).
      * `received_boot_ms`: when the app received it, for rules with a
-     * boot-clock part (verification prompts, sticky TTLs).
+     * boot-clock part (verification prompts, sticky TTLs, the invite's
+     * `unsigned.age`). The rules: `docs/expiry.md`.
      */
     @Throws(MxClockException::class)override fun `evaluateEventJson`(`json`: kotlin.String, `receivedBootMs`: kotlin.Long?): EventExpiry {
             return FfiConverterTypeEventExpiry.lift(
