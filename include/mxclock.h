@@ -757,7 +757,8 @@ typedef struct mxclock_event_expiry {
    */
   enum mxclock_tristate should_ring;
   /**
-   * A verification request outside its validity window: drop it.
+   * A verification request outside its validity window: drop it (its
+   * `expiry` is then expired too, so `state` agrees).
    */
   bool ignore;
   /**

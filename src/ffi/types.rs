@@ -414,7 +414,8 @@ pub struct mxclock_event_expiry {
     /// Ring decision for event types that ring (`m.call.invite`,
     /// `m.rtc.notification`); `MXCLOCK_TRISTATE_NONE` for the others.
     pub should_ring: mxclock_tristate,
-    /// A verification request outside its validity window: drop it.
+    /// A verification request outside its validity window: drop it (its
+    /// `expiry` is then expired too, so `state` agrees).
     pub ignore: bool,
     /// For verification requests: where the timestamp stands.
     pub verification_validity: mxclock_verification_validity,
