@@ -106,10 +106,6 @@ typedef enum mxclock_status {
    */
   MXCLOCK_STATUS_INVALID_STATE = 16,
   /**
-   * A callback (transport or time source) failed.
-   */
-  MXCLOCK_STATUS_CALLBACK = 17,
-  /**
    * mxclock panicked; the panic was caught. A bug: please report it.
    */
   MXCLOCK_STATUS_PANIC = 18,

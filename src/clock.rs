@@ -14,6 +14,7 @@ use crate::config::ClockConfig;
 use crate::error::{Error, Result};
 use crate::estimate::{drift_widening_ms, select, trim_window, Selection};
 use crate::policy::{PolicyState, SyncReason};
+use crate::protocol::HomeserverUrl;
 use crate::sample::{Sample, SampleSource};
 use crate::time::{OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
 use crate::transport::HttpTransport;
@@ -136,6 +137,8 @@ struct SavedState {
 #[cfg_attr(feature = "uniffi", derive(uniffi::Object))]
 pub struct ServerClock {
     pub(crate) config: ClockConfig,
+    /// `config.homeserver_url`, parsed once (None when empty).
+    pub(crate) homeserver: Option<HomeserverUrl>,
     pub(crate) time: Arc<dyn TimeSource>,
     pub(crate) transport: Option<Arc<dyn HttpTransport>>,
     pub(crate) sleeper: Arc<dyn Sleeper>,
@@ -173,7 +176,7 @@ impl ServerClock {
         transport: Option<Arc<dyn HttpTransport>>,
         sleeper: Arc<dyn Sleeper>,
     ) -> Result<ServerClock> {
-        config.validate()?;
+        let homeserver = config.validated_homeserver_url()?;
         let time = time_source.unwrap_or_else(OsTimeSource::shared);
         let transport = match transport {
             Some(t) => Some(t),
@@ -182,6 +185,7 @@ impl ServerClock {
         let seed = seed_from(&*time);
         Ok(ServerClock {
             config,
+            homeserver,
             time,
             transport,
             sleeper,

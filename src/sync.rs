@@ -17,8 +17,8 @@
 //! | which request next, or stop (budget, `max_sync_ms`) | [`Burst::plan`] | [`Burst::next_step`], [`Burst::within_sync_bound`] |
 //! | when a `Date` probe leaves | [`Burst::send_at`] | [`date_probe_send_at_boot_ms`] |
 //! | spacing between requests | [`Burst::send_at`] | [`BURST_MIN_GAP_MS`] |
-//! | what a reply is worth | [`Burst::endpoint_reply`], [`Burst::date_reply`] | `Sample::from_*`, [`parse`] |
-//! | the endpoint is missing | [`Burst::endpoint_reply`] | [`parse::is_endpoint_unsupported`], `PolicyState::mark_endpoint_unsupported` |
+//! | what a reply is worth | [`Burst::endpoint_reply`], [`Burst::date_reply`] | `Sample::from_*`, [`protocol`] |
+//! | the endpoint is missing | [`Burst::endpoint_reply`] | [`protocol::is_endpoint_unsupported`], `PolicyState::mark_endpoint_unsupported` |
 //! | enough samples | [`Burst::good_enough`] | [`burst_target_uncertainty_ms`], [`burst_complete`] |
 //! | what the policy remembers | [`Burst::finish`] | `PolicyState::record_*` |
 //!
@@ -27,19 +27,16 @@
 //! and real (or simulated) sleeps.
 
 use crate::clock::{ServerClock, SyncReport};
-use crate::config::DATE_PROBE_PATH;
 use crate::error::{Error, Result};
 use crate::estimate::select;
 use crate::policy::{
     burst_complete, burst_target_uncertainty_ms, date_probe_send_at_boot_ms, SyncReason,
     BURST_MIN_GAP_MS,
 };
+use crate::protocol::{self, HomeserverUrl};
 use crate::sample::Sample;
 use crate::session::{FlightState, Session, SyncAction};
-use crate::transport::{
-    parse, redact_error, HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport,
-    TransportError,
-};
+use crate::transport::{HttpRequest, HttpResponse, HttpTransport, TransportError};
 
 /// What one reply gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +52,7 @@ pub(crate) enum Outcome {
 pub(crate) enum Step {
     /// The MSC4094 endpoint.
     Endpoint,
-    /// A `Date` probe ([`DATE_PROBE_PATH`]).
+    /// A `Date` probe ([`protocol::DATE_PROBE_PATH`]).
     DateProbe,
 }
 
@@ -71,8 +68,7 @@ pub(crate) struct Planned {
 /// the burst never reads a clock, sleeps or touches the network.
 pub(crate) struct Burst {
     url: HomeserverUrl,
-    /// The request that carries the token, for scrubbing it from any
-    /// message a reply may have echoed it into (Date, Age, body).
+    /// The request to the MSC4094 endpoint (it carries the token).
     token_request: HttpRequest,
     reason: Option<SyncReason>,
     started_boot_ms: i64,
@@ -97,14 +93,14 @@ impl Burst {
         reason: Option<SyncReason>,
     ) -> Result<Burst> {
         let config = &clock.config;
-        if config.homeserver_url.is_empty() {
-            return Err(Error::InvalidConfig(
+        // Parsed once, when the clock was built.
+        let url = clock.homeserver.clone().ok_or_else(|| {
+            Error::InvalidConfig(
                 "no homeserver_url: a sync needs one; set it, or feed samples with \
                  add_sample/observe_event"
                     .into(),
-            ));
-        }
-        let url = HomeserverUrl::parse(&config.homeserver_url, config.allow_insecure_http)?;
+            )
+        })?;
         let policy_state = clock.policy_state()?;
         if let Some(retry_at) = policy_state.retry_at_boot_ms {
             if policy_state.rate_limited && now_boot_ms < retry_at {
@@ -114,7 +110,7 @@ impl Burst {
             }
         }
         clock.update_policy(|p| p.record_attempt(now_boot_ms))?;
-        let token_request = parse::server_now_request(
+        let token_request = protocol::server_now_request(
             &url,
             &config.endpoint_path,
             config.access_token.as_deref(),
@@ -177,14 +173,9 @@ impl Burst {
     fn request(&self, clock: &ServerClock, step: Step) -> HttpRequest {
         match step {
             Step::Endpoint => self.token_request.clone(),
-            Step::DateProbe => HttpRequest {
-                url: self.url.join(DATE_PROBE_PATH),
-                headers: vec![
-                    HttpHeader::new("Cache-Control", "no-cache"),
-                    HttpHeader::new("Accept", "application/json"),
-                ],
-                timeout_ms: clock.config.request_timeout_ms,
-            },
+            Step::DateProbe => {
+                protocol::date_probe_request(&self.url, clock.config.request_timeout_ms)
+            }
         }
     }
 
@@ -225,9 +216,9 @@ impl Burst {
         self.last_received_boot_ms = Some(received_boot_ms);
         let response = match reply {
             Ok(r) => r,
-            // A foreign transport may echo request details (the token) into
-            // its error text: scrub before the error goes anywhere.
-            Err(e) => return self.fail(redact_error(e.into_error(request.timeout_ms), request)),
+            // The one conversion of a transport's failure, which also scrubs
+            // the token from it (a foreign transport may echo request details).
+            Err(e) => return self.fail(e.into_error(request)),
         };
         let rtt = received_boot_ms.saturating_sub(sent_boot_ms);
         self.min_rtt_ms = Some(self.min_rtt_ms.map_or(rtt, |m| m.min(rtt)));
@@ -245,10 +236,9 @@ impl Burst {
         if response.header("date").is_none() {
             return Ok(None);
         }
-        let (date_s, age_s) = parse::response_date(response)?;
-        Ok(Some(Sample::from_date_header(
-            sent, received, date_s, age_s,
-        )?))
+        protocol::response_date(response)?
+            .sample(sent, received)
+            .map(Some)
     }
 
     fn push(&mut self, s: Sample) {
@@ -276,7 +266,7 @@ impl Burst {
         // the cached copy, which only the Date sample accounts for.
         let cached = response
             .header("age")
-            .is_some_and(|a| parse::parse_age_header(a) != Ok(0));
+            .is_some_and(|a| protocol::parse_age_header(a) != Ok(0));
         if response.status == 200 && cached {
             return match date {
                 Ok(Some(s)) => {
@@ -290,7 +280,7 @@ impl Burst {
             };
         }
         if response.status == 200 {
-            match parse::parse_server_now_body(&response.body)
+            match protocol::parse_server_now_body(&response.body)
                 .and_then(|ms| Sample::from_endpoint(sent, received, ms))
             {
                 Ok(s) => {
@@ -317,7 +307,7 @@ impl Burst {
         if let Ok(Some(s)) = date {
             self.push(s);
         }
-        if parse::is_endpoint_unsupported(response) {
+        if protocol::is_endpoint_unsupported(response) {
             self.endpoint_supported = false;
             let policy = clock.config.policy;
             let _ = clock.update_policy(|p| p.mark_endpoint_unsupported(&policy, received));
@@ -329,7 +319,7 @@ impl Burst {
                 Err(e) => self.fail(e),
             };
         }
-        let error = parse::response_to_error(response, request);
+        let error = protocol::response_to_error(response, request);
         self.fail(error)
     }
 
@@ -352,7 +342,7 @@ impl Burst {
             Err(e) => return self.fail(e),
         }
         if response.status == 429 {
-            let e = parse::response_to_error(response, request);
+            let e = protocol::response_to_error(response, request);
             return self.fail(e);
         }
         Outcome::Continue
@@ -404,7 +394,8 @@ impl Burst {
                 _ => committed,
             }
         };
-        let result = result.map_err(|e| redact_error(e, &self.token_request));
+        // Every error is already scrubbed where outside text entered it
+        // (`into_error`, `response_to_error`); the parsers quote none.
         match result {
             Ok(estimate) => Ok(SyncReport {
                 requests: self.requests,

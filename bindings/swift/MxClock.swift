@@ -635,6 +635,9 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
  * - **not follow redirects**, or at least never to another origin with the
  * `Authorization` header: return a 3xx as a response and mxclock reports it
  * (naming the target origin) without re-sending the token;
+ * - never send a request with the `Authorization` header through a proxy
+ * in clear text (send plain `http://` directly; `https://` may go
+ * through a CONNECT tunnel, which keeps TLS end to end);
  * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
  * waiting for the reply, reading the body) and fail with
  * [`TransportError::Timeout`] when it runs out;
@@ -642,14 +645,14 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
  * reads the `Date` header of a 404 or 500 too);
  * - cap the body at [`MAX_BODY_BYTES`] and fail with
  * [`TransportError::BadReply`] rather than read more;
- * - be callable from several threads at once (`Send + Sync`);
- * - never put the access token into an error message or log.
+ * - be callable from several threads at once (`Send + Sync`).
  *
  * Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
  * `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
  * From Kotlin or Swift, throw `TransportException` / `TransportError`; any
  * other exception (`IOException`, `URLError`) arrives as `Network` with its
- * message, so keep the token out of that message as well.
+ * message. mxclock scrubs the token from these messages, in any spelling,
+ * but a transport should not put it there in the first place.
  *
  * mxclock measures the round trip around `get`, so an implementation should
  * send the request as soon as it is called (no queueing behind other work).
@@ -674,6 +677,9 @@ public protocol HttpTransport: AnyObject, Sendable {
  * - **not follow redirects**, or at least never to another origin with the
  * `Authorization` header: return a 3xx as a response and mxclock reports it
  * (naming the target origin) without re-sending the token;
+ * - never send a request with the `Authorization` header through a proxy
+ * in clear text (send plain `http://` directly; `https://` may go
+ * through a CONNECT tunnel, which keeps TLS end to end);
  * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
  * waiting for the reply, reading the body) and fail with
  * [`TransportError::Timeout`] when it runs out;
@@ -681,14 +687,14 @@ public protocol HttpTransport: AnyObject, Sendable {
  * reads the `Date` header of a 404 or 500 too);
  * - cap the body at [`MAX_BODY_BYTES`] and fail with
  * [`TransportError::BadReply`] rather than read more;
- * - be callable from several threads at once (`Send + Sync`);
- * - never put the access token into an error message or log.
+ * - be callable from several threads at once (`Send + Sync`).
  *
  * Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
  * `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
  * From Kotlin or Swift, throw `TransportException` / `TransportError`; any
  * other exception (`IOException`, `URLError`) arrives as `Network` with its
- * message, so keep the token out of that message as well.
+ * message. mxclock scrubs the token from these messages, in any spelling,
+ * but a transport should not put it there in the first place.
  *
  * mxclock measures the round trip around `get`, so an implementation should
  * send the request as soon as it is called (no queueing behind other work).
@@ -2913,7 +2919,7 @@ public func FfiConverterTypeHttpHeader_lower(_ value: HttpHeader) -> RustBuffer 
  * `access_token` query parameter), so the token never reaches a log:
  *
  * ```
- * use mxclock::transport::{server_now_request, HomeserverUrl};
+ * use mxclock::protocol::{server_now_request, HomeserverUrl};
  * let url = HomeserverUrl::parse("https://matrix.example.org", false).unwrap();
  * let req = server_now_request(&url, "/_matrix/client/v3/get_server_now", Some("syt_secret"), 5_000);
  * let shown = format!("{req:?}");
@@ -3028,7 +3034,7 @@ public struct HttpResponse: Equatable, Hashable, CustomDebugStringConvertible {
      */
     public var headers: [HttpHeader]
     /**
-     * Body bytes, at most [`MAX_BODY_BYTES`].
+     * Body bytes, at most 64 KiB (`transport::MAX_BODY_BYTES`).
      */
     public var body: Data
 
@@ -3042,7 +3048,7 @@ public struct HttpResponse: Equatable, Hashable, CustomDebugStringConvertible {
          * Response headers, in the order received.
          */headers: [HttpHeader], 
         /**
-         * Body bytes, at most [`MAX_BODY_BYTES`].
+         * Body bytes, at most 64 KiB (`transport::MAX_BODY_BYTES`).
          */body: Data) {
         self.status = status
         self.headers = headers
@@ -4019,11 +4025,6 @@ enum MxClockError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case InvalidState(message: String)
     
     /**
-     * A foreign callback (transport or time source) failed.
-     */
-    case Callback(message: String)
-    
-    /**
      * A bug in mxclock: a panic was caught at the boundary.
      */
     case Internal(message: String)
@@ -4113,11 +4114,7 @@ public struct FfiConverterTypeMxClockError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 15: return .Callback(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 16: return .Internal(
+        case 15: return .Internal(
             message: try FfiConverterString.read(from: &buf)
         )
         
@@ -4160,10 +4157,8 @@ public struct FfiConverterTypeMxClockError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(13))
         case .InvalidState(_ /* message is ignored*/):
             writeInt(&buf, Int32(14))
-        case .Callback(_ /* message is ignored*/):
-            writeInt(&buf, Int32(15))
         case .Internal(_ /* message is ignored*/):
-            writeInt(&buf, Int32(16))
+            writeInt(&buf, Int32(15))
 
         
         }
@@ -4554,10 +4549,12 @@ public func FfiConverterTypeSyncReason_lower(_ value: SyncReason) -> RustBuffer 
 
 /**
  * Why an [`HttpTransport`](super::HttpTransport) returned no response.
+ * `reason` says what failed, e.g. `GET https://h/x: connection refused`;
+ * the kind is said by the variant (the display adds "network error: " and
+ * so on), and the timeout's length by the request.
  *
  * Kotlin: throw `TransportException.Network(reason)` and so on; any other
- * exception arrives as `Network` with its message. Never put the access
- * token in `reason`.
+ * exception arrives as `Network` with its message.
  */
 public 
 enum TransportError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -4570,7 +4567,8 @@ enum TransportError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError
     case Network(reason: String
     )
     /**
-     * The whole exchange did not finish within `timeout_ms`.
+     * The whole exchange did not finish within the request's `timeout_ms`;
+     * `reason` names what was being done (`GET https://h/x`).
      */
     case Timeout(reason: String
     )
@@ -5308,7 +5306,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_syncsession_receive_failure() != 72) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_method_syncsession_receive_response() != 28869) {
+    if (uniffi_mxclock_checksum_method_syncsession_receive_response() != 27491) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_timesource_boot_ms() != 27415) {
@@ -5320,7 +5318,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_timesource_boot_id() != 5784) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_method_httptransport_get() != 64652) {
+    if (uniffi_mxclock_checksum_method_httptransport_get() != 21313) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_constructor_serverclock_new() != 61458) {

@@ -344,7 +344,7 @@ pub unsafe extern "C" fn mxclock_sync_session_receive_response(
                 request_id,
                 sent_boot_ms,
                 received_boot_ms,
-                TransportError::from(e),
+                e,
             )?,
         }
         Ok(())

@@ -19,6 +19,7 @@ fun main(args: Array<String>) {
     timeSourceScenarios(h)
     threadScenarios(h)
     redactionScenarios(h)
+    echoedTokenScenarios(h)
     clockScenarios(h)
     sessionScenarios(h)
     transportScenarios(h)

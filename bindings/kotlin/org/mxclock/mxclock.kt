@@ -1543,6 +1543,9 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
  * - **not follow redirects**, or at least never to another origin with the
  * `Authorization` header: return a 3xx as a response and mxclock reports it
  * (naming the target origin) without re-sending the token;
+ * - never send a request with the `Authorization` header through a proxy
+ * in clear text (send plain `http://` directly; `https://` may go
+ * through a CONNECT tunnel, which keeps TLS end to end);
  * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
  * waiting for the reply, reading the body) and fail with
  * [`TransportError::Timeout`] when it runs out;
@@ -1550,14 +1553,14 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
  * reads the `Date` header of a 404 or 500 too);
  * - cap the body at [`MAX_BODY_BYTES`] and fail with
  * [`TransportError::BadReply`] rather than read more;
- * - be callable from several threads at once (`Send + Sync`);
- * - never put the access token into an error message or log.
+ * - be callable from several threads at once (`Send + Sync`).
  *
  * Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
  * `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
  * From Kotlin or Swift, throw `TransportException` / `TransportError`; any
  * other exception (`IOException`, `URLError`) arrives as `Network` with its
- * message, so keep the token out of that message as well.
+ * message. mxclock scrubs the token from these messages, in any spelling,
+ * but a transport should not put it there in the first place.
  *
  * mxclock measures the round trip around `get`, so an implementation should
  * send the request as soon as it is called (no queueing behind other work).
@@ -1584,6 +1587,9 @@ public interface HttpTransport {
  * - **not follow redirects**, or at least never to another origin with the
  * `Authorization` header: return a 3xx as a response and mxclock reports it
  * (naming the target origin) without re-sending the token;
+ * - never send a request with the `Authorization` header through a proxy
+ * in clear text (send plain `http://` directly; `https://` may go
+ * through a CONNECT tunnel, which keeps TLS end to end);
  * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
  * waiting for the reply, reading the body) and fail with
  * [`TransportError::Timeout`] when it runs out;
@@ -1591,14 +1597,14 @@ public interface HttpTransport {
  * reads the `Date` header of a 404 or 500 too);
  * - cap the body at [`MAX_BODY_BYTES`] and fail with
  * [`TransportError::BadReply`] rather than read more;
- * - be callable from several threads at once (`Send + Sync`);
- * - never put the access token into an error message or log.
+ * - be callable from several threads at once (`Send + Sync`).
  *
  * Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
  * `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
  * From Kotlin or Swift, throw `TransportException` / `TransportError`; any
  * other exception (`IOException`, `URLError`) arrives as `Network` with its
- * message, so keep the token out of that message as well.
+ * message. mxclock scrubs the token from these messages, in any spelling,
+ * but a transport should not put it there in the first place.
  *
  * mxclock measures the round trip around `get`, so an implementation should
  * send the request as soon as it is called (no queueing behind other work).
@@ -4130,7 +4136,7 @@ public object FfiConverterTypeHttpHeader: FfiConverterRustBuffer<HttpHeader> {
  * `access_token` query parameter), so the token never reaches a log:
  *
  * ```
- * use mxclock::transport::{server_now_request, HomeserverUrl};
+ * use mxclock::protocol::{server_now_request, HomeserverUrl};
  * let url = HomeserverUrl::parse("https://matrix.example.org", false).unwrap();
  * let req = server_now_request(&url, "/_matrix/client/v3/get_server_now", Some("syt_secret"), 5_000);
  * let shown = format!("{req:?}");
@@ -4220,7 +4226,7 @@ data class HttpResponse (
     val `headers`: List<HttpHeader>
     , 
     /**
-     * Body bytes, at most [`MAX_BODY_BYTES`].
+     * Body bytes, at most 64 KiB (`transport::MAX_BODY_BYTES`).
      */
     val `body`: kotlin.ByteArray
     
@@ -4884,11 +4890,6 @@ sealed class MxClockException(message: String): kotlin.Exception(message) {
         class InvalidState(message: String) : MxClockException(message)
         
     /**
-     * A foreign callback (transport or time source) failed.
-     */
-        class Callback(message: String) : MxClockException(message)
-        
-    /**
      * A bug in mxclock: a panic was caught at the boundary.
      */
         class Internal(message: String) : MxClockException(message)
@@ -4920,8 +4921,7 @@ public object FfiConverterTypeMxClockError : FfiConverterRustBuffer<MxClockExcep
             12 -> MxClockException.InvalidEvent(FfiConverterString.read(buf))
             13 -> MxClockException.NoExpiryRule(FfiConverterString.read(buf))
             14 -> MxClockException.InvalidState(FfiConverterString.read(buf))
-            15 -> MxClockException.Callback(FfiConverterString.read(buf))
-            16 -> MxClockException.Internal(FfiConverterString.read(buf))
+            15 -> MxClockException.Internal(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -4989,12 +4989,8 @@ public object FfiConverterTypeMxClockError : FfiConverterRustBuffer<MxClockExcep
                 buf.putInt(14)
                 Unit
             }
-            is MxClockException.Callback -> {
-                buf.putInt(15)
-                Unit
-            }
             is MxClockException.Internal -> {
-                buf.putInt(16)
+                buf.putInt(15)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -5288,10 +5284,12 @@ public object FfiConverterTypeSyncReason: FfiConverterRustBuffer<SyncReason> {
 
 /**
  * Why an [`HttpTransport`](super::HttpTransport) returned no response.
+ * `reason` says what failed, e.g. `GET https://h/x: connection refused`;
+ * the kind is said by the variant (the display adds "network error: " and
+ * so on), and the timeout's length by the request.
  *
  * Kotlin: throw `TransportException.Network(reason)` and so on; any other
- * exception arrives as `Network` with its message. Never put the access
- * token in `reason`.
+ * exception arrives as `Network` with its message.
  */
 sealed class TransportException: kotlin.Exception() {
     
@@ -5307,7 +5305,8 @@ sealed class TransportException: kotlin.Exception() {
     }
     
     /**
-     * The whole exchange did not finish within `timeout_ms`.
+     * The whole exchange did not finish within the request's `timeout_ms`;
+     * `reason` names what was being done (`GET https://h/x`).
      */
     class Timeout(
         
