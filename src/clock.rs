@@ -4,6 +4,12 @@
 //! releases the lock, talks to the server, then merges its samples back.
 //! Readers (`server_now_ms`, `estimate`) therefore never wait for the
 //! network; `server_now_ms` reads two atomics and the boot clock.
+//!
+//! Saved state holds evidence, not conclusions: the samples (and the
+//! policy's memory). A restore checks every sample, keeps at most
+//! `max_samples` of the newest, and recomputes the estimate from them with
+//! the same rules as a live clock, so forged or corrupted state can at worst
+//! lose the estimate, never invent one its own samples do not support.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -91,6 +97,8 @@ struct State {
     rng: u64,
 }
 
+/// Saved state. States written by earlier versions also carry their
+/// `selection`; it is ignored (the estimate is recomputed from `samples`).
 #[derive(Serialize, Deserialize)]
 struct SavedState {
     format: String,
@@ -100,7 +108,6 @@ struct SavedState {
     saved_boot_ms: i64,
     saved_wall_ms: i64,
     samples: Vec<Sample>,
-    selection: Option<Selection>,
     policy: PolicyState,
     wall_minus_boot_ms: i64,
 }
@@ -313,13 +320,18 @@ impl ServerClock {
 
     /// Restores a clock from [`export_state`](Self::export_state) output.
     ///
-    /// Same boot (same boot id, boot clock not gone back): the boot-anchored
-    /// estimate is kept as it was. Otherwise (reboot) it is carried over
-    /// through the wall clock with its uncertainty inflated by drift and
-    /// [`REBOOT_WALL_SLACK_MS`], and a sync is flagged as due; if the state
-    /// is older than `restore_max_age_ms` or the wall clock went backwards,
-    /// the estimate is dropped. Garbled, foreign or newer state is an
-    /// [`Error::InvalidState`], never a panic.
+    /// Every saved sample is checked (a sane interval, taken before the state
+    /// was saved); only the newest `max_samples` are kept; the estimate is
+    /// recomputed from them as [`add_sample`](Self::add_sample) would.
+    /// Same boot (same boot id, boot clock not gone back): the samples stay
+    /// anchored to the boot clock. Otherwise (reboot) the recomputed estimate
+    /// is carried over through the wall clock with its uncertainty inflated
+    /// by drift and [`REBOOT_WALL_SLACK_MS`], and a sync is flagged as due;
+    /// if the state is older than `restore_max_age_ms` or the wall clock went
+    /// backwards, the estimate is dropped. The policy's remembered times are
+    /// clamped to what a live clock could have set. Garbled, foreign or newer
+    /// state, or an invalid sample, is an [`Error::InvalidState`], never a
+    /// panic.
     pub fn restore_with_sources(
         config: ClockConfig,
         state_json: &str,
@@ -334,26 +346,33 @@ impl ServerClock {
                 saved.homeserver_url, clock.config.homeserver_url
             )));
         }
+        let mut samples = saved.samples;
+        trim_window(&mut samples, clock.config.max_samples as usize);
         let boot_ms = clock.time.boot_ms();
         let wall_ms = clock.time.wall_ms();
         let same_boot = saved.boot_id == clock.time.boot_id() && boot_ms >= saved.saved_boot_ms;
         {
             let mut st = clock.write()?;
             if same_boot {
-                st.samples = saved.samples;
                 st.policy = saved.policy;
-                st.wall_minus_boot_ms = saved.wall_minus_boot_ms;
-                if let Some(sel) = saved.selection {
-                    clock
-                        .offset_boot_ms
-                        .store(sel.offset_ms(), Ordering::Release);
-                    st.selection = Some(sel);
+                st.policy.clamp_to_boot(&clock.config.policy, boot_ms);
+                match clock.merge_samples(&mut st, &samples) {
+                    // No samples, or inconsistent ones (which stay, without an
+                    // estimate, as they would on a live clock).
+                    Ok(()) | Err(Error::NotSynced | Error::Inconsistent(_)) => {}
+                    Err(e) => {
+                        return Err(Error::InvalidState(format!(
+                            "its samples give no estimate: {e}"
+                        )))
+                    }
                 }
+                st.wall_minus_boot_ms = saved.wall_minus_boot_ms;
             } else {
                 st.policy.reset_for_new_boot();
                 let wall_elapsed = wall_ms.saturating_sub(saved.saved_wall_ms);
                 let fresh_enough = (0..=clock.config.restore_max_age_ms).contains(&wall_elapsed);
-                if let (Some(sel), true) = (saved.selection, fresh_enough) {
+                let selection = select(&samples, clock.config.drift_ppm).ok();
+                if let (Some(sel), true) = (selection, fresh_enough) {
                     // server = wall + (θ − (W−B)_saved) held at save time.
                     let shift = wall_ms
                         .saturating_sub(boot_ms)
@@ -393,7 +412,6 @@ impl ServerClock {
             saved_boot_ms: self.time.boot_ms(),
             saved_wall_ms: self.time.wall_ms(),
             samples: st.samples.clone(),
-            selection: st.selection.clone(),
             policy: st.policy.clone(),
             wall_minus_boot_ms: st.wall_minus_boot_ms,
         };
@@ -425,17 +443,14 @@ fn parse_state(json: &str) -> Result<SavedState> {
     let saved: SavedState = serde_json::from_value(value).map_err(|e| {
         Error::InvalidState(format!("a field is missing or of the wrong type ({e})"))
     })?;
-    for s in saved
-        .samples
-        .iter()
-        .chain(saved.selection.iter().flat_map(|s| s.survivors.iter()))
-    {
+    for s in &saved.samples {
         s.validate()
             .map_err(|e| Error::InvalidState(format!("a saved sample is invalid: {e}")))?;
-    }
-    if let Some(sel) = &saved.selection {
-        if sel.lo_ms > sel.hi_ms || sel.survivors.is_empty() {
-            return Err(Error::InvalidState("the saved estimate is empty".into()));
+        if s.taken_boot_ms > saved.saved_boot_ms {
+            return Err(Error::InvalidState(format!(
+                "a saved sample was taken at boot {} ms, after the state was saved (boot {} ms)",
+                s.taken_boot_ms, saved.saved_boot_ms
+            )));
         }
     }
     Ok(saved)
@@ -651,8 +666,8 @@ impl ServerClock {
 
 impl ServerClock {
     /// Runs `f` as the one sync in flight, or waits for the one already
-    /// running and returns its result (DESIGN.md section 5: concurrent
-    /// callers share one in-flight sync).
+    /// running and returns its result (concurrent callers share one
+    /// in-flight sync).
     pub(crate) fn single_flight(
         &self,
         f: impl FnOnce() -> Result<SyncReport>,

@@ -15,6 +15,7 @@ pub mod expiry;
 #[cfg(feature = "capi")]
 pub mod ffi;
 pub mod policy;
+pub mod probe;
 pub mod sample;
 mod sync;
 pub mod time;

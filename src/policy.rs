@@ -1,5 +1,5 @@
-//! When to sync (DESIGN.md section 5). Pure: times come in as arguments,
-//! randomness (for jitter) too.
+//! When to sync, and when a burst has done enough. Pure: times come in as
+//! arguments, randomness (for jitter) too.
 //!
 //! The policy keeps a phone's request count low (a sync only when the
 //! uncertainty has grown past a limit, the network changed, or a reboot made
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::estimate::{drift_widening_ms, select};
 use crate::sample::Sample;
+use crate::transport::MAX_RETRY_AFTER_MS;
 
 /// Within a burst, the next request leaves at least this long after the
 /// previous reply arrived. Two replays of one cached reply taken less than
@@ -18,9 +19,11 @@ use crate::sample::Sample;
 /// resolution) and would "agree"; spaced out, a replay is disjoint from the
 /// truth and outvoted.
 pub const BURST_MIN_GAP_MS: i64 = 5;
-/// A `Date`-header burst stops once its uncertainty is at most this (or the
-/// round trip keeps it from shrinking further).
-pub const DATE_TARGET_UNCERTAINTY_MS: i64 = 10;
+/// A `Date`-header burst narrows until its replies agree within ± this (or
+/// the round trip keeps that from shrinking further), then confirms both
+/// edges (see [`crate::probe`]); the reported uncertainty adds the
+/// confirmation margin.
+pub const DATE_TARGET_UNCERTAINTY_MS: i64 = 16;
 
 /// Knobs of the sync policy; every field has a sensible default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,9 +32,11 @@ pub struct SyncPolicy {
     /// Requests in one endpoint burst (default 4).
     #[cfg_attr(feature = "uniffi", uniffi(default = 4))]
     pub max_samples_per_sync: u32,
-    /// Requests in one `Date`-header burst, where phase-targeted probes
-    /// narrow the 1 s resolution down (default 8).
-    #[cfg_attr(feature = "uniffi", uniffi(default = 8))]
+    /// Most requests in one `Date`-header burst, where phase-targeted
+    /// probes narrow the 1 s resolution down and then confirm the result
+    /// (default 20; a consistent server needs 8 to 10, the rest is for
+    /// voting out a lying reply).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 20))]
     pub date_probe_budget: u32,
     /// A burst stops early once the uncertainty is at most this (default 50).
     #[cfg_attr(feature = "uniffi", uniffi(default = 50))]
@@ -63,7 +68,7 @@ impl Default for SyncPolicy {
     fn default() -> Self {
         SyncPolicy {
             max_samples_per_sync: 4,
-            date_probe_budget: 8,
+            date_probe_budget: 20,
             target_uncertainty_ms: 50,
             max_uncertainty_ms: 1000,
             min_sync_interval_ms: 30_000,
@@ -234,6 +239,23 @@ impl PolicyState {
         self.retry_at_boot_ms = Some(now_boot_ms.saturating_add(wait));
     }
 
+    /// Clamps remembered boot times to what this policy could have set by
+    /// boot time `now_boot_ms` (restored state): no attempt in the future,
+    /// no wait longer than the longest the policy or a server's
+    /// `Retry-After` (at most a day) can impose. Forged state then cannot
+    /// stop a clock from syncing for longer than that.
+    pub fn clamp_to_boot(&mut self, policy: &SyncPolicy, now_boot_ms: i64) {
+        let server_wait_ms = i64::try_from(MAX_RETRY_AFTER_MS).unwrap_or(i64::MAX);
+        let longest_wait = policy.backoff_max_ms.max(server_wait_ms);
+        self.last_attempt_boot_ms = self.last_attempt_boot_ms.map(|t| t.min(now_boot_ms));
+        self.retry_at_boot_ms = self
+            .retry_at_boot_ms
+            .map(|t| t.min(now_boot_ms.saturating_add(longest_wait)));
+        self.endpoint_unsupported_until_boot_ms = self
+            .endpoint_unsupported_until_boot_ms
+            .map(|t| t.min(now_boot_ms.saturating_add(policy.unsupported_retry_ms)));
+    }
+
     /// Forget boot-clock times (after a reboot they mean nothing).
     pub fn reset_for_new_boot(&mut self) {
         *self = PolicyState {
@@ -244,9 +266,11 @@ impl PolicyState {
 }
 
 /// The uncertainty at which a burst may stop early: the policy's target on
-/// the endpoint path; on the `Date` path [`DATE_TARGET_UNCERTAINTY_MS`], or
-/// about half the shortest round trip when that is larger (the floor of any
-/// two-way method).
+/// the endpoint path (for the reported uncertainty); on the `Date` path
+/// [`DATE_TARGET_UNCERTAINTY_MS`], or three quarters of the shortest round
+/// trip when that is larger (half is the floor of any two-way method, and
+/// narrowing slows down near it), for the half-width of what its replies
+/// agree on before confirmation.
 pub fn burst_target_uncertainty_ms(
     policy: &SyncPolicy,
     endpoint: bool,
@@ -255,16 +279,17 @@ pub fn burst_target_uncertainty_ms(
     if endpoint {
         policy.target_uncertainty_ms
     } else {
-        DATE_TARGET_UNCERTAINTY_MS.max(min_rtt_ms.unwrap_or(0) / 2 + 2)
+        DATE_TARGET_UNCERTAINTY_MS.max(min_rtt_ms.unwrap_or(0).max(0) * 3 / 4 + 2)
     }
 }
 
-/// Whether a burst has done enough: over `window` (the samples kept before
-/// the burst plus `taken`, the burst's own), the estimate is within
-/// `target_ms`, the newest sample agrees with it, and at least two of the
-/// burst's own samples agree with it. Old samples, widened by drift, agree
-/// with almost anything; requiring two fresh ones means one stale or
-/// spoofed reply can never end a burst on a wrong, narrow estimate.
+/// Whether an endpoint burst has done enough: over `window` (the samples
+/// kept before the burst plus `taken`, the burst's own), the reported
+/// uncertainty is within `target_ms` (so each edge is backed by two
+/// samples), the newest sample agrees, and at least two of the burst's own
+/// samples agree. Old samples, widened by drift, agree with almost anything;
+/// requiring two fresh ones means one stale or spoofed reply can never end a
+/// burst on a wrong, narrow estimate. (`Date` bursts: [`crate::probe`].)
 pub fn burst_complete(window: &[Sample], taken: &[Sample], drift_ppm: u32, target_ms: i64) -> bool {
     let Ok(sel) = select(window, drift_ppm) else {
         return false;
@@ -275,9 +300,8 @@ pub fn burst_complete(window: &[Sample], taken: &[Sample], drift_ppm: u32, targe
     newest_agrees && fresh_agreeing >= 2 && sel.half_width_ms() <= target_ms
 }
 
-/// When to send the next `Date`-header probe (htpdate's trick, DESIGN.md
-/// section 4): so that it reaches the server when the predicted server time
-/// is a whole second. The reply's `Date` then tells on which side of the
+/// When to send the next `Date`-header probe (htpdate's trick): so that it
+/// reaches the server when the predicted server time is a whole second. The reply's `Date` then tells on which side of the
 /// second the truth is, halving the interval.
 ///
 /// `offset_ms` is the current θ midpoint, `rtt_ms` a recent round trip (the

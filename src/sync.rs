@@ -1,23 +1,22 @@
-//! One sync burst over HTTP (DESIGN.md sections 4 and 5).
+//! One sync burst over HTTP: the blocking driver of the pure decisions in
+//! [`crate::policy`] (endpoint bursts) and [`crate::probe`] (`Date` bursts).
 //!
 //! The MSC4094 endpoint first; when the server lacks it (404, 405,
 //! `M_UNRECOGNIZED`), the `Date` header of the same reply, refined by
-//! phase-targeted probes: each probe is timed to reach the server when the
-//! predicted server time crosses a whole second, so its `Date` tells on which
-//! side of the boundary the truth is and halves the interval (htpdate).
-//! Every reply that carries a valid `Date` header yields a sample, whatever
-//! its status.
+//! phase-targeted probes and then confirmed at both edges (see
+//! [`crate::probe`]); a `Date` burst whose replies contradict each other
+//! beyond one falseticker is refused and its samples dropped. Every reply
+//! that carries a valid `Date` header yields a sample, whatever its status;
+//! a reply with an `Age` header (any value) came from a cache, and only its
+//! `Date` header is used, widened by the age.
 
 use std::sync::Arc;
 
 use crate::clock::{ServerClock, SyncReport};
 use crate::config::DATE_PROBE_PATH;
 use crate::error::{Error, Result};
-use crate::estimate::select;
-use crate::policy::{
-    burst_complete, burst_target_uncertainty_ms, date_probe_send_at_boot_ms, SyncReason,
-    BURST_MIN_GAP_MS,
-};
+use crate::policy::{burst_complete, burst_target_uncertainty_ms, SyncReason, BURST_MIN_GAP_MS};
+use crate::probe::{date_burst_complete, date_burst_refused, date_burst_verdict, next_date_probe};
 use crate::sample::Sample;
 use crate::transport::{
     parse, redact_error, HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport,
@@ -108,11 +107,10 @@ impl Burst<'_> {
         };
         // The Date header is a fallback for whatever the status says.
         let date = self.date_sample(&response, sent, received);
-        // A cache answered (`Age` other than 0): the body's time is as old as
-        // the cached copy, which only the Date sample accounts for.
-        let cached = response
-            .header("age")
-            .is_some_and(|a| parse::parse_age_header(a) != Ok(0));
+        // A cache answered (any `Age`, 0 included: whole seconds, so up to a
+        // second old): the body's time is as old as the cached copy, which
+        // only the Date sample accounts for.
+        let cached = response.header("age").is_some();
         if response.status == 200 && cached {
             return match date {
                 Ok(Some(s)) => {
@@ -169,15 +167,23 @@ impl Burst<'_> {
         self.fail(error)
     }
 
-    /// One `Date` probe, timed against the second boundary when there is an
-    /// estimate to time it by.
+    /// One `Date` probe, timed against the second boundary by the burst's
+    /// own replies (see [`crate::probe`]).
     fn date_step(&mut self) -> Outcome {
-        if let Ok(sel) = select(&self.window, self.clock.config.drift_ppm) {
-            let now = self.clock.time.boot_ms();
-            let at = date_probe_send_at_boot_ms(sel.offset_ms(), self.min_rtt_ms.unwrap_or(0), now);
-            let wait = at.saturating_sub(now).clamp(0, 1_000);
-            self.clock.sleeper.sleep_ms(wait);
-        }
+        let now = self.clock.time.boot_ms();
+        // Not before the spacing `pace` will impose, so the timing holds.
+        let earliest = self
+            .last_received_boot_ms
+            .map_or(now, |last| now.max(last.saturating_add(BURST_MIN_GAP_MS)));
+        let probe = next_date_probe(
+            &self.new,
+            self.clock.config.drift_ppm,
+            self.min_rtt_ms,
+            self.target_ms(),
+            earliest,
+        );
+        let wait = probe.send_at_boot_ms.saturating_sub(now).clamp(0, 1_000);
+        self.clock.sleeper.sleep_ms(wait);
         let request = HttpRequest {
             url: self.url.join(DATE_PROBE_PATH),
             headers: vec![
@@ -208,16 +214,38 @@ impl Burst<'_> {
         Outcome::Continue
     }
 
-    /// Enough: the estimate is tight, confirmed by two agreeing samples, and
-    /// the newest sample is one of them (else the burst goes on to confirm
-    /// or refute a possible server clock step).
-    fn good_enough(&self) -> bool {
-        let target = burst_target_uncertainty_ms(
+    fn target_ms(&self) -> i64 {
+        burst_target_uncertainty_ms(
             &self.clock.config.policy,
             self.endpoint_supported,
             self.min_rtt_ms,
-        );
-        burst_complete(&self.window, &self.new, self.clock.config.drift_ppm, target)
+        )
+    }
+
+    /// Enough: the estimate is tight, confirmed by two agreeing samples, and
+    /// the newest sample is one of them (else the burst goes on to confirm
+    /// or refute a possible server clock step). A `Date` burst also stops
+    /// when it is refused already.
+    fn good_enough(&self) -> bool {
+        let drift = self.clock.config.drift_ppm;
+        if self.endpoint_supported {
+            burst_complete(&self.window, &self.new, drift, self.target_ms())
+        } else {
+            date_burst_complete(&self.new, drift, self.min_rtt_ms, self.target_ms())
+                || date_burst_refused(&self.new, drift)
+        }
+    }
+
+    /// A finished `Date` burst's verdict: its samples may be used, or it is
+    /// refused (`Inconsistent`). Endpoint bursts always pass: the estimator
+    /// votes on them with the window.
+    fn verdict(&self) -> Result<()> {
+        if self.endpoint_supported {
+            return Ok(());
+        }
+        let drift = self.clock.config.drift_ppm;
+        let complete = date_burst_complete(&self.new, drift, self.min_rtt_ms, self.target_ms());
+        date_burst_verdict(&self.new, drift, complete)
     }
 
     /// Spaces requests out (see [`BURST_MIN_GAP_MS`]).
@@ -313,6 +341,10 @@ impl ServerClock {
                 .last_error
                 .take()
                 .unwrap_or_else(|| Error::Protocol("the homeserver gave no usable time".into())))
+        } else if let Err(refused) = burst.verdict() {
+            // Contradictory Date replies: neither the window nor the
+            // estimate takes any of them.
+            Err(refused)
         } else {
             let committed = self.commit_samples(&burst.new);
             match burst.last_error.take() {

@@ -9,6 +9,10 @@ use std::time::Instant;
 use mxclock::{ClockConfig, Error, SampleSource, ServerClock};
 use mxclock_test_homeserver::{Delay, Fault, HomeserverConfig, TestHomeserver};
 
+/// How much longer than the fastest exchange of a burst the second-fastest
+/// may take on a loaded CI machine (scheduling, not the network).
+const BUSY_MACHINE_MS: i64 = 10;
+
 fn config(server: &TestHomeserver) -> ClockConfig {
     let mut c = ClockConfig::new(&server.base_url());
     c.request_timeout_ms = 5_000;
@@ -63,10 +67,14 @@ fn endpoint_sync_covers_the_truth_at_any_skew_and_asymmetry() {
                 e.boot_ms - e.newest_sample_boot_ms,
             );
             let u_at_sample = e.uncertainty_ms - drift;
-            // + 1: when the narrowest sample is not the newest, it was widened
+            // + 1: when a bounding sample is not the newest, it was widened
             // by drift to the newest one's time, rounded up to a whole ms.
+            // No single reply sets an edge, so the bound is that of the
+            // second-fastest exchange, which on a shared machine may take up
+            // to BUSY_MACHINE_MS longer than the fastest (`sync_sim.rs`
+            // checks the exact bound on simulated time).
             assert!(
-                u_at_sample <= rtt / 2 + 2 + 1,
+                u_at_sample <= rtt / 2 + 2 + 1 + BUSY_MACHINE_MS,
                 "skew {skew}: uncertainty {u_at_sample} > rtt/2 + 2 (rtt {rtt})"
             );
             // offset_ms is server − wall: the skew.
@@ -104,7 +112,7 @@ fn date_only_sync_refines_below_the_second() {
     let clock = ServerClock::new(config(&server)).unwrap();
     let report = clock.sync().unwrap();
     assert_eq!(report.source, SampleSource::DateHeader);
-    assert!(report.requests <= 8, "{report:?}");
+    assert!(report.requests <= 10, "{report:?}");
     let (err, u) = measure(&clock, &server);
     eprintln!(
         "Date only: one sample ±{u1} ms (error {err1:.1}); {} requests ±{u} ms (error {err:.1})",

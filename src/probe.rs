@@ -1,0 +1,458 @@
+//! The `Date`-header burst as pure decisions: when to send the next probe,
+//! when the burst has done enough, and when it must be refused. Samples,
+//! round trips and times come in as arguments.
+//!
+//! A `Date` header has a resolution of one second. A probe timed to reach
+//! the server as the predicted server time crosses a whole second narrows
+//! that down (htpdate's trick): the reply's `Date` says on which side of the
+//! boundary the server was. Narrowing alone believes every reply, and every
+//! `Date` interval is a second wide, so it overlaps almost anything: one
+//! lying reply, or a second backend with another clock, moves the boundary,
+//! and the probes converge on a narrow interval between the clocks that no
+//! reply contradicts. So the burst checks itself:
+//!
+//! 1. **Narrow.** While the burst's survivors agree on an interval wider
+//!    than the target, the next probe aims at its midpoint. An edge that
+//!    has not moved while five replies narrowed the other side is confirmed
+//!    first (see below): a lying reply that set it would otherwise draw all
+//!    later probes towards itself.
+//! 2. **Confirm.** Then each edge of that agreement must be backed by a
+//!    second reply (the estimator reports the interval where all replies but
+//!    at most one agree). A probe timed to arrive just *after* the boundary
+//!    predicted from the lower edge backs that edge: a server whose clock is
+//!    at or above it says the new second. One timed to arrive just *before*
+//!    the boundary predicted from the upper edge backs the upper edge. A
+//!    server clock outside the agreement (by more than the round trip, for
+//!    the upper edge) answers the other way, and its reply is disjoint from
+//!    the reply that set the edge. The edge set most recently is confirmed
+//!    first: with two backends taking turns, the confirmation then goes to
+//!    the backend that did not set it.
+//! 3. **Refuse.** The burst's own replies must agree but for at most one
+//!    falseticker. Two or more (two backends, a clock step in the middle of
+//!    the burst, several liars) refuse the burst with
+//!    [`Error::Inconsistent`], and so does one falseticker when the burst
+//!    ran out of probes before it confirmed both edges again. A refused
+//!    burst's samples are not used.
+//!
+//! The burst decides from its own samples only: older ones, widened by
+//! drift, would agree with a clock they never saw.
+//!
+//! A second backend that answers at random (not in turn) is caught only as
+//! often as it happens to answer a confirmation probe: each one it answers
+//! while the burst sits between the two clocks contradicts an edge.
+
+use crate::error::{Error, Result};
+use crate::estimate::{drift_widening_ms, falsetickers_needed, select, Selection};
+use crate::policy::date_probe_send_at_boot_ms;
+use crate::sample::Sample;
+
+/// What a `Date` probe is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateProbePurpose {
+    /// Halve the interval the burst's replies agree on.
+    Narrow,
+    /// Back the lower edge of the agreement (arrives just after a boundary).
+    ConfirmLower,
+    /// Back the upper edge of the agreement (arrives just before a boundary).
+    ConfirmUpper,
+}
+
+/// The next `Date` probe: when to send it and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateProbe {
+    /// Boot time to send the request at (never before the earliest allowed).
+    pub send_at_boot_ms: i64,
+    /// What the reply is meant to tell.
+    pub purpose: DateProbePurpose,
+}
+
+/// How far a confirmation reply must land outside the edge it checks for a
+/// clock beyond that edge to give a reply disjoint from the edge's: the
+/// drift widening of both replies over a burst (20 s) and 1 ms to spare.
+fn detect_ms(drift_ppm: u32) -> i64 {
+    drift_widening_ms(drift_ppm, 20_000)
+        .saturating_mul(2)
+        .saturating_add(1)
+}
+
+/// How far outside an edge of the agreement a later reply's edge may lie
+/// and still back it: where a confirmation reply lands, for a round trip up
+/// to three times `rtt_ms` and a probe sent up to 10 ms late (a busy
+/// device). Only the bound reported depends on it, never the estimate.
+pub fn confirm_margin_ms(rtt_ms: i64, drift_ppm: u32) -> i64 {
+    rtt_ms
+        .max(0)
+        .saturating_mul(3)
+        .saturating_add(detect_ms(drift_ppm))
+        .saturating_add(10)
+}
+
+/// Where a burst stands, from its own samples.
+struct Standing {
+    sel: Selection,
+    /// The agreement is at most the target wide.
+    narrow: bool,
+    /// The lower edge is backed by replies taken after the one that set it.
+    lower_backed: bool,
+    /// The upper edge is backed by replies taken after the one that set it.
+    upper_backed: bool,
+    /// The upper edge was set more recently than the lower one.
+    upper_newer: bool,
+    /// Replies taken since the lower edge was set.
+    lower_age: usize,
+    /// Replies taken since the upper edge was set.
+    upper_age: usize,
+}
+
+/// An edge that has not moved while this many replies narrowed the other
+/// side is confirmed before narrowing on: a lying reply that set it would
+/// otherwise draw every later probe towards itself.
+const STALE_EDGE_REPLIES: usize = 5;
+
+fn standing(taken: &[Sample], drift_ppm: u32, rtt_ms: i64, target_ms: i64) -> Option<Standing> {
+    let sel = select(taken, drift_ppm).ok()?;
+    let margin = confirm_margin_ms(rtt_ms, drift_ppm);
+    // A reply that contradicts the others beyond an edge was either a lie
+    // or a second clock on that side: that edge then needs two later
+    // replies backing it, so that a second clock taking turns answers one.
+    let outvoted = || sel.falsetickers.iter().chain(&sel.dropped_by_step);
+    let required = |upper: bool| {
+        let beyond = outvoted().any(|f| {
+            if upper {
+                f.lo_ms > sel.agreed_hi_ms
+            } else {
+                f.hi_ms < sel.agreed_lo_ms
+            }
+        });
+        if beyond {
+            2
+        } else {
+            1
+        }
+    };
+    let widened = |s: &Sample| {
+        let w = drift_widening_ms(drift_ppm, sel.ref_boot_ms.saturating_sub(s.taken_boot_ms));
+        (s.lo_ms.saturating_sub(w), s.hi_ms.saturating_add(w))
+    };
+    // For one edge: when it was set (the newest survivor whose widened edge
+    // it is), and whether a survivor taken later backs it from outside,
+    // within the margin. A reply taken before the edge was set is no check
+    // of it: bisection cuts of one clock back each other anywhere.
+    let edge = |upper: bool| {
+        let value = |s: &Sample| if upper { widened(s).1 } else { widened(s).0 };
+        let agreed = if upper {
+            sel.agreed_hi_ms
+        } else {
+            sel.agreed_lo_ms
+        };
+        let set_at = sel
+            .survivors
+            .iter()
+            .filter(|s| value(s) == agreed)
+            .map(|s| s.taken_boot_ms)
+            .max()
+            .unwrap_or(i64::MIN);
+        let backing = sel
+            .survivors
+            .iter()
+            .filter(|s| {
+                let outside = if upper {
+                    value(s).saturating_sub(agreed)
+                } else {
+                    agreed.saturating_sub(value(s))
+                };
+                s.taken_boot_ms > set_at && (0..=margin).contains(&outside)
+            })
+            .count();
+        (set_at, backing >= required(upper))
+    };
+    let (lower_set_at, lower_backed) = edge(false);
+    let (upper_set_at, upper_backed) = edge(true);
+    let age = |set_at: i64| taken.iter().filter(|s| s.taken_boot_ms > set_at).count();
+    // Drift widens the agreement while the burst goes on (a second per
+    // confirmation probe): allow for it.
+    let slack = drift_widening_ms(drift_ppm, 20_000);
+    Some(Standing {
+        narrow: sel.agreed_half_width_ms() <= target_ms.saturating_add(slack),
+        lower_backed,
+        upper_backed,
+        upper_newer: upper_set_at > lower_set_at,
+        lower_age: age(lower_set_at),
+        upper_age: age(upper_set_at),
+        sel,
+    })
+}
+
+/// The next probe of a `Date` burst that has taken `taken` so far (its own
+/// samples only), with shortest round trip `rtt_ms`, aiming for an agreement
+/// at most `target_ms` wide on each side, sent no earlier than
+/// `earliest_boot_ms` (now, or later if requests must be spaced out).
+///
+/// ```
+/// use mxclock::probe::{next_date_probe, DateProbePurpose};
+/// // Nothing yet: send at once.
+/// let p = next_date_probe(&[], 100, None, 10, 5_000);
+/// assert_eq!((p.send_at_boot_ms, p.purpose), (5_000, DateProbePurpose::Narrow));
+/// ```
+pub fn next_date_probe(
+    taken: &[Sample],
+    drift_ppm: u32,
+    rtt_ms: Option<i64>,
+    target_ms: i64,
+    earliest_boot_ms: i64,
+) -> DateProbe {
+    let rtt = rtt_ms.unwrap_or(0).max(0);
+    let narrow = |offset_ms: i64| DateProbe {
+        send_at_boot_ms: date_probe_send_at_boot_ms(offset_ms, rtt, earliest_boot_ms),
+        purpose: DateProbePurpose::Narrow,
+    };
+    let Some(st) = standing(taken, drift_ppm, rtt, target_ms) else {
+        // No agreement to time the probe by (nothing yet, or replies that
+        // contradict each other): any phase is as good as another.
+        return DateProbe {
+            send_at_boot_ms: earliest_boot_ms,
+            purpose: DateProbePurpose::Narrow,
+        };
+    };
+    let upper = if st.narrow {
+        match (st.lower_backed, st.upper_backed) {
+            (true, true) => return narrow(st.sel.offset_ms()),
+            (true, false) => true,
+            (false, true) => false,
+            // The edge set last first: with two backends taking turns, its
+            // confirmation goes to the other one.
+            (false, false) => st.upper_newer,
+        }
+    } else {
+        let lower_stale = !st.lower_backed && st.lower_age >= STALE_EDGE_REPLIES;
+        let upper_stale = !st.upper_backed && st.upper_age >= STALE_EDGE_REPLIES;
+        match (lower_stale, upper_stale) {
+            (false, false) => return narrow(st.sel.offset_ms()),
+            (true, false) => false,
+            (false, true) => true,
+            (true, true) => st.upper_age >= st.lower_age,
+        }
+    };
+    let detect = detect_ms(drift_ppm);
+    if upper {
+        // A reply "before the boundary" has the upper edge `agreed_hi +
+        // offset` (sent when boot + that is a whole second); one "after" it,
+        // from a clock above, has its lower edge `offset − round trip − 1`
+        // above `agreed_hi`: beyond it by `detect` when the round trip is at
+        // most `rtt + 1`.
+        let edge = st
+            .sel
+            .agreed_hi_ms
+            .saturating_add(rtt.saturating_add(2).saturating_add(detect));
+        DateProbe {
+            send_at_boot_ms: date_probe_send_at_boot_ms(edge, 0, earliest_boot_ms),
+            purpose: DateProbePurpose::ConfirmUpper,
+        }
+    } else {
+        // Sent `1 + detect` ms after boot + lower edge is a whole second: a
+        // clock at or above the lower edge has passed the boundary on
+        // arrival; one below `agreed_lo − 1 − detect` has not, and its
+        // reply's upper edge is `detect` below `agreed_lo`.
+        let edge = st.sel.agreed_lo_ms.saturating_sub(1 + detect);
+        DateProbe {
+            send_at_boot_ms: date_probe_send_at_boot_ms(edge, 0, earliest_boot_ms),
+            purpose: DateProbePurpose::ConfirmLower,
+        }
+    }
+}
+
+/// Whether a `Date` burst has done enough: its own samples `taken` agree on
+/// an interval at most `target_ms` wide on each side, each edge is backed by
+/// a reply taken after the one that set it (within [`confirm_margin_ms`]
+/// outside it), and the newest reply is among the survivors.
+pub fn date_burst_complete(
+    taken: &[Sample],
+    drift_ppm: u32,
+    rtt_ms: Option<i64>,
+    target_ms: i64,
+) -> bool {
+    let rtt = rtt_ms.unwrap_or(0).max(0);
+    let Some(st) = standing(taken, drift_ppm, rtt, target_ms) else {
+        return false;
+    };
+    let newest = taken.iter().max_by_key(|s| s.taken_boot_ms);
+    let newest_agrees = newest.is_some_and(|n| st.sel.survivors.contains(n));
+    newest_agrees && st.narrow && st.lower_backed && st.upper_backed
+}
+
+/// Whether a `Date` burst must stop and be refused already: its own replies
+/// need two or more falsetickers to agree.
+pub fn date_burst_refused(taken: &[Sample], drift_ppm: u32) -> bool {
+    falsetickers_needed(taken, drift_ppm) >= 2
+}
+
+/// The verdict on a finished `Date` burst: `Ok` to use its samples,
+/// [`Error::Inconsistent`] to refuse them (see the module documentation).
+/// `complete` is [`date_burst_complete`] of the same burst.
+pub fn date_burst_verdict(taken: &[Sample], drift_ppm: u32, complete: bool) -> Result<()> {
+    let falsetickers = falsetickers_needed(taken, drift_ppm);
+    if falsetickers >= 2 {
+        return Err(Error::Inconsistent(format!(
+            "{falsetickers} of the {} Date replies of this sync contradict the others; the \
+             server answers with more than one clock (several backends, or a clock step during \
+             the sync), so none of them were used",
+            taken.len()
+        )));
+    }
+    if falsetickers == 1 && !complete {
+        return Err(Error::Inconsistent(
+            "a Date reply contradicted the others and the sync ran out of requests before it \
+             could confirm the rest; none of them were used"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{burst_target_uncertainty_ms, SyncPolicy};
+
+    const T0: i64 = 1_750_000_000_000;
+    const BUDGET: usize = 20;
+
+    /// Runs a burst as the sync loop does, against a server whose i-th
+    /// reply shows θ `clock_of(i)`, `up` and `down` ms away. Returns the
+    /// samples and the verdict.
+    fn run(
+        clock_of: &dyn Fn(usize) -> i64,
+        up: i64,
+        down: i64,
+        start: i64,
+    ) -> (Vec<Sample>, Result<()>) {
+        let policy = SyncPolicy::default();
+        let mut taken: Vec<Sample> = Vec::new();
+        let mut now = start;
+        let mut rtt: Option<i64> = None;
+        for i in 0..BUDGET {
+            let target = burst_target_uncertainty_ms(&policy, false, rtt);
+            let p = next_date_probe(&taken, 100, rtt, target, now + 5);
+            let server = p.send_at_boot_ms + up + clock_of(i);
+            let s = Sample::from_date_header(
+                p.send_at_boot_ms,
+                p.send_at_boot_ms + up + down,
+                server.div_euclid(1000),
+                None,
+            )
+            .unwrap();
+            now = s.taken_boot_ms;
+            rtt = Some(up + down);
+            taken.push(s);
+            let target = burst_target_uncertainty_ms(&policy, false, rtt);
+            if date_burst_complete(&taken, 100, rtt, target) || date_burst_refused(&taken, 100) {
+                break;
+            }
+        }
+        let target = burst_target_uncertainty_ms(&policy, false, rtt);
+        let complete = date_burst_complete(&taken, 100, rtt, target);
+        let verdict = date_burst_verdict(&taken, 100, complete);
+        (taken, verdict)
+    }
+
+    fn covers(taken: &[Sample], theta: i64) -> bool {
+        let sel = select(taken, 100).unwrap();
+        sel.lo_ms <= theta
+            && theta <= sel.hi_ms
+            && (sel.offset_ms() - theta).abs() <= sel.half_width_ms()
+    }
+
+    #[test]
+    fn one_clock_converges_then_confirms_both_edges() {
+        for (up, down) in [(1, 1), (3, 5), (20, 30)] {
+            let mut probes = Vec::new();
+            for phase in (0..1000).step_by(37) {
+                let theta = T0 + phase;
+                let (taken, verdict) = run(&|_| theta, up, down, 100_000 + phase);
+                verdict.unwrap();
+                let rtt = Some(up + down);
+                let target = burst_target_uncertainty_ms(&SyncPolicy::default(), false, rtt);
+                assert!(date_burst_complete(&taken, 100, rtt, target), "{phase}");
+                assert!(covers(&taken, theta), "{phase}");
+                let sel = select(&taken, 100).unwrap();
+                let most = target + 2 + confirm_margin_ms(up + down, 100);
+                assert!(sel.half_width_ms() <= most, "{phase}: {sel:?}");
+                probes.push(taken.len());
+            }
+            let mean = probes.iter().sum::<usize>() as f64 / probes.len() as f64;
+            let max = probes.iter().max().copied().unwrap_or(0);
+            // Narrowing a second to the target takes 5 or 6 probes after the
+            // first, confirming two more.
+            assert!(
+                mean <= 10.0 && max <= 12,
+                "round trip {}: mean {mean} max {max}",
+                up + down
+            );
+        }
+    }
+
+    #[test]
+    fn two_clocks_taking_turns_are_refused_or_one_of_them() {
+        for (up, down) in [(1, 1), (3, 5), (20, 30)] {
+            for gap in [300, 700, 1_000, -300, -1_000] {
+                for phase in (0..1000).step_by(53) {
+                    for first in [0, 1] {
+                        let a = T0 + phase;
+                        let clock = |i: usize| if (i + first) % 2 == 0 { a } else { a + gap };
+                        let (taken, verdict) = run(&clock, up, down, 100_000 + phase);
+                        if verdict.is_ok() {
+                            assert!(
+                                covers(&taken, a) || covers(&taken, a + gap),
+                                "gap {gap} phase {phase} first {first}: {:?}",
+                                select(&taken, 100)
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_lying_reply_is_voted_out_and_an_estimate_given() {
+        for (up, down) in [(1, 1), (3, 5)] {
+            for at in 0..12 {
+                for lie in [1_000, -1_000, 300, -300, 60] {
+                    for phase in (0..1000).step_by(111) {
+                        let theta = T0 + phase;
+                        let clock = |i: usize| if i == at { theta + lie } else { theta };
+                        let (taken, verdict) = run(&clock, up, down, 100_000 + phase + at as i64);
+                        verdict.unwrap_or_else(|e| panic!("liar at {at} ({lie}, {phase}): {e}"));
+                        assert!(covers(&taken, theta), "liar at {at} ({lie}, {phase})");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_verdict_refuses_two_falsetickers_and_an_unconfirmed_one() {
+        let good: Vec<Sample> = (0..4)
+            .map(|i| {
+                Sample::from_date_header(1_000 * i, 1_000 * i + 2, (T0 + 1_000 * i) / 1000, None)
+                    .unwrap()
+            })
+            .collect();
+        assert!(date_burst_verdict(&good, 100, false).is_ok());
+        let mut one = good.clone();
+        one.push(Sample::from_date_header(5_000, 5_002, (T0 + 5_000) / 1000 + 3, None).unwrap());
+        assert_eq!(falsetickers_needed(&one, 100), 1);
+        assert!(date_burst_verdict(&one, 100, true).is_ok());
+        assert!(matches!(
+            date_burst_verdict(&one, 100, false),
+            Err(Error::Inconsistent(_))
+        ));
+        let mut two = one.clone();
+        two.push(Sample::from_date_header(6_000, 6_002, (T0 + 6_000) / 1000 - 3, None).unwrap());
+        assert!(date_burst_refused(&two, 100));
+        assert!(matches!(
+            date_burst_verdict(&two, 100, true),
+            Err(Error::Inconsistent(_))
+        ));
+    }
+}
