@@ -44,7 +44,7 @@
 use crate::error::{Error, Result};
 use crate::estimate::{drift_widening_ms, falsetickers_needed, select, Selection};
 use crate::policy::date_probe_send_at_boot_ms;
-use crate::sample::Sample;
+use crate::sample::{Sample, SampleSource};
 
 /// What a `Date` probe is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,16 +75,41 @@ fn detect_ms(drift_ppm: u32) -> i64 {
         .saturating_add(1)
 }
 
+/// The round trip a confirmation allows for: the longest one among the
+/// burst's `Date` replies (a `Date` sample is a second, the round trip and
+/// 1 ms wide, and a cached one a second more per `Age`), but at most twice
+/// the shortest plus 10 ms, so that one delayed reply does not loosen the
+/// bound; at least `rtt_ms`.
+fn rtt_allowance_ms(taken: &[Sample], rtt_ms: i64) -> i64 {
+    let excess: Vec<i64> = taken
+        .iter()
+        .filter(|s| s.source == SampleSource::DateHeader)
+        .map(|s| s.width_ms().saturating_sub(1_001).max(0))
+        .collect();
+    let shortest = excess.iter().copied().min().unwrap_or(0).max(rtt_ms.max(0));
+    let longest = excess.iter().copied().max().unwrap_or(0);
+    longest.clamp(shortest, shortest.saturating_mul(2).saturating_add(10))
+}
+
 /// How far outside an edge of the agreement a later reply's edge may lie
 /// and still back it: where a confirmation reply lands, for a round trip up
-/// to three times `rtt_ms` and a probe sent up to 10 ms late (a busy
-/// device). Only the bound reported depends on it, never the estimate.
+/// to `rtt_ms` (see [`rtt_allowance_ms`]) and a probe sent up to 10 ms late
+/// (a busy device). Only the bound reported depends on it, never the
+/// estimate.
 pub fn confirm_margin_ms(rtt_ms: i64, drift_ppm: u32) -> i64 {
     rtt_ms
         .max(0)
-        .saturating_mul(3)
         .saturating_add(detect_ms(drift_ppm))
-        .saturating_add(10)
+        .saturating_add(12)
+}
+
+/// A `Date` burst so far: its own replies, and which of them answered a
+/// confirmation probe. Pure data; the sync loop records each reply with the
+/// purpose of the probe that drew it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DateBurst {
+    samples: Vec<Sample>,
+    confirmations: Vec<Sample>,
 }
 
 /// Where a burst stands, from its own samples.
@@ -92,10 +117,15 @@ struct Standing {
     sel: Selection,
     /// The agreement is at most the target wide.
     narrow: bool,
-    /// The lower edge is backed by replies taken after the one that set it.
+    /// The lower edge is backed by confirmation replies taken after the one
+    /// that set it.
     lower_backed: bool,
-    /// The upper edge is backed by replies taken after the one that set it.
+    /// The upper edge is backed likewise.
     upper_backed: bool,
+    /// Some confirmation reply taken after the lower edge was set backs it.
+    lower_checked: bool,
+    /// Likewise for the upper edge.
+    upper_checked: bool,
     /// The upper edge was set more recently than the lower one.
     upper_newer: bool,
     /// Replies taken since the lower edge was set.
@@ -109,204 +139,230 @@ struct Standing {
 /// otherwise draw every later probe towards itself.
 const STALE_EDGE_REPLIES: usize = 5;
 
-fn standing(taken: &[Sample], drift_ppm: u32, rtt_ms: i64, target_ms: i64) -> Option<Standing> {
-    let sel = select(taken, drift_ppm).ok()?;
-    let margin = confirm_margin_ms(rtt_ms, drift_ppm);
-    // A reply that contradicts the others beyond an edge was either a lie
-    // or a second clock on that side: that edge then needs two later
-    // replies backing it, so that a second clock taking turns answers one.
-    let outvoted = || sel.falsetickers.iter().chain(&sel.dropped_by_step);
-    let required = |upper: bool| {
-        let beyond = outvoted().any(|f| {
-            if upper {
-                f.lo_ms > sel.agreed_hi_ms
-            } else {
-                f.hi_ms < sel.agreed_lo_ms
-            }
-        });
-        if beyond {
-            2
-        } else {
-            1
-        }
-    };
-    let widened = |s: &Sample| {
-        let w = drift_widening_ms(drift_ppm, sel.ref_boot_ms.saturating_sub(s.taken_boot_ms));
-        (s.lo_ms.saturating_sub(w), s.hi_ms.saturating_add(w))
-    };
-    // For one edge: when it was set (the newest survivor whose widened edge
-    // it is), and whether a survivor taken later backs it from outside,
-    // within the margin. A reply taken before the edge was set is no check
-    // of it: bisection cuts of one clock back each other anywhere.
-    let edge = |upper: bool| {
-        let value = |s: &Sample| if upper { widened(s).1 } else { widened(s).0 };
-        let agreed = if upper {
-            sel.agreed_hi_ms
-        } else {
-            sel.agreed_lo_ms
-        };
-        let set_at = sel
-            .survivors
-            .iter()
-            .filter(|s| value(s) == agreed)
-            .map(|s| s.taken_boot_ms)
-            .max()
-            .unwrap_or(i64::MIN);
-        let backing = sel
-            .survivors
-            .iter()
-            .filter(|s| {
-                let outside = if upper {
-                    value(s).saturating_sub(agreed)
-                } else {
-                    agreed.saturating_sub(value(s))
-                };
-                s.taken_boot_ms > set_at && (0..=margin).contains(&outside)
-            })
-            .count();
-        (set_at, backing >= required(upper))
-    };
-    let (lower_set_at, lower_backed) = edge(false);
-    let (upper_set_at, upper_backed) = edge(true);
-    let age = |set_at: i64| taken.iter().filter(|s| s.taken_boot_ms > set_at).count();
-    // Drift widens the agreement while the burst goes on (a second per
-    // confirmation probe): allow for it.
-    let slack = drift_widening_ms(drift_ppm, 20_000);
-    Some(Standing {
-        narrow: sel.agreed_half_width_ms() <= target_ms.saturating_add(slack),
-        lower_backed,
-        upper_backed,
-        upper_newer: upper_set_at > lower_set_at,
-        lower_age: age(lower_set_at),
-        upper_age: age(upper_set_at),
-        sel,
-    })
-}
+impl DateBurst {
+    /// An empty burst.
+    pub fn new() -> DateBurst {
+        DateBurst::default()
+    }
 
-/// The next probe of a `Date` burst that has taken `taken` so far (its own
-/// samples only), with shortest round trip `rtt_ms`, aiming for an agreement
-/// at most `target_ms` wide on each side, sent no earlier than
-/// `earliest_boot_ms` (now, or later if requests must be spaced out).
-///
-/// ```
-/// use mxclock::probe::{next_date_probe, DateProbePurpose};
-/// // Nothing yet: send at once.
-/// let p = next_date_probe(&[], 100, None, 10, 5_000);
-/// assert_eq!((p.send_at_boot_ms, p.purpose), (5_000, DateProbePurpose::Narrow));
-/// ```
-pub fn next_date_probe(
-    taken: &[Sample],
-    drift_ppm: u32,
-    rtt_ms: Option<i64>,
-    target_ms: i64,
-    earliest_boot_ms: i64,
-) -> DateProbe {
-    let rtt = rtt_ms.unwrap_or(0).max(0);
-    let narrow = |offset_ms: i64| DateProbe {
-        send_at_boot_ms: date_probe_send_at_boot_ms(offset_ms, rtt, earliest_boot_ms),
-        purpose: DateProbePurpose::Narrow,
-    };
-    let Some(st) = standing(taken, drift_ppm, rtt, target_ms) else {
-        // No agreement to time the probe by (nothing yet, or replies that
-        // contradict each other): any phase is as good as another.
-        return DateProbe {
-            send_at_boot_ms: earliest_boot_ms,
+    /// Records a reply to a probe sent for `purpose` (the first reply of a
+    /// burst, and a `Date` header that came with some other reply, count as
+    /// [`DateProbePurpose::Narrow`]).
+    pub fn record(&mut self, sample: Sample, purpose: DateProbePurpose) {
+        self.samples.push(sample);
+        if purpose != DateProbePurpose::Narrow {
+            self.confirmations.push(sample);
+        }
+    }
+
+    /// The burst's replies, in the order taken.
+    pub fn samples(&self) -> &[Sample] {
+        &self.samples
+    }
+
+    fn standing(&self, drift_ppm: u32, rtt_ms: i64, target_ms: i64) -> Option<Standing> {
+        let taken = &self.samples;
+        let sel = select(taken, drift_ppm).ok()?;
+        let margin = confirm_margin_ms(rtt_allowance_ms(taken, rtt_ms), drift_ppm);
+        // A reply that contradicts the others was either a lie or a second
+        // clock: each edge then needs two confirmations, so that a second
+        // clock taking turns answers one of each pair.
+        let required = if sel.falsetickers.is_empty() && sel.dropped_by_step.is_empty() {
+            1
+        } else {
+            2
+        };
+        let widened = |s: &Sample| {
+            let w = drift_widening_ms(drift_ppm, sel.ref_boot_ms.saturating_sub(s.taken_boot_ms));
+            (s.lo_ms.saturating_sub(w), s.hi_ms.saturating_add(w))
+        };
+        // For one edge: when it was set (the newest survivor whose widened
+        // edge it is), and whether confirmation replies taken later back it
+        // from outside, within the margin. Only a probe aimed outside the
+        // agreement tests it: narrowing replies of one clock land next to
+        // each other whatever the other clock does.
+        let edge = |upper: bool| {
+            let value = |s: &Sample| if upper { widened(s).1 } else { widened(s).0 };
+            let agreed = if upper {
+                sel.agreed_hi_ms
+            } else {
+                sel.agreed_lo_ms
+            };
+            let set_at = sel
+                .survivors
+                .iter()
+                .filter(|s| value(s) == agreed)
+                .map(|s| s.taken_boot_ms)
+                .max()
+                .unwrap_or(i64::MIN);
+            let backing = sel
+                .survivors
+                .iter()
+                .filter(|s| self.confirmations.contains(s))
+                .filter(|s| {
+                    let outside = if upper {
+                        value(s).saturating_sub(agreed)
+                    } else {
+                        agreed.saturating_sub(value(s))
+                    };
+                    s.taken_boot_ms > set_at && (0..=margin).contains(&outside)
+                })
+                .count();
+            (set_at, backing >= required, backing > 0)
+        };
+        let (lower_set_at, lower_backed, lower_checked) = edge(false);
+        let (upper_set_at, upper_backed, upper_checked) = edge(true);
+        // Replies a cache answered (`Age`: a second wider) or that took a
+        // second or more carry no sub-second phase to narrow or confirm.
+        let coarse = taken
+            .iter()
+            .filter(|s| s.source == SampleSource::DateHeader)
+            .all(|s| s.width_ms() >= 2_001);
+        let (lower_backed, upper_backed) = (lower_backed || coarse, upper_backed || coarse);
+        let age = |set_at: i64| taken.iter().filter(|s| s.taken_boot_ms > set_at).count();
+        // Drift widens the agreement while the burst goes on (a second per
+        // confirmation probe): allow for it. Narrowing below half the round
+        // trip is not possible, and slow near it: the target is at least
+        // half the (jittery) round trip allowed for.
+        let slack = drift_widening_ms(drift_ppm, 20_000);
+        let floor = rtt_allowance_ms(taken, rtt_ms) / 2 + 2;
+        Some(Standing {
+            narrow: coarse
+                || sel.agreed_half_width_ms() <= target_ms.max(floor).saturating_add(slack),
+            lower_backed,
+            upper_backed,
+            lower_checked,
+            upper_checked,
+            upper_newer: upper_set_at > lower_set_at,
+            lower_age: age(lower_set_at),
+            upper_age: age(upper_set_at),
+            sel,
+        })
+    }
+
+    /// The next probe, for drift `drift_ppm`, shortest round trip `rtt_ms`,
+    /// an agreement to reach of at most `target_ms` on each side, sent no
+    /// earlier than `earliest_boot_ms` (now, or later if requests must be
+    /// spaced out).
+    ///
+    /// ```
+    /// use mxclock::probe::{DateBurst, DateProbePurpose};
+    /// // Nothing yet: send at once.
+    /// let p = DateBurst::new().next_probe(100, None, 16, 5_000);
+    /// assert_eq!((p.send_at_boot_ms, p.purpose), (5_000, DateProbePurpose::Narrow));
+    /// ```
+    pub fn next_probe(
+        &self,
+        drift_ppm: u32,
+        rtt_ms: Option<i64>,
+        target_ms: i64,
+        earliest_boot_ms: i64,
+    ) -> DateProbe {
+        let rtt = rtt_ms.unwrap_or(0).max(0);
+        let narrow = |offset_ms: i64| DateProbe {
+            send_at_boot_ms: date_probe_send_at_boot_ms(offset_ms, rtt, earliest_boot_ms),
             purpose: DateProbePurpose::Narrow,
         };
-    };
-    let upper = if st.narrow {
-        match (st.lower_backed, st.upper_backed) {
-            (true, true) => return narrow(st.sel.offset_ms()),
-            (true, false) => true,
-            (false, true) => false,
-            // The edge set last first: with two backends taking turns, its
-            // confirmation goes to the other one.
-            (false, false) => st.upper_newer,
-        }
-    } else {
-        let lower_stale = !st.lower_backed && st.lower_age >= STALE_EDGE_REPLIES;
-        let upper_stale = !st.upper_backed && st.upper_age >= STALE_EDGE_REPLIES;
-        match (lower_stale, upper_stale) {
-            (false, false) => return narrow(st.sel.offset_ms()),
-            (true, false) => false,
-            (false, true) => true,
-            (true, true) => st.upper_age >= st.lower_age,
-        }
-    };
-    let detect = detect_ms(drift_ppm);
-    if upper {
-        // A reply "before the boundary" has the upper edge `agreed_hi +
-        // offset` (sent when boot + that is a whole second); one "after" it,
-        // from a clock above, has its lower edge `offset − round trip − 1`
-        // above `agreed_hi`: beyond it by `detect` when the round trip is at
-        // most `rtt + 1`.
-        let edge = st
-            .sel
-            .agreed_hi_ms
-            .saturating_add(rtt.saturating_add(2).saturating_add(detect));
-        DateProbe {
-            send_at_boot_ms: date_probe_send_at_boot_ms(edge, 0, earliest_boot_ms),
-            purpose: DateProbePurpose::ConfirmUpper,
-        }
-    } else {
-        // Sent `1 + detect` ms after boot + lower edge is a whole second: a
-        // clock at or above the lower edge has passed the boundary on
-        // arrival; one below `agreed_lo − 1 − detect` has not, and its
-        // reply's upper edge is `detect` below `agreed_lo`.
-        let edge = st.sel.agreed_lo_ms.saturating_sub(1 + detect);
-        DateProbe {
-            send_at_boot_ms: date_probe_send_at_boot_ms(edge, 0, earliest_boot_ms),
-            purpose: DateProbePurpose::ConfirmLower,
+        let Some(st) = self.standing(drift_ppm, rtt, target_ms) else {
+            // No agreement to time the probe by (nothing yet, or replies
+            // that contradict each other): any phase is as good as another.
+            return DateProbe {
+                send_at_boot_ms: earliest_boot_ms,
+                purpose: DateProbePurpose::Narrow,
+            };
+        };
+        let upper = if st.narrow {
+            match (st.lower_backed, st.upper_backed) {
+                (true, true) => return narrow(st.sel.offset_ms()),
+                (true, false) => true,
+                (false, true) => false,
+                // The edge set last first: with two backends taking turns,
+                // its confirmation goes to the other one.
+                (false, false) => st.upper_newer,
+            }
+        } else {
+            let lower_stale = !st.lower_checked && st.lower_age >= STALE_EDGE_REPLIES;
+            let upper_stale = !st.upper_checked && st.upper_age >= STALE_EDGE_REPLIES;
+            match (lower_stale, upper_stale) {
+                (false, false) => return narrow(st.sel.offset_ms()),
+                (true, false) => false,
+                (false, true) => true,
+                (true, true) => st.upper_age >= st.lower_age,
+            }
+        };
+        let detect = detect_ms(drift_ppm);
+        if upper {
+            // A reply "before the boundary" has the upper edge `agreed_hi +
+            // offset` (sent when boot + that is a whole second); one "after"
+            // it, from a clock above, has its lower edge `offset − round
+            // trip − 1` above `agreed_hi`: beyond it by `detect` when the
+            // round trip is within the allowance.
+            let allowance = rtt_allowance_ms(&self.samples, rtt);
+            let edge = st
+                .sel
+                .agreed_hi_ms
+                .saturating_add(allowance.saturating_add(2).saturating_add(detect));
+            DateProbe {
+                send_at_boot_ms: date_probe_send_at_boot_ms(edge, 0, earliest_boot_ms),
+                purpose: DateProbePurpose::ConfirmUpper,
+            }
+        } else {
+            // Sent `1 + detect` ms after boot + lower edge is a whole second:
+            // a clock at or above the lower edge has passed the boundary on
+            // arrival; one below `agreed_lo − 1 − detect` has not, and its
+            // reply's upper edge is `detect` below `agreed_lo`.
+            let edge = st.sel.agreed_lo_ms.saturating_sub(1 + detect);
+            DateProbe {
+                send_at_boot_ms: date_probe_send_at_boot_ms(edge, 0, earliest_boot_ms),
+                purpose: DateProbePurpose::ConfirmLower,
+            }
         }
     }
-}
 
-/// Whether a `Date` burst has done enough: its own samples `taken` agree on
-/// an interval at most `target_ms` wide on each side, each edge is backed by
-/// a reply taken after the one that set it (within [`confirm_margin_ms`]
-/// outside it), and the newest reply is among the survivors.
-pub fn date_burst_complete(
-    taken: &[Sample],
-    drift_ppm: u32,
-    rtt_ms: Option<i64>,
-    target_ms: i64,
-) -> bool {
-    let rtt = rtt_ms.unwrap_or(0).max(0);
-    let Some(st) = standing(taken, drift_ppm, rtt, target_ms) else {
-        return false;
-    };
-    let newest = taken.iter().max_by_key(|s| s.taken_boot_ms);
-    let newest_agrees = newest.is_some_and(|n| st.sel.survivors.contains(n));
-    newest_agrees && st.narrow && st.lower_backed && st.upper_backed
-}
-
-/// Whether a `Date` burst must stop and be refused already: its own replies
-/// need two or more falsetickers to agree.
-pub fn date_burst_refused(taken: &[Sample], drift_ppm: u32) -> bool {
-    falsetickers_needed(taken, drift_ppm) >= 2
-}
-
-/// The verdict on a finished `Date` burst: `Ok` to use its samples,
-/// [`Error::Inconsistent`] to refuse them (see the module documentation).
-/// `complete` is [`date_burst_complete`] of the same burst.
-pub fn date_burst_verdict(taken: &[Sample], drift_ppm: u32, complete: bool) -> Result<()> {
-    let falsetickers = falsetickers_needed(taken, drift_ppm);
-    if falsetickers >= 2 {
-        return Err(Error::Inconsistent(format!(
-            "{falsetickers} of the {} Date replies of this sync contradict the others; the \
-             server answers with more than one clock (several backends, or a clock step during \
-             the sync), so none of them were used",
-            taken.len()
-        )));
+    /// Whether the burst has done enough: its replies agree on an interval
+    /// at most `target_ms` wide on each side, each edge is backed by a
+    /// confirmation reply taken after the one that set it (within
+    /// [`confirm_margin_ms`] outside it; two each once a reply contradicted
+    /// the others), and the newest reply is among the survivors (at least
+    /// two: one reply alone never sets an edge).
+    pub fn complete(&self, drift_ppm: u32, rtt_ms: Option<i64>, target_ms: i64) -> bool {
+        let rtt = rtt_ms.unwrap_or(0).max(0);
+        let Some(st) = self.standing(drift_ppm, rtt, target_ms) else {
+            return false;
+        };
+        let newest = self.samples.iter().max_by_key(|s| s.taken_boot_ms);
+        let newest_agrees = newest.is_some_and(|n| st.sel.survivors.contains(n));
+        let backed_twice = st.sel.survivors.len() >= 2;
+        newest_agrees && backed_twice && st.narrow && st.lower_backed && st.upper_backed
     }
-    if falsetickers == 1 && !complete {
-        return Err(Error::Inconsistent(
-            "a Date reply contradicted the others and the sync ran out of requests before it \
-             could confirm the rest; none of them were used"
-                .into(),
-        ));
+
+    /// Whether the burst must stop and be refused already: its replies need
+    /// two or more falsetickers to agree.
+    pub fn refused(&self, drift_ppm: u32) -> bool {
+        falsetickers_needed(&self.samples, drift_ppm) >= 2
     }
-    Ok(())
+
+    /// The verdict on a finished burst: `Ok` to use its samples,
+    /// [`Error::Inconsistent`] to refuse them (see the module documentation).
+    pub fn verdict(&self, drift_ppm: u32, rtt_ms: Option<i64>, target_ms: i64) -> Result<()> {
+        let falsetickers = falsetickers_needed(&self.samples, drift_ppm);
+        if falsetickers >= 2 {
+            return Err(Error::Inconsistent(format!(
+                "{falsetickers} of the {} Date replies of this sync contradict the others; the \
+                 server answers with more than one clock (several backends, or a clock step \
+                 during the sync), so none of them were used",
+                self.samples.len()
+            )));
+        }
+        if falsetickers == 1 && !self.complete(drift_ppm, rtt_ms, target_ms) {
+            return Err(Error::Inconsistent(
+                "a Date reply contradicted the others and the sync ran out of requests before \
+                 it could confirm the rest; none of them were used"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -327,12 +383,12 @@ mod tests {
         start: i64,
     ) -> (Vec<Sample>, Result<()>) {
         let policy = SyncPolicy::default();
-        let mut taken: Vec<Sample> = Vec::new();
+        let mut burst = DateBurst::new();
         let mut now = start;
         let mut rtt: Option<i64> = None;
         for i in 0..BUDGET {
             let target = burst_target_uncertainty_ms(&policy, false, rtt);
-            let p = next_date_probe(&taken, 100, rtt, target, now + 5);
+            let p = burst.next_probe(100, rtt, target, now + 5);
             let server = p.send_at_boot_ms + up + clock_of(i);
             let s = Sample::from_date_header(
                 p.send_at_boot_ms,
@@ -343,16 +399,15 @@ mod tests {
             .unwrap();
             now = s.taken_boot_ms;
             rtt = Some(up + down);
-            taken.push(s);
+            burst.record(s, p.purpose);
             let target = burst_target_uncertainty_ms(&policy, false, rtt);
-            if date_burst_complete(&taken, 100, rtt, target) || date_burst_refused(&taken, 100) {
+            if burst.complete(100, rtt, target) || burst.refused(100) {
                 break;
             }
         }
         let target = burst_target_uncertainty_ms(&policy, false, rtt);
-        let complete = date_burst_complete(&taken, 100, rtt, target);
-        let verdict = date_burst_verdict(&taken, 100, complete);
-        (taken, verdict)
+        let verdict = burst.verdict(100, rtt, target);
+        (burst.samples().to_vec(), verdict)
     }
 
     fn covers(taken: &[Sample], theta: i64) -> bool {
@@ -370,10 +425,9 @@ mod tests {
                 let theta = T0 + phase;
                 let (taken, verdict) = run(&|_| theta, up, down, 100_000 + phase);
                 verdict.unwrap();
-                let rtt = Some(up + down);
-                let target = burst_target_uncertainty_ms(&SyncPolicy::default(), false, rtt);
-                assert!(date_burst_complete(&taken, 100, rtt, target), "{phase}");
                 assert!(covers(&taken, theta), "{phase}");
+                let target =
+                    burst_target_uncertainty_ms(&SyncPolicy::default(), false, Some(up + down));
                 let sel = select(&taken, 100).unwrap();
                 let most = target + 2 + confirm_margin_ms(up + down, 100);
                 assert!(sel.half_width_ms() <= most, "{phase}: {sel:?}");
@@ -432,27 +486,52 @@ mod tests {
 
     #[test]
     fn the_verdict_refuses_two_falsetickers_and_an_unconfirmed_one() {
-        let good: Vec<Sample> = (0..4)
-            .map(|i| {
-                Sample::from_date_header(1_000 * i, 1_000 * i + 2, (T0 + 1_000 * i) / 1000, None)
-                    .unwrap()
-            })
-            .collect();
-        assert!(date_burst_verdict(&good, 100, false).is_ok());
-        let mut one = good.clone();
-        one.push(Sample::from_date_header(5_000, 5_002, (T0 + 5_000) / 1000 + 3, None).unwrap());
-        assert_eq!(falsetickers_needed(&one, 100), 1);
-        assert!(date_burst_verdict(&one, 100, true).is_ok());
+        let reply = |i: i64, shift_s: i64| {
+            Sample::from_date_header(
+                1_000 * i,
+                1_000 * i + 2,
+                (T0 + 1_000 * i) / 1000 + shift_s,
+                None,
+            )
+            .unwrap()
+        };
+        let mut burst = DateBurst::new();
+        for i in 0..4 {
+            burst.record(reply(i, 0), DateProbePurpose::Narrow);
+        }
+        assert!(
+            burst.verdict(100, Some(2), 16).is_ok(),
+            "nothing contradicts: usable"
+        );
+        burst.record(reply(5, 3), DateProbePurpose::Narrow);
+        assert_eq!(falsetickers_needed(burst.samples(), 100), 1);
+        assert!(!burst.complete(100, Some(2), 16));
         assert!(matches!(
-            date_burst_verdict(&one, 100, false),
+            burst.verdict(100, Some(2), 16),
             Err(Error::Inconsistent(_))
         ));
-        let mut two = one.clone();
-        two.push(Sample::from_date_header(6_000, 6_002, (T0 + 6_000) / 1000 - 3, None).unwrap());
-        assert!(date_burst_refused(&two, 100));
+        burst.record(reply(6, -3), DateProbePurpose::Narrow);
+        assert!(burst.refused(100));
         assert!(matches!(
-            date_burst_verdict(&two, 100, true),
+            burst.verdict(100, Some(2), 16),
             Err(Error::Inconsistent(_))
         ));
+    }
+
+    #[test]
+    fn only_confirmation_replies_back_an_edge() {
+        // The same replies, once as narrowing replies, once as answers to
+        // confirmation probes: only the latter complete the burst.
+        let theta = T0 + 437;
+        let (taken, verdict) = run(&|_| theta, 1, 1, 100_000);
+        verdict.unwrap();
+        let mut narrowing = DateBurst::new();
+        for s in &taken {
+            narrowing.record(*s, DateProbePurpose::Narrow);
+        }
+        let target = burst_target_uncertainty_ms(&SyncPolicy::default(), false, Some(2));
+        assert!(!narrowing.complete(100, Some(2), target));
+        let p = narrowing.next_probe(100, Some(2), target, 200_000);
+        assert_ne!(p.purpose, DateProbePurpose::Narrow);
     }
 }

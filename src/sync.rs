@@ -16,7 +16,7 @@ use crate::clock::{ServerClock, SyncReport};
 use crate::config::DATE_PROBE_PATH;
 use crate::error::{Error, Result};
 use crate::policy::{burst_complete, burst_target_uncertainty_ms, SyncReason, BURST_MIN_GAP_MS};
-use crate::probe::{date_burst_complete, date_burst_refused, date_burst_verdict, next_date_probe};
+use crate::probe::{DateBurst, DateProbePurpose};
 use crate::sample::Sample;
 use crate::transport::{
     parse, redact_error, HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport,
@@ -37,6 +37,8 @@ struct Burst<'a> {
     /// Window before the burst plus what it took, for early-stop decisions.
     window: Vec<Sample>,
     new: Vec<Sample>,
+    /// The burst's `Date` replies, for the `Date` path's decisions.
+    date: DateBurst,
     requests: u32,
     endpoint_supported: bool,
     last_error: Option<Error>,
@@ -63,8 +65,14 @@ impl Burst<'_> {
     }
 
     fn push(&mut self, s: Sample) {
+        self.push_for(s, DateProbePurpose::Narrow);
+    }
+
+    /// A sample drawn by a `Date` probe sent for `purpose`.
+    fn push_for(&mut self, s: Sample, purpose: DateProbePurpose) {
         self.window.push(s);
         self.new.push(s);
+        self.date.record(s, purpose);
     }
 
     fn exchange(&mut self, request: &HttpRequest) -> (Result<HttpResponse>, i64, i64) {
@@ -175,14 +183,16 @@ impl Burst<'_> {
         let earliest = self
             .last_received_boot_ms
             .map_or(now, |last| now.max(last.saturating_add(BURST_MIN_GAP_MS)));
-        let probe = next_date_probe(
-            &self.new,
+        let probe = self.date.next_probe(
             self.clock.config.drift_ppm,
             self.min_rtt_ms,
             self.target_ms(),
             earliest,
         );
-        let wait = probe.send_at_boot_ms.saturating_sub(now).clamp(0, 1_000);
+        let wait = probe
+            .send_at_boot_ms
+            .saturating_sub(now)
+            .clamp(0, 1_000 + BURST_MIN_GAP_MS);
         self.clock.sleeper.sleep_ms(wait);
         let request = HttpRequest {
             url: self.url.join(DATE_PROBE_PATH),
@@ -198,7 +208,7 @@ impl Burst<'_> {
             Err(e) => return self.fail(e),
         };
         match self.date_sample(&response, sent, received) {
-            Ok(Some(s)) => self.push(s),
+            Ok(Some(s)) => self.push_for(s, probe.purpose),
             Ok(None) => {
                 return self.fail(Error::Protocol(format!(
                     "HTTP {} from the homeserver has no Date header to take the time from",
@@ -231,8 +241,7 @@ impl Burst<'_> {
         if self.endpoint_supported {
             burst_complete(&self.window, &self.new, drift, self.target_ms())
         } else {
-            date_burst_complete(&self.new, drift, self.min_rtt_ms, self.target_ms())
-                || date_burst_refused(&self.new, drift)
+            self.date.complete(drift, self.min_rtt_ms, self.target_ms()) || self.date.refused(drift)
         }
     }
 
@@ -243,9 +252,11 @@ impl Burst<'_> {
         if self.endpoint_supported {
             return Ok(());
         }
-        let drift = self.clock.config.drift_ppm;
-        let complete = date_burst_complete(&self.new, drift, self.min_rtt_ms, self.target_ms());
-        date_burst_verdict(&self.new, drift, complete)
+        self.date.verdict(
+            self.clock.config.drift_ppm,
+            self.min_rtt_ms,
+            self.target_ms(),
+        )
     }
 
     /// Spaces requests out (see [`BURST_MIN_GAP_MS`]).
@@ -295,6 +306,7 @@ impl ServerClock {
             url,
             window: self.window()?,
             new: Vec::new(),
+            date: DateBurst::new(),
             requests: 0,
             endpoint_supported: policy_state.endpoint_supported(now),
             last_error: None,
