@@ -38,7 +38,8 @@ pub struct SyncPolicy {
     /// voting out a lying reply).
     #[cfg_attr(feature = "uniffi", uniffi(default = 20))]
     pub date_probe_budget: u32,
-    /// A burst stops early once the uncertainty is at most this (default 50).
+    /// An endpoint burst stops early once two of its own replies agree
+    /// within ± this (default 50).
     #[cfg_attr(feature = "uniffi", uniffi(default = 50))]
     pub target_uncertainty_ms: i64,
     /// `sync_if_needed` syncs when the uncertainty grew above this (default 1000).
@@ -265,12 +266,11 @@ impl PolicyState {
     }
 }
 
-/// The uncertainty at which a burst may stop early: the policy's target on
-/// the endpoint path (for the reported uncertainty); on the `Date` path
-/// [`DATE_TARGET_UNCERTAINTY_MS`], or three quarters of the shortest round
-/// trip when that is larger (half is the floor of any two-way method, and
-/// narrowing slows down near it), for the half-width of what its replies
-/// agree on before confirmation.
+/// The agreement at which a burst may stop early (the half-width of the
+/// survivors' intersection): the policy's target on the endpoint path; on
+/// the `Date` path [`DATE_TARGET_UNCERTAINTY_MS`], or three quarters of the
+/// shortest round trip when that is larger (half is the floor of any
+/// two-way method, and narrowing slows down near it), before confirmation.
 pub fn burst_target_uncertainty_ms(
     policy: &SyncPolicy,
     endpoint: bool,
@@ -284,12 +284,14 @@ pub fn burst_target_uncertainty_ms(
 }
 
 /// Whether an endpoint burst has done enough: over `window` (the samples
-/// kept before the burst plus `taken`, the burst's own), the reported
-/// uncertainty is within `target_ms` (so each edge is backed by two
-/// samples), the newest sample agrees, and at least two of the burst's own
-/// samples agree. Old samples, widened by drift, agree with almost anything;
-/// requiring two fresh ones means one stale or spoofed reply can never end a
-/// burst on a wrong, narrow estimate. (`Date` bursts: [`crate::probe`].)
+/// kept before the burst plus `taken`, the burst's own), the survivors
+/// agree within ± `target_ms`, the newest sample is one of them, and at
+/// least two of the burst's own samples are (so each edge of the reported
+/// interval is backed by two samples, one of them fresh). Old samples,
+/// widened by drift, agree with almost anything; requiring two fresh ones
+/// means one stale or spoofed reply can never end a burst on a wrong, narrow
+/// estimate. The reported uncertainty, where all survivors but one agree,
+/// may be wider than the target. (`Date` bursts: [`crate::probe`].)
 pub fn burst_complete(window: &[Sample], taken: &[Sample], drift_ppm: u32, target_ms: i64) -> bool {
     let Ok(sel) = select(window, drift_ppm) else {
         return false;
@@ -297,7 +299,7 @@ pub fn burst_complete(window: &[Sample], taken: &[Sample], drift_ppm: u32, targe
     let newest = window.iter().max_by_key(|s| s.taken_boot_ms);
     let newest_agrees = newest.is_some_and(|n| sel.survivors.contains(n));
     let fresh_agreeing = taken.iter().filter(|s| sel.survivors.contains(s)).count();
-    newest_agrees && fresh_agreeing >= 2 && sel.half_width_ms() <= target_ms
+    newest_agrees && fresh_agreeing >= 2 && sel.agreed_half_width_ms() <= target_ms
 }
 
 /// When to send the next `Date`-header probe (htpdate's trick): so that it

@@ -132,6 +132,9 @@ struct Standing {
     lower_age: usize,
     /// Replies taken since the upper edge was set.
     upper_age: usize,
+    /// The replies that set the agreement's edges and the confirmations
+    /// that back them, oldest first.
+    evidence: Vec<Sample>,
 }
 
 /// An edge that has not moved while this many replies narrowed the other
@@ -188,14 +191,14 @@ impl DateBurst {
             } else {
                 sel.agreed_lo_ms
             };
-            let set_at = sel
+            let owner = sel
                 .survivors
                 .iter()
                 .filter(|s| value(s) == agreed)
-                .map(|s| s.taken_boot_ms)
-                .max()
-                .unwrap_or(i64::MIN);
-            let backing = sel
+                .max_by_key(|s| s.taken_boot_ms)
+                .copied();
+            let set_at = owner.map_or(i64::MIN, |s| s.taken_boot_ms);
+            let backing: Vec<Sample> = sel
                 .survivors
                 .iter()
                 .filter(|s| self.confirmations.contains(s))
@@ -207,11 +210,21 @@ impl DateBurst {
                     };
                     s.taken_boot_ms > set_at && (0..=margin).contains(&outside)
                 })
-                .count();
-            (set_at, backing >= required, backing > 0)
+                .copied()
+                .collect();
+            let backed = backing.len() >= required;
+            let checked = !backing.is_empty();
+            (set_at, backed, checked, owner.into_iter().chain(backing))
         };
-        let (lower_set_at, lower_backed, lower_checked) = edge(false);
-        let (upper_set_at, upper_backed, upper_checked) = edge(true);
+        let (lower_set_at, lower_backed, lower_checked, lower_evidence) = edge(false);
+        let (upper_set_at, upper_backed, upper_checked, upper_evidence) = edge(true);
+        let mut evidence: Vec<Sample> = Vec::new();
+        for s in lower_evidence.chain(upper_evidence) {
+            if !evidence.contains(&s) {
+                evidence.push(s);
+            }
+        }
+        evidence.sort_by_key(|s| s.taken_boot_ms);
         // Replies a cache answered (`Age`: a second wider) or that took a
         // second or more carry no sub-second phase to narrow or confirm.
         let coarse = taken
@@ -236,6 +249,7 @@ impl DateBurst {
             upper_newer: upper_set_at > lower_set_at,
             lower_age: age(lower_set_at),
             upper_age: age(upper_set_at),
+            evidence,
             sel,
         })
     }
@@ -336,6 +350,21 @@ impl DateBurst {
         newest_agrees && backed_twice && st.narrow && st.lower_backed && st.upper_backed
     }
 
+    /// The samples to keep from the burst: when it is complete, the replies
+    /// that set the edges of the agreement and the confirmations that back
+    /// them; else all of them. The estimate is the same either way (the
+    /// agreement is kept), but its bounds then come from the confirmations:
+    /// narrowing replies of one clock back each other's edges whatever a
+    /// second clock does, while a confirmation passed only where no clock
+    /// beyond its own edge answered it.
+    pub fn evidence(&self, drift_ppm: u32, rtt_ms: Option<i64>, target_ms: i64) -> Vec<Sample> {
+        let rtt = rtt_ms.unwrap_or(0).max(0);
+        match self.standing(drift_ppm, rtt, target_ms) {
+            Some(st) if self.complete(drift_ppm, rtt_ms, target_ms) => st.evidence,
+            _ => self.samples.clone(),
+        }
+    }
+
     /// Whether the burst must stop and be refused already: its replies need
     /// two or more falsetickers to agree.
     pub fn refused(&self, drift_ppm: u32) -> bool {
@@ -375,7 +404,7 @@ mod tests {
 
     /// Runs a burst as the sync loop does, against a server whose i-th
     /// reply shows θ `clock_of(i)`, `up` and `down` ms away. Returns the
-    /// samples and the verdict.
+    /// samples kept and the verdict.
     fn run(
         clock_of: &dyn Fn(usize) -> i64,
         up: i64,
@@ -407,7 +436,7 @@ mod tests {
         }
         let target = burst_target_uncertainty_ms(&policy, false, rtt);
         let verdict = burst.verdict(100, rtt, target);
-        (burst.samples().to_vec(), verdict)
+        (burst.evidence(100, rtt, target), verdict)
     }
 
     fn covers(taken: &[Sample], theta: i64) -> bool {

@@ -245,6 +245,19 @@ impl Burst<'_> {
         }
     }
 
+    /// The samples the window keeps: all of an endpoint burst's; of a
+    /// `Date` burst, what [`DateBurst::evidence`] keeps.
+    fn evidence(&self) -> Vec<Sample> {
+        if self.endpoint_supported {
+            return self.new.clone();
+        }
+        self.date.evidence(
+            self.clock.config.drift_ppm,
+            self.min_rtt_ms,
+            self.target_ms(),
+        )
+    }
+
     /// A finished `Date` burst's verdict: its samples may be used, or it is
     /// refused (`Inconsistent`). Endpoint bursts always pass: the estimator
     /// votes on them with the window.
@@ -358,7 +371,7 @@ impl ServerClock {
             // estimate takes any of them.
             Err(refused)
         } else {
-            let committed = self.commit_samples(&burst.new);
+            let committed = self.commit_samples(&burst.evidence());
             match burst.last_error.take() {
                 Some(e @ (Error::Http { .. } | Error::RateLimited { .. })) if committed.is_ok() => {
                     Err(e)

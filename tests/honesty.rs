@@ -57,6 +57,9 @@ struct Misbehaviour {
     step: Option<(u64, i64)>,
     /// The server has the MSC4094 endpoint.
     endpoint: bool,
+    /// A mobile network (30 ms + exponential jitter of mean 20 ms each way,
+    /// 2 % of packets 500 ms late) instead of a quieter one.
+    mobile: bool,
 }
 
 impl Misbehaviour {
@@ -66,6 +69,7 @@ impl Misbehaviour {
             script: Vec::new(),
             step: None,
             endpoint,
+            mobile: false,
         }
     }
 }
@@ -87,8 +91,14 @@ struct Sim {
 
 impl Sim {
     fn delay(&self) -> i64 {
-        let u = self.rng.lock().unwrap().unit();
-        self.base_ms + (-self.jitter_ms * (1.0 - u).ln()).min(10.0 * self.jitter_ms) as i64
+        let mut rng = self.rng.lock().unwrap();
+        let u = rng.unit();
+        let spike = if self.how.mobile && rng.unit() < 0.02 {
+            500
+        } else {
+            0
+        };
+        self.base_ms + (-self.jitter_ms * (1.0 - u).ln()).min(10.0 * self.jitter_ms) as i64 + spike
     }
 
     /// The clocks (server − wall, ms) this server had: its own, the other
@@ -142,6 +152,11 @@ impl HttpTransport for Sim {
         self.time.advance_ms(self.delay());
         let is_endpoint = request.url.ends_with("/get_server_now");
         let (status, body) = match (is_endpoint, self.how.endpoint) {
+            // A broken body (the time as a string): only the Date counts.
+            (true, true) if fault == Fault::TimeAsString => (
+                200,
+                format!("{{\"server_now\":\"{}\"}}", server_ms + body_off),
+            ),
             (true, true) => (200, format!("{{\"server_now\":{}}}", server_ms + body_off)),
             (true, false) => (404, r#"{"errcode":"M_UNRECOGNIZED"}"#.to_owned()),
             (false, _) => (200, r#"{"versions":["v1.11"]}"#.to_owned()),
@@ -208,12 +223,20 @@ fn run(
             WALL0 + rng.below(86_400_000),
             "boot",
         ));
+        let skew_ms = rng.below(7_200_000) - 3_600_000;
+        let (base_ms, jitter_ms) = (1 + rng.below(40), 1.0 + rng.unit() * 10.0);
+        let how = how(&mut rng);
+        let (base_ms, jitter_ms) = if how.mobile {
+            (30, 20.0)
+        } else {
+            (base_ms, jitter_ms)
+        };
         let sim = Arc::new(Sim {
             time: time.clone(),
-            skew_ms: rng.below(7_200_000) - 3_600_000,
-            base_ms: 1 + rng.below(40),
-            jitter_ms: 1.0 + rng.unit() * 10.0,
-            how: how(&mut rng),
+            skew_ms,
+            base_ms,
+            jitter_ms,
+            how,
             queued: Mutex::new(Default::default()),
             rng: Mutex::new(Rng(rng.next())),
             replies: Mutex::new(0),
@@ -362,7 +385,7 @@ fn one_request_per_sync(config: &mut ClockConfig) {
     config.policy.max_samples_per_sync = 1;
 }
 
-/// Six endpoint replies, one cached reply (`Age: 0`: only its Date counts),
+/// Six endpoint replies, one with a broken body (only its Date counts),
 /// then the sync under test meets one reply 300 ms off.
 fn six_good_then_a_date_sample(clock: &ServerClock, sim: &Sim) {
     for _ in 0..6 {
@@ -370,10 +393,7 @@ fn six_good_then_a_date_sample(clock: &ServerClock, sim: &Sim) {
         sim.time.advance_ms(1_000);
     }
     sim.queued.lock().unwrap().extend([
-        Fault::Cached {
-            stored_ms: 0,
-            age_s: 0,
-        },
+        Fault::TimeAsString,
         Fault::ClockOffset {
             offset_ms: 300,
             date_only: false,
@@ -383,10 +403,10 @@ fn six_good_then_a_date_sample(clock: &ServerClock, sim: &Sim) {
     sim.time.advance_ms(1_000);
 }
 
-/// Two syncs, an event of this server observed through `/sync`, then the
-/// sync under test meets one reply 5 s off.
+/// Four syncs (one request each), an event of this server observed through
+/// `/sync`, then the sync under test meets one reply 5 s off.
 fn synced_and_an_event_then_a_reply_5_s_off(clock: &ServerClock, sim: &Sim) {
-    for _ in 0..2 {
+    for _ in 0..4 {
         clock.sync().unwrap();
         sim.time.advance_ms(1_000);
     }
@@ -450,6 +470,34 @@ fn scenarios() -> Vec<Scenario> {
             Promise::Honest,
             two_backends(false, 700, BackendOrder::Alternate),
         ),
+        scenario(
+            "Date, mobile: two backends 300 ms, in turn",
+            Promise::Honest,
+            |rng| Misbehaviour {
+                mobile: true,
+                ..two_backends(false, 300, BackendOrder::Alternate)(rng)
+            },
+        ),
+        scenario(
+            "Date, mobile: +1 s on alternate replies",
+            Promise::Honest,
+            |rng| Misbehaviour {
+                mobile: true,
+                ..two_backends(false, 1_000, BackendOrder::Alternate)(rng)
+            },
+        ),
+        scenario(
+            "Date, mobile: one reply +1 s (any index)",
+            Promise::Answer,
+            |rng| Misbehaviour {
+                mobile: true,
+                ..one_liar(false, true, &[1_000])(rng)
+            },
+        ),
+        scenario("Date, mobile: clean", Promise::Answer, |_| Misbehaviour {
+            mobile: true,
+            ..Misbehaviour::new(false, Fault::None)
+        }),
         scenario(
             "Date: two backends 300 ms, at random (limit)",
             Promise::Measured(0.25),
@@ -517,6 +565,7 @@ fn scenarios() -> Vec<Scenario> {
             )
         },
         Scenario {
+            setup: one_request_per_sync,
             prepare: synced_and_an_event_then_a_reply_5_s_off,
             ..scenario(
                 "endpoint: synced, an event age, one reply 5 s off",
@@ -705,8 +754,8 @@ mod loopback {
         }
         assert_eq!(c.answered, c.runs, "a cached reply is no reason to refuse");
         rows.push(("every reply cached, Age: 0".into(), c));
-        // Six good replies (one per sync), one cached reply whose Date alone
-        // counts, then one reply 300 ms off: voted out, no step.
+        // Six good replies (one per sync), one with a broken body whose Date
+        // alone counts, then one reply 300 ms off: voted out, no step.
         let mut c = Count::default();
         for seed in 0..ENDPOINT_RUNS {
             let server = start(true, Fault::None, seed);
@@ -717,10 +766,7 @@ mod loopback {
                 clock.sync().unwrap();
             }
             server.script_faults([
-                Fault::Cached {
-                    stored_ms: 0,
-                    age_s: 0,
-                },
+                Fault::TimeAsString,
                 Fault::ClockOffset {
                     offset_ms: 300,
                     date_only: false,
