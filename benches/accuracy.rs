@@ -614,10 +614,14 @@ fn mxclock_burst(w: &World, budget: usize, early_stop: bool) -> Estimate {
             break;
         }
     }
-    // A refused Date burst leaves no estimate; the window keeps the newest
-    // `max_samples`, as `ServerClock` does.
+    // A refused Date burst leaves no estimate; a completed one keeps its
+    // evidence; the window keeps the newest `max_samples`, as `ServerClock`
+    // does.
     let target = burst_target_uncertainty_ms(&policy, endpoint, min_rtt_ms);
     let refused = !endpoint && date.verdict(drift_ppm, min_rtt_ms, target).is_err();
+    if !endpoint {
+        window = date.evidence(drift_ppm, min_rtt_ms, target);
+    }
     trim_window(&mut window, DEFAULT_MAX_SAMPLES as usize);
     let sel = if refused {
         None

@@ -132,8 +132,8 @@ struct Standing {
     lower_age: usize,
     /// Replies taken since the upper edge was set.
     upper_age: usize,
-    /// The replies that set the agreement's edges and the confirmations
-    /// that back them, oldest first.
+    /// The replies that set the agreement's edges and, for each edge, the
+    /// loosest confirmation that backs it, oldest first.
     evidence: Vec<Sample>,
 }
 
@@ -198,23 +198,25 @@ impl DateBurst {
                 .max_by_key(|s| s.taken_boot_ms)
                 .copied();
             let set_at = owner.map_or(i64::MIN, |s| s.taken_boot_ms);
-            let backing: Vec<Sample> = sel
+            let outside = |s: &Sample| {
+                if upper {
+                    value(s).saturating_sub(agreed)
+                } else {
+                    agreed.saturating_sub(value(s))
+                }
+            };
+            let backing: Vec<&Sample> = sel
                 .survivors
                 .iter()
                 .filter(|s| self.confirmations.contains(s))
-                .filter(|s| {
-                    let outside = if upper {
-                        value(s).saturating_sub(agreed)
-                    } else {
-                        agreed.saturating_sub(value(s))
-                    };
-                    s.taken_boot_ms > set_at && (0..=margin).contains(&outside)
-                })
-                .copied()
+                .filter(|s| s.taken_boot_ms > set_at && (0..=margin).contains(&outside(s)))
                 .collect();
             let backed = backing.len() >= required;
             let checked = !backing.is_empty();
-            (set_at, backed, checked, owner.into_iter().chain(backing))
+            // The loosest backing: a confirmation that a clock beyond the
+            // edge answered without contradicting it lands farther out.
+            let loosest = backing.into_iter().max_by_key(|s| outside(s)).copied();
+            (set_at, backed, checked, owner.into_iter().chain(loosest))
         };
         let (lower_set_at, lower_backed, lower_checked, lower_evidence) = edge(false);
         let (upper_set_at, upper_backed, upper_checked, upper_evidence) = edge(true);
@@ -351,12 +353,13 @@ impl DateBurst {
     }
 
     /// The samples to keep from the burst: when it is complete, the replies
-    /// that set the edges of the agreement and the confirmations that back
-    /// them; else all of them. The estimate is the same either way (the
-    /// agreement is kept), but its bounds then come from the confirmations:
-    /// narrowing replies of one clock back each other's edges whatever a
-    /// second clock does, while a confirmation passed only where no clock
-    /// beyond its own edge answered it.
+    /// that set the edges of the agreement and, for each edge, the loosest
+    /// confirmation that backs it; else all of them. The estimate is the
+    /// same either way (the agreement is kept), but its bounds then come
+    /// from the confirmations: narrowing replies of one clock back each
+    /// other's edges whatever a second clock does, and a confirmation that
+    /// passes says only that the clock which answered it lies within its
+    /// own edge; the loosest one covers every clock that answered one.
     pub fn evidence(&self, drift_ppm: u32, rtt_ms: Option<i64>, target_ms: i64) -> Vec<Sample> {
         let rtt = rtt_ms.unwrap_or(0).max(0);
         match self.standing(drift_ppm, rtt, target_ms) {
