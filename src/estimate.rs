@@ -4,7 +4,9 @@
 //! Each sample bounds θ = server − boot by an interval taken at some boot
 //! time. To compare samples taken at different times, every interval is
 //! widened by the worst-case relative drift of the boot and server clocks
-//! since it was taken, up to the reference time (the newest sample).
+//! since it was taken, up to the newest sample (for voting) or the newest
+//! survivor (for the bounds reported: an outvoted newer sample does not
+//! move them).
 //!
 //! 1. **Survivors.** The region covered by the most intervals (Marzullo's
 //!    algorithm, NTP's selection step) is found; the samples covering it
@@ -29,6 +31,16 @@
 //!    (where every survivor agrees: the most accurate point when none lies),
 //!    and the uncertainty is its distance to the farther bound, so the
 //!    reported `[estimate − u, estimate + u]` always covers the bounds.
+//!
+//! Between regions covered by equally many samples, the one whose left-out
+//! samples are older wins: fresh evidence is never outvoted by as much
+//! stale evidence. What this guarantees, with any mix of sources: if at
+//! most one sample lies (by any amount), the reported interval holds the
+//! truth, and with three samples or more there is an estimate. Two clocks
+//! (two backends, a step) give an interval that holds one of them when every
+//! sample that excludes one is narrower than half their distance; wider
+//! `Date` replies need the confirmation of a `Date` burst
+//! ([`crate::probe`]).
 
 use serde::{Deserialize, Serialize};
 

@@ -93,7 +93,8 @@ fn rtt_allowance_ms(taken: &[Sample], rtt_ms: i64) -> i64 {
 
 /// How far outside an edge of the agreement a later reply's edge may lie
 /// and still back it: where a confirmation reply lands, for a round trip up
-/// to `rtt_ms` (see [`rtt_allowance_ms`]) and a probe sent up to 10 ms late
+/// to `rtt_ms` (the longest round trip of the burst, at most twice its
+/// shortest plus 10 ms) and a probe sent up to 10 ms late
 /// (a busy device). Only the bound reported depends on it, never the
 /// estimate.
 pub fn confirm_margin_ms(rtt_ms: i64, drift_ppm: u32) -> i64 {
