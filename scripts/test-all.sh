@@ -51,6 +51,10 @@ step rust-tests cargo test --workspace
 # with `default-features = false` gets it.
 step rust-lean-core cargo test --no-default-features --lib --tests
 step docs env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p mxclock
+# The sync session driven from async Rust (tokio + hyper) against the loopback homeserver.
+step async-example cargo run --quiet --example async_sync
+# A real nginx with its own Date header in front of a skewed homeserver.
+step nginx-proxy bash scripts/test-nginx.sh
 step c bash scripts/test-c.sh
 step bindings-up-to-date bash scripts/generate-bindings.sh --check
 step kotlin bash scripts/test-kotlin.sh

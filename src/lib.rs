@@ -16,7 +16,9 @@ pub mod expiry;
 pub mod ffi;
 pub mod policy;
 pub mod probe;
+pub mod protocol;
 pub mod sample;
+pub mod session;
 mod sync;
 pub mod time;
 pub mod transport;
@@ -32,11 +34,13 @@ pub use events::{
 };
 pub use expiry::{expiry_at, Expiry, ExpiryState, ServerNow};
 pub use policy::{SyncPolicy, SyncReason};
+pub use protocol::HomeserverUrl;
 pub use sample::{Sample, SampleSource};
+pub use session::{SyncAction, SyncSession};
 pub use time::{FakeTimeSource, OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
 #[cfg(feature = "http")]
 pub use transport::UreqTransport;
-pub use transport::{HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport};
+pub use transport::{HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError};
 #[cfg(feature = "uniffi")]
 pub use uniffi_api::{
     mxclock_version, os_time_source, sample_from_date_header, sample_from_endpoint,

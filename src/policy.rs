@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::estimate::{drift_widening_ms, select};
+use crate::protocol::MAX_RETRY_AFTER_MS;
 use crate::sample::Sample;
-use crate::transport::MAX_RETRY_AFTER_MS;
 
 /// Within a burst, the next request leaves at least this long after the
 /// previous reply arrived. Two replays of one cached reply taken less than
