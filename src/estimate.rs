@@ -371,19 +371,30 @@ fn build(
     dropped_by_step: &[Sample],
     server_stepped: bool,
 ) -> Selection {
+    let mut idx: Vec<usize> = members.to_vec();
+    idx.sort_by_key(|&i| (samples[i].taken_boot_ms, i));
+    let widened_to = |ref_boot_ms: i64| -> Vec<(i64, i64)> {
+        samples
+            .iter()
+            .map(|s| widened(s, ref_boot_ms, drift_ppm))
+            .collect()
+    };
     // The bounds refer to the newest survivor: an outvoted newer sample does
-    // not move them (readers add drift from here on).
-    let ref_boot_ms = members
+    // not move them (readers add drift from here on). Unless the survivors
+    // agree only with the drift allowed up to that newer sample: then they
+    // refer to it, as the vote did.
+    let newest_survivor_ms = idx
         .iter()
         .map(|&i| samples[i].taken_boot_ms)
         .max()
         .unwrap_or(0);
-    let intervals: Vec<(i64, i64)> = samples
-        .iter()
-        .map(|s| widened(s, ref_boot_ms, drift_ppm))
-        .collect();
-    let mut idx: Vec<usize> = members.to_vec();
-    idx.sort_by_key(|&i| (samples[i].taken_boot_ms, i));
+    let mut ref_boot_ms = newest_survivor_ms;
+    let mut intervals = widened_to(ref_boot_ms);
+    let (_, (agreed_lo, agreed_hi)) = bounds(&intervals, &idx);
+    if agreed_lo > agreed_hi {
+        ref_boot_ms = samples.iter().map(|s| s.taken_boot_ms).max().unwrap_or(0);
+        intervals = widened_to(ref_boot_ms);
+    }
     let survivors: Vec<Sample> = idx.iter().map(|&i| samples[i]).collect();
     let falsetickers: Vec<Sample> = (0..samples.len())
         .filter(|i| !members.contains(i) && !dropped_by_step.contains(&samples[*i]))
@@ -602,6 +613,32 @@ mod tests {
         assert!(sel.stepped());
         assert_eq!(sel.survivors.len(), 2);
         assert!(sel.lo_ms <= T0 + 60_000 && T0 + 60_000 <= sel.hi_ms);
+    }
+
+    #[test]
+    fn survivors_that_agree_only_by_a_newer_samples_drift_keep_its_reference() {
+        // Found by the estimator fuzz target: widened to a far newer sample
+        // (outvoted), the older ones overlap; widened only to the newest of
+        // them, they do not. The bounds then refer to the newer sample.
+        let t = T0;
+        let s = |lo: i64, hi: i64, taken: i64| Sample {
+            source: SampleSource::Endpoint,
+            lo_ms: t + lo,
+            hi_ms: t + hi,
+            taken_boot_ms: taken,
+        };
+        let all = [
+            s(8_191, 8_219, 1_000_000),
+            s(-1, 11, 1_001_000),
+            s(-1, 11, 1_002_000),
+            s(-10, 3_669_536, 1_065_535),
+            s(-1_527_000_000, -1_526_999_990, 1_527_729_656),
+        ];
+        let sel = select(&all, 100).unwrap();
+        assert!(sel.agreed_lo_ms <= sel.agreed_hi_ms, "{sel:?}");
+        assert!(sel.lo_ms <= sel.offset_ms() && sel.offset_ms() <= sel.hi_ms);
+        assert_eq!(sel.ref_boot_ms, 1_527_729_656);
+        assert_eq!(sel.survivors.len(), 4);
     }
 
     #[test]

@@ -17,29 +17,41 @@
 //!    first (see below): a lying reply that set it would otherwise draw all
 //!    later probes towards itself.
 //! 2. **Confirm.** Then each edge of that agreement must be backed by a
-//!    second reply (the estimator reports the interval where all replies but
-//!    at most one agree). A probe timed to arrive just *after* the boundary
-//!    predicted from the lower edge backs that edge: a server whose clock is
-//!    at or above it says the new second. One timed to arrive just *before*
-//!    the boundary predicted from the upper edge backs the upper edge. A
-//!    server clock outside the agreement (by more than the round trip, for
-//!    the upper edge) answers the other way, and its reply is disjoint from
-//!    the reply that set the edge. The edge set most recently is confirmed
-//!    first: with two backends taking turns, the confirmation then goes to
-//!    the backend that did not set it.
+//!    confirmation: a reply to a probe aimed just outside it, taken after
+//!    the reply that set the edge (narrowing replies of one clock land next
+//!    to each other whatever a second clock does, so they back nothing). A
+//!    probe timed to arrive just *after* the boundary predicted from the
+//!    lower edge backs that edge: a server whose clock is at or above it
+//!    says the new second. One timed to arrive just *before* the boundary
+//!    predicted from the upper edge (plus the round trip) backs the upper
+//!    edge. A server clock outside the agreement answers the other way, and
+//!    its reply is disjoint from the reply that set the edge. The edge set
+//!    most recently is confirmed first: with two backends taking turns, the
+//!    confirmation then goes to the backend that did not set it. Once a
+//!    reply contradicted the others, each edge needs two confirmations.
+//!    Replies that cannot be narrowed below a second (cached: `Age`; or a
+//!    round trip of a second) are not confirmed.
 //! 3. **Refuse.** The burst's own replies must agree but for at most one
 //!    falseticker. Two or more (two backends, a clock step in the middle of
 //!    the burst, several liars) refuse the burst with
 //!    [`Error::Inconsistent`], and so does one falseticker when the burst
 //!    ran out of probes before it confirmed both edges again. A refused
 //!    burst's samples are not used.
+//! 4. **Keep the evidence.** A completed burst hands the window only the
+//!    replies that set the agreement's edges and, per edge, the loosest
+//!    confirmation backing it ([`DateBurst::evidence`]): the estimate stays
+//!    the agreement's midpoint, and the reported bounds reach as far as the
+//!    confirmations did, so a second clock within a round trip of an edge,
+//!    which a confirmation cannot tell apart, is still inside them.
 //!
 //! The burst decides from its own samples only: older ones, widened by
 //! drift, would agree with a clock they never saw.
 //!
 //! A second backend that answers at random (not in turn) is caught only as
 //! often as it happens to answer a confirmation probe: each one it answers
-//! while the burst sits between the two clocks contradicts an edge.
+//! while the burst sits between the two clocks contradicts an edge. Of such
+//! syncs, a share gives an interval between the clocks (measured in
+//! `tests/honesty.rs`).
 
 use crate::error::{Error, Result};
 use crate::estimate::{drift_widening_ms, falsetickers_needed, select, Selection};
