@@ -348,11 +348,13 @@ typedef struct mxclock_sync_policy {
    */
   uint32_t max_samples_per_sync;
   /**
-   * Requests in one `Date`-header burst (default 8).
+   * Most requests in one `Date`-header burst (default 20; a consistent
+   * server needs 8 to 10).
    */
   uint32_t date_probe_budget;
   /**
-   * A burst stops early at this uncertainty, ms (default 50).
+   * An endpoint burst stops early once two of its replies agree within
+   * ± this, ms (default 50).
    */
   int64_t target_uncertainty_ms;
   /**

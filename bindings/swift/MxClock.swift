@@ -3314,12 +3314,15 @@ public struct SyncPolicy: Equatable, Hashable {
      */
     public var maxSamplesPerSync: UInt32
     /**
-     * Requests in one `Date`-header burst, where phase-targeted probes
-     * narrow the 1 s resolution down (default 8).
+     * Most requests in one `Date`-header burst, where phase-targeted
+     * probes narrow the 1 s resolution down and then confirm the result
+     * (default 20; a consistent server needs 8 to 10, the rest is for
+     * voting out a lying reply).
      */
     public var dateProbeBudget: UInt32
     /**
-     * A burst stops early once the uncertainty is at most this (default 50).
+     * An endpoint burst stops early once two of its own replies agree
+     * within ± this (default 50).
      */
     public var targetUncertaintyMs: Int64
     /**
@@ -3357,11 +3360,14 @@ public struct SyncPolicy: Equatable, Hashable {
          * Requests in one endpoint burst (default 4).
          */maxSamplesPerSync: UInt32 = UInt32(4), 
         /**
-         * Requests in one `Date`-header burst, where phase-targeted probes
-         * narrow the 1 s resolution down (default 8).
-         */dateProbeBudget: UInt32 = UInt32(8), 
+         * Most requests in one `Date`-header burst, where phase-targeted
+         * probes narrow the 1 s resolution down and then confirm the result
+         * (default 20; a consistent server needs 8 to 10, the rest is for
+         * voting out a lying reply).
+         */dateProbeBudget: UInt32 = UInt32(20), 
         /**
-         * A burst stops early once the uncertainty is at most this (default 50).
+         * An endpoint burst stops early once two of its own replies agree
+         * within ± this (default 50).
          */targetUncertaintyMs: Int64 = Int64(50), 
         /**
          * `sync_if_needed` syncs when the uncertainty grew above this (default 1000).

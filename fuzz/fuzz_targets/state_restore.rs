@@ -1,12 +1,16 @@
 //! Saved state: any text restores into a working clock or gives
 //! `Error::InvalidState`, on the same boot and after a reboot; a restored
-//! clock answers, exports, and its export restores again.
+//! clock answers, exports, and its export restores again. The estimate is
+//! never the state's word: on the same boot it is exactly what selecting
+//! among the saved samples (the newest `max_samples`) gives, and after a
+//! reboot never tighter than that.
 #![no_main]
 
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use mxclock::{ClockConfig, Error, FakeTimeSource, ServerClock, TimeSource};
+use mxclock::estimate::{select_with_drift, trim_window};
+use mxclock::{ClockConfig, Error, FakeTimeSource, Sample, ServerClock, TimeSource};
 
 /// The boot and wall clocks the seed corpus was exported at (see
 /// docs/fuzzing.md): restoring on the same boot keeps the estimate.
@@ -14,13 +18,59 @@ const BOOT_ID: &str = "fuzz-boot";
 const BOOT_MS: i64 = 10_000_000;
 const WALL_MS: i64 = 1_750_000_000_000;
 
+/// What the saved evidence alone supports: the drift learned from the
+/// saved drift history (the fixed bound without one) and the selection
+/// among the newest `max_samples` samples with it (`None` when there are
+/// none or they disagree).
+fn recomputed(
+    state: &str,
+    config: &ClockConfig,
+) -> Option<(mxclock::estimate::Selection, mxclock::drift::Drift)> {
+    let value: serde_json::Value = serde_json::from_str(state).ok()?;
+    let mut samples: Vec<Sample> = serde_json::from_value(value.get("samples")?.clone()).ok()?;
+    trim_window(&mut samples, config.max_samples as usize);
+    let history: Vec<mxclock::drift::SyncInterval> = value
+        .get("drift_history")
+        .and_then(|h| serde_json::from_value(h.clone()).ok())
+        .unwrap_or_default();
+    let history = mxclock::drift::validate_history(history).ok()?;
+    let drift = mxclock::drift::learn(&history, config.drift_ppm);
+    select_with_drift(&samples, &drift).ok().map(|s| (s, drift))
+}
+
 fn check(state: &str, time: Arc<FakeTimeSource>) {
     let config = ClockConfig::new("");
+    // The state's own say on the boot it was saved in (the clock's rule).
+    let same_boot = serde_json::from_str::<serde_json::Value>(state).is_ok_and(|v| {
+        v.get("boot_id").and_then(|b| b.as_str()) == Some(time.boot_id().as_str())
+            && v.get("saved_boot_ms")
+                .and_then(|b| b.as_i64())
+                .is_some_and(|b| time.boot_ms() >= b)
+    });
     match ServerClock::restore(config.clone(), state.to_owned(), Some(time.clone()), None) {
         Ok(clock) => {
             if let Some(e) = clock.estimate() {
                 assert!(e.uncertainty_ms >= 0, "{e:?}");
                 assert_eq!(clock.server_now_ms(), Ok(e.server_now_ms));
+            }
+            let expected = recomputed(state, &config);
+            match (clock.estimate(), &expected) {
+                (Some(e), Some((sel, drift))) if same_boot => {
+                    let (theta, uncertainty) = sel.reading_at(time.boot_ms(), drift);
+                    assert_eq!(e.boot_offset_ms, theta, "{e:?} {sel:?}");
+                    assert_eq!(e.uncertainty_ms, uncertainty, "{e:?} {sel:?}");
+                }
+                // After a reboot: carried through the wall clock, holding at
+                // least the bounds the samples gave.
+                (Some(e), Some((sel, _))) => {
+                    let half = (sel.hi_ms as i128 - sel.lo_ms as i128 + 1) / 2;
+                    assert!(e.uncertainty_ms as i128 >= half, "{e:?} {sel:?}")
+                }
+                (Some(e), None) => panic!("an estimate its samples do not support: {e:?}"),
+                (None, Some(sel)) if same_boot => {
+                    panic!("lost an estimate its samples give: {sel:?}")
+                }
+                (None, _) => {}
             }
             let _ = clock.next_sync_due_in_ms();
             let _ = clock.sync_reason();

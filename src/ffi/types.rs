@@ -137,9 +137,11 @@ impl From<Option<VerificationValidity>> for mxclock_verification_validity {
 pub struct mxclock_sync_policy {
     /// Requests in one MSC4094 endpoint burst (default 4).
     pub max_samples_per_sync: u32,
-    /// Requests in one `Date`-header burst (default 8).
+    /// Most requests in one `Date`-header burst (default 20; a consistent
+    /// server needs 8 to 10).
     pub date_probe_budget: u32,
-    /// A burst stops early at this uncertainty, ms (default 50).
+    /// An endpoint burst stops early once two of its replies agree within
+    /// ± this, ms (default 50).
     pub target_uncertainty_ms: i64,
     /// `mxclock_sync_if_needed` syncs above this uncertainty, ms (default 1000).
     pub max_uncertainty_ms: i64,

@@ -205,6 +205,97 @@ pub enum Fault {
     /// `Date` from `age_s` seconds ago plus `Age: <age_s>` (as a real cache
     /// would send it); otherwise a correct reply.
     StaleCache { probability: f64, age_s: u64 },
+    /// This reply comes from a clock `offset_ms` off the server's: its body
+    /// time and `Date` header, or with `date_only` only its `Date` header (a
+    /// proxy or a lying backend). Script it for one reply at a chosen index.
+    ClockOffset { offset_ms: i64, date_only: bool },
+    /// Two backends behind a load balancer: the server's clock and one
+    /// `offset_ms` off it (body and `Date`, or with `date_only` only `Date`),
+    /// answering in `order`. [`crate::TestHomeserver::true_server_ms`] is
+    /// the first backend's clock.
+    TwoBackends {
+        offset_ms: i64,
+        date_only: bool,
+        order: BackendOrder,
+    },
+    /// A cached copy stored `stored_ms` ago (body and `Date` that old), sent
+    /// with `Age: <age_s>`; `Age: 0` with up to 999 ms of storage is what a
+    /// real cache sends within the first second.
+    Cached { stored_ms: u64, age_s: u64 },
+}
+
+/// Which backend answers each reply under [`Fault::TwoBackends`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendOrder {
+    /// In turn, the server's clock first.
+    Alternate,
+    /// In turn, the other clock first.
+    AlternateOffsetFirst,
+    /// At random, half and half (the server's seeded RNG).
+    Random,
+}
+
+impl BackendOrder {
+    fn name(self) -> &'static str {
+        match self {
+            BackendOrder::Alternate => "alternate",
+            BackendOrder::AlternateOffsetFirst => "alternate-offset-first",
+            BackendOrder::Random => "random",
+        }
+    }
+}
+
+impl Fault {
+    /// For the faults that misstate the server's clock by a fixed amount
+    /// ([`Fault::ClockOffset`], [`Fault::TwoBackends`], [`Fault::Cached`]):
+    /// how far the reply's body time and its `Date` header are off the true
+    /// server clock, ms. `reply_index` counts the replies since the fault
+    /// was set, from 0; `random_unit` is a uniform draw in [0, 1) (used by
+    /// [`BackendOrder::Random`]). `None` for every other fault. Simulations
+    /// call this too, so they misbehave exactly as the server does.
+    ///
+    /// ```
+    /// use mxclock_test_homeserver::{BackendOrder, Fault};
+    /// let f = Fault::TwoBackends { offset_ms: 300, date_only: true, order: BackendOrder::Alternate };
+    /// assert_eq!(f.clock_offsets_ms(0, 0.9), Some((0, 0)));
+    /// assert_eq!(f.clock_offsets_ms(1, 0.9), Some((0, 300)));
+    /// ```
+    pub fn clock_offsets_ms(&self, reply_index: u64, random_unit: f64) -> Option<(i64, i64)> {
+        let shifted = |offset_ms: i64, date_only: bool| {
+            if date_only {
+                (0, offset_ms)
+            } else {
+                (offset_ms, offset_ms)
+            }
+        };
+        match *self {
+            Fault::ClockOffset {
+                offset_ms,
+                date_only,
+            } => Some(shifted(offset_ms, date_only)),
+            Fault::TwoBackends {
+                offset_ms,
+                date_only,
+                order,
+            } => {
+                let second = match order {
+                    BackendOrder::Alternate => reply_index % 2 == 1,
+                    BackendOrder::AlternateOffsetFirst => reply_index % 2 == 0,
+                    BackendOrder::Random => random_unit < 0.5,
+                };
+                Some(if second {
+                    shifted(offset_ms, date_only)
+                } else {
+                    (0, 0)
+                })
+            }
+            Fault::Cached { stored_ms, .. } => {
+                let ago = -i64::try_from(stored_ms).unwrap_or(i64::MAX);
+                Some((ago, ago))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Fault {
@@ -266,6 +357,28 @@ impl Fault {
                 probability: 1.0,
                 age_s: 300,
             },
+            Fault::ClockOffset {
+                offset_ms: 300,
+                date_only: false,
+            },
+            Fault::ClockOffset {
+                offset_ms: 1_000,
+                date_only: true,
+            },
+            Fault::TwoBackends {
+                offset_ms: 300,
+                date_only: false,
+                order: BackendOrder::Alternate,
+            },
+            Fault::TwoBackends {
+                offset_ms: 1_000,
+                date_only: true,
+                order: BackendOrder::Random,
+            },
+            Fault::Cached {
+                stored_ms: 900,
+                age_s: 0,
+            },
         ]
     }
 }
@@ -280,7 +393,9 @@ impl Fault {
 /// `status:CODE`, `matrix-error:STATUS:ERRCODE[:MESSAGE]`,
 /// `rate-limited[:retry-after-ms=MS][:retry-after-s=S]`,
 /// `redirect:STATUS[:LOCATION]`, `step-after:REQUESTS:STEP_MS`,
-/// `stale-cache:PROBABILITY:AGE_S`.
+/// `stale-cache:PROBABILITY:AGE_S`, `clock-offset:MS[:date-only]`,
+/// `two-backends:MS:alternate|alternate-offset-first|random[:date-only]`,
+/// `cached:STORED_MS:AGE_S`.
 ///
 /// ```
 /// use mxclock_test_homeserver::Fault;
@@ -337,6 +452,28 @@ impl fmt::Display for Fault {
             Fault::StaleCache { probability, age_s } => {
                 write!(f, "stale-cache:{probability}:{age_s}")
             }
+            Fault::ClockOffset {
+                offset_ms,
+                date_only,
+            } => {
+                write!(f, "clock-offset:{offset_ms}")?;
+                if *date_only {
+                    f.write_str(":date-only")?;
+                }
+                Ok(())
+            }
+            Fault::TwoBackends {
+                offset_ms,
+                date_only,
+                order,
+            } => {
+                write!(f, "two-backends:{offset_ms}:{}", order.name())?;
+                if *date_only {
+                    f.write_str(":date-only")?;
+                }
+                Ok(())
+            }
+            Fault::Cached { stored_ms, age_s } => write!(f, "cached:{stored_ms}:{age_s}"),
         }
     }
 }
@@ -428,6 +565,52 @@ impl FromStr for Fault {
                 Ok(Fault::StepAfter {
                     requests: n.parse().map_err(|_| bad())?,
                     step_ms: step.parse().map_err(|_| bad())?,
+                })
+            }
+            "clock-offset" => {
+                let mut parts = rest.ok_or_else(bad)?.split(':');
+                let offset_ms = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+                let date_only = match parts.next() {
+                    None => false,
+                    Some("date-only") => true,
+                    Some(_) => return Err(bad()),
+                };
+                if parts.next().is_some() {
+                    return Err(bad());
+                }
+                Ok(Fault::ClockOffset {
+                    offset_ms,
+                    date_only,
+                })
+            }
+            "two-backends" => {
+                let mut parts = rest.ok_or_else(bad)?.split(':');
+                let offset_ms = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+                let order = match parts.next() {
+                    Some("alternate") => BackendOrder::Alternate,
+                    Some("alternate-offset-first") => BackendOrder::AlternateOffsetFirst,
+                    Some("random") => BackendOrder::Random,
+                    _ => return Err(bad()),
+                };
+                let date_only = match parts.next() {
+                    None => false,
+                    Some("date-only") => true,
+                    Some(_) => return Err(bad()),
+                };
+                if parts.next().is_some() {
+                    return Err(bad());
+                }
+                Ok(Fault::TwoBackends {
+                    offset_ms,
+                    date_only,
+                    order,
+                })
+            }
+            "cached" => {
+                let (stored, age) = rest.and_then(|r| r.split_once(':')).ok_or_else(bad)?;
+                Ok(Fault::Cached {
+                    stored_ms: stored.parse().map_err(|_| bad())?,
+                    age_s: age.parse().map_err(|_| bad())?,
                 })
             }
             "stale-cache" => {
@@ -544,6 +727,13 @@ mod tests {
             "step-after:1",
             "stale-cache:2:5",
             "matrix-error:400",
+            "clock-offset",
+            "clock-offset:x",
+            "clock-offset:5:date",
+            "two-backends:300",
+            "two-backends:300:sideways",
+            "two-backends:300:random:date-only:x",
+            "cached:5",
         ] {
             assert!(name.parse::<Fault>().is_err(), "{name:?} parsed");
         }

@@ -84,7 +84,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use config::{
-    Delay, Fault, HomeserverConfig, AGE_HUGE_HEADER, DATE_MALFORMED_HEADER,
+    BackendOrder, Delay, Fault, HomeserverConfig, AGE_HUGE_HEADER, DATE_MALFORMED_HEADER,
     DEFAULT_REDIRECT_LOCATION, HUGE_BODY_BYTES, RANDOM_TIME_RANGE_MS, SLOW_BODY_BYTE_INTERVAL,
     YEAR_1900_MS, YEAR_3000_MS,
 };

@@ -91,6 +91,8 @@ struct Plan {
     uplink: Duration,
     downlink: Duration,
     msc4094: bool,
+    /// Replies since the fault was set before this one (from 0).
+    reply_index: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -258,6 +260,7 @@ impl Shared {
             uplink,
             downlink,
             msc4094: st.config.msc4094,
+            reply_index: st.requests_since_fault - 1,
         }
     }
 
@@ -451,9 +454,28 @@ fn build(
     const DAY_MS: f64 = 86_400_000.0;
     let fault = &plan.fault;
 
-    // The time this reply shows, in body and Date alike.
+    // The time this reply shows, in body and Date alike (unless a clock
+    // fault below sets the Date apart).
     let mut age_header: Option<String> = None;
+    let mut date_shown_ms: Option<f64> = None;
     let shown_ms = match fault {
+        Fault::ClockOffset { .. } | Fault::TwoBackends { .. } | Fault::Cached { .. } => {
+            let draw = match fault {
+                Fault::TwoBackends {
+                    order: crate::config::BackendOrder::Random,
+                    ..
+                } => shared.draw(),
+                _ => 0.0,
+            };
+            let (body, date) = fault
+                .clock_offsets_ms(plan.reply_index, draw)
+                .unwrap_or((0, 0));
+            if let Fault::Cached { age_s, .. } = fault {
+                age_header = Some(age_s.to_string());
+            }
+            date_shown_ms = Some(server_ms + date as f64);
+            server_ms + body as f64
+        }
         Fault::Year1900 => YEAR_1900_MS as f64 + server_ms.rem_euclid(DAY_MS),
         Fault::Year3000 => YEAR_3000_MS as f64 + server_ms.rem_euclid(DAY_MS),
         Fault::RandomTimePerRequest => {
@@ -559,7 +581,10 @@ fn build(
     match fault {
         Fault::DateMissing => {}
         Fault::DateMalformed => headers.push(("Date", DATE_MALFORMED_HEADER.to_owned())),
-        _ => headers.push(("Date", imf_fixdate(body_ms.div_euclid(1000)))),
+        _ => {
+            let date_ms = date_shown_ms.map_or(body_ms, |d| d.floor() as i64);
+            headers.push(("Date", imf_fixdate(date_ms.div_euclid(1000))))
+        }
     }
     if let Some(age) = age_header {
         headers.push(("Age", age));

@@ -398,6 +398,106 @@ fn stale_cache_serves_old_time_with_age() {
     assert!(in_round_trip(r.server_now() as f64, &r));
 }
 
+/// The `Date` second a reply to a request in `r`'s round trip may show for
+/// a clock `offset_ms` off the server's.
+fn date_in_round_trip(r: &Reply, offset_ms: f64) -> bool {
+    let lo = ((r.sent_wall_ms + SKEW_MS + offset_ms).floor() as i64).div_euclid(1000);
+    let hi = ((r.received_wall_ms + SKEW_MS + offset_ms).floor() as i64).div_euclid(1000);
+    (lo..=hi).contains(&r.date_s())
+}
+
+#[test]
+fn clock_offset_moves_body_and_date_or_only_the_date() {
+    let server = start(Fault::ClockOffset {
+        offset_ms: 300,
+        date_only: false,
+    });
+    let r = get(server.port(), TIME_PATH);
+    assert!(in_round_trip(r.server_now() as f64 - 300.0, &r));
+    assert_eq!(r.date_s(), r.server_now().div_euclid(1000));
+    server.set_fault(Fault::ClockOffset {
+        offset_ms: 1_000,
+        date_only: true,
+    });
+    let r = get(server.port(), TIME_PATH);
+    assert!(in_round_trip(r.server_now() as f64, &r));
+    assert!(date_in_round_trip(&r, 1_000.0), "{:?}", r.header("date"));
+    assert!(!date_in_round_trip(&r, 0.0));
+    // The server's clock itself does not move.
+    assert_eq!(server.skew_ms(), SKEW_MS);
+}
+
+#[test]
+fn two_backends_alternate_or_answer_at_random() {
+    for (order, first_offset) in [
+        (BackendOrder::Alternate, false),
+        (BackendOrder::AlternateOffsetFirst, true),
+    ] {
+        let server = start(Fault::TwoBackends {
+            offset_ms: 700,
+            date_only: false,
+            order,
+        });
+        for i in 0..6 {
+            let r = get(server.port(), TIME_PATH);
+            let offset = if (i % 2 == 0) == first_offset {
+                700.0
+            } else {
+                0.0
+            };
+            assert!(
+                in_round_trip(r.server_now() as f64 - offset, &r),
+                "{order:?} {i}"
+            );
+        }
+    }
+    // At random: both backends answer. The body is always the true
+    // clock's, so each Date is the body's second, or that of body + 300 ms
+    // (distinguishable when 300 ms cross a second boundary).
+    let server = TestHomeserver::start(HomeserverConfig {
+        skew_ms: SKEW_MS,
+        fault: Fault::TwoBackends {
+            offset_ms: 300,
+            date_only: true,
+            order: BackendOrder::Random,
+        },
+        seed: 11,
+        ..HomeserverConfig::default()
+    })
+    .unwrap();
+    let (mut true_only, mut offset_only) = (0, 0);
+    for _ in 0..60 {
+        let r = get(server.port(), TIME_PATH);
+        let body = r.server_now();
+        assert!(in_round_trip(body as f64, &r), "body from the true clock");
+        let (a, b) = (body.div_euclid(1000), (body + 300).div_euclid(1000));
+        assert!(r.date_s() == a || r.date_s() == b);
+        if a != b {
+            if r.date_s() == a {
+                true_only += 1
+            } else {
+                offset_only += 1
+            }
+        }
+    }
+    assert!(
+        true_only > 0 && offset_only > 0,
+        "{true_only} {offset_only}"
+    );
+}
+
+#[test]
+fn cached_with_age_zero_is_up_to_a_second_old() {
+    let server = start(Fault::Cached {
+        stored_ms: 900,
+        age_s: 0,
+    });
+    let r = get(server.port(), TIME_PATH);
+    assert_eq!(r.header("age"), Some("0"));
+    assert!(in_round_trip(r.server_now() as f64 + 900.0, &r));
+    assert_eq!(r.date_s(), r.server_now().div_euclid(1000));
+}
+
 #[test]
 fn scripted_faults_come_first_in_order() {
     let server = start(Fault::None);

@@ -4423,13 +4423,16 @@ data class SyncPolicy (
     val `maxSamplesPerSync`: kotlin.UInt = 4u 
     , 
     /**
-     * Requests in one `Date`-header burst, where phase-targeted probes
-     * narrow the 1 s resolution down (default 8).
+     * Most requests in one `Date`-header burst, where phase-targeted
+     * probes narrow the 1 s resolution down and then confirm the result
+     * (default 20; a consistent server needs 8 to 10, the rest is for
+     * voting out a lying reply).
      */
-    val `dateProbeBudget`: kotlin.UInt = 8u 
+    val `dateProbeBudget`: kotlin.UInt = 20u 
     , 
     /**
-     * A burst stops early once the uncertainty is at most this (default 50).
+     * An endpoint burst stops early once two of its own replies agree
+     * within ± this (default 50).
      */
     val `targetUncertaintyMs`: kotlin.Long = 50L 
     , 
