@@ -161,57 +161,75 @@ typedef enum mxclock_sync_reason {
 
 /**
  * Where a deadline stands relative to the uncertain server time.
+ *
+ * The true server time lies in `server_now_ms ± uncertainty_ms`; the thing
+ * is over from its deadline on (`deadline_ms` is the first millisecond at
+ * which it counts as over).
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_expiry_state`.
  */
 typedef enum mxclock_expiry_state {
   /**
-   * Before the deadline even at the latest possible server time.
+   * Before the deadline even at the latest possible server time
+   * (`remaining_ms > uncertainty_ms`).
    */
   MXCLOCK_EXPIRY_STATE_LIVE = 0,
   /**
-   * At or past the deadline even at the earliest possible server time.
+   * At or past the deadline even at the earliest possible server time
+   * (`remaining_ms <= −uncertainty_ms`).
    */
   MXCLOCK_EXPIRY_STATE_EXPIRED = 1,
   /**
-   * The deadline lies within the uncertainty; `is_expired` is the best
-   * guess.
+   * The deadline lies within the uncertainty (`−uncertainty_ms <
+   * remaining_ms <= uncertainty_ms`): the best guess is in `is_expired`,
+   * but it may be wrong. Never the state when the uncertainty is 0.
    */
   MXCLOCK_EXPIRY_STATE_UNCERTAIN = 2,
 } mxclock_expiry_state;
 
 /**
- * Which expiry rule decided an event (DESIGN.md section 7).
+ * Which rule decided an event. This declaration is the one list of rules:
+ * the names (`as_str`, JSON, the CLI, `mxclock_expiry_rule_name`) are its
+ * serde names, and the C API's `mxclock_expiry_rule` is this enum itself
+ * (`#[repr(C)]`, values in declaration order).
  */
 typedef enum mxclock_expiry_rule {
   /**
-   * `m.call.member` session format.
+   * `m.call.member` session format: (`created_ts` ?? `origin_server_ts`) +
+   * (`expires` ?? 4 h).
    */
   MXCLOCK_EXPIRY_RULE_CALL_MEMBER_SESSION = 0,
   /**
-   * Legacy MSC3401 `m.call.member` (`expires_ts` / `memberships`).
+   * Legacy MSC3401 `m.call.member`: a `memberships` array, or the original
+   * `m.calls[].m.devices[]`; the latest deadline of its devices.
    */
   MXCLOCK_EXPIRY_RULE_CALL_MEMBER_LEGACY = 1,
   /**
-   * `m.call.member` / `m.rtc.member` with empty content: left.
+   * `m.call.member` / `m.rtc.member` that says the device left: no
+   * membership in the content, `member.membership: "leave"`, an empty
+   * device list, or an `m.rtc.member` that is not sticky.
    */
   MXCLOCK_EXPIRY_RULE_MEMBERSHIP_LEFT = 2,
   /**
-   * `m.rtc.member` live while sticky.
+   * `m.rtc.member` live while sticky: start + min(`sticky.duration_ms`,
+   * 1 h), start = min(`origin_server_ts`, receipt).
    */
   MXCLOCK_EXPIRY_RULE_RTC_MEMBER_STICKY = 3,
   /**
-   * `m.rtc.member` with the server's remaining sticky TTL.
+   * `m.rtc.member` with the server's remaining stickiness in `unsigned`:
+   * receipt + ttl on the boot clock.
    */
   MXCLOCK_EXPIRY_RULE_RTC_MEMBER_STICKY_TTL = 4,
   /**
-   * To-device `m.key.verification.request`.
+   * To-device `m.key.verification.request` (`content.timestamp`).
    */
   MXCLOCK_EXPIRY_RULE_VERIFICATION_REQUEST_TO_DEVICE = 5,
   /**
-   * In-room verification request.
+   * In-room verification request (`m.room.message`, `origin_server_ts`).
    */
   MXCLOCK_EXPIRY_RULE_VERIFICATION_REQUEST_IN_ROOM = 6,
   /**
-   * `m.call.invite` lifetime.
+   * `m.call.invite` lifetime (by `origin_server_ts` and by `unsigned.age`).
    */
   MXCLOCK_EXPIRY_RULE_CALL_INVITE = 7,
   /**
@@ -222,6 +240,20 @@ typedef enum mxclock_expiry_rule {
    * Live location `m.beacon_info`.
    */
   MXCLOCK_EXPIRY_RULE_BEACON_INFO = 9,
+  /**
+   * Any other event with an MSC4354 `sticky` object: live while sticky.
+   */
+  MXCLOCK_EXPIRY_RULE_STICKY = 10,
+  /**
+   * Any other event with the server's remaining stickiness in `unsigned`.
+   */
+  MXCLOCK_EXPIRY_RULE_STICKY_TTL = 11,
+  /**
+   * An answer to a ring (`m.rtc.decline`, `m.call.answer`,
+   * `m.call.reject`, `m.call.hangup`): ends the ring it refers to when
+   * both are in one batch.
+   */
+  MXCLOCK_EXPIRY_RULE_RING_RESPONSE = 12,
 } mxclock_expiry_rule;
 
 /**
@@ -723,7 +755,8 @@ typedef struct mxclock_event_expiry {
    */
   enum mxclock_tristate should_ring;
   /**
-   * A verification request outside its validity window: drop it.
+   * A verification request outside its validity window: drop it (its
+   * `expiry` is then expired too, so `state` agrees).
    */
   bool ignore;
   /**
@@ -737,12 +770,14 @@ typedef struct mxclock_event_expiry {
  */
 typedef struct mxclock_event_outcome {
   /**
-   * Whether the event could be evaluated (then `result` is set and
-   * `error` is NULL).
+   * `MXCLOCK_STATUS_OK` if the event could be evaluated (then `result`
+   * is set and `error_path`/`error` are NULL); else what
+   * `mxclock_evaluate_event_json` would have returned for it
+   * (`MXCLOCK_STATUS_INVALID_EVENT`, `MXCLOCK_STATUS_NO_EXPIRY_RULE`).
    */
-  bool ok;
+  enum mxclock_status status;
   /**
-   * The decision; all zero unless `ok`.
+   * The decision; all zero unless `status` is `MXCLOCK_STATUS_OK`.
    */
   struct mxclock_event_expiry result;
   /**
@@ -750,8 +785,13 @@ typedef struct mxclock_event_outcome {
    */
   char *event_id;
   /**
-   * Why the event could not be evaluated, or NULL if `ok`. Owned by the
-   * array.
+   * The JSON path of the problem (`$`, `content.lifetime`, `type`, ...),
+   * or NULL if the event was evaluated. Owned by the array.
+   */
+  char *error_path;
+  /**
+   * Why the event could not be evaluated (naming the path), or NULL if
+   * it was. Owned by the array.
    */
   char *error;
 } mxclock_event_outcome;
@@ -1223,7 +1263,8 @@ enum mxclock_status mxclock_expiry_at(const struct mxclock_t *clock,
  * Evaluates one Matrix event (JSON object, NUL-terminated UTF-8) against
  * its expiry rule at the current estimate. `received_boot_ms` (used only
  * if `has_received_boot_ms`) is when this device received the event, for
- * rules with a boot-clock part (verification prompts, sticky TTLs).
+ * rules with a boot-clock part (verification prompts, sticky TTLs, the
+ * invite's `unsigned.age`).
  * Errors: `INVALID_EVENT` (not JSON, wrong field type: the message names
  * the field), `NO_EXPIRY_RULE`, `NOT_SYNCED`. Thread-safe, no I/O.
  *
@@ -1241,9 +1282,11 @@ enum mxclock_status mxclock_evaluate_event_json(const struct mxclock_t *clock,
  * Evaluates every event of a JSON array with one reading of the server
  * clock, in one call (for timelines: one FFI crossing, not one per event).
  * `*out` receives one outcome per event, in order; an event that cannot be
- * evaluated gets `ok == false` and an `error` message instead of failing
- * the batch. The call fails (`INVALID_EVENT`) only if `json_array` is not
- * a JSON array. Release `*out` with `mxclock_event_outcomes_free`.
+ * evaluated gets its own `status` (`INVALID_EVENT`, `NO_EXPIRY_RULE`),
+ * `error_path` and `error` instead of failing the batch. A ring response
+ * in the batch (decline, answer, reject, hangup) ends the ring it refers
+ * to. The call fails (`INVALID_EVENT`) only if `json_array` is not a JSON
+ * array. Release `*out` with `mxclock_event_outcomes_free`.
  * Thread-safe, no I/O.
  *
  * # Safety

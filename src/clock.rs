@@ -717,7 +717,8 @@ impl ServerClock {
 
     /// Evaluates one event (JSON) against its rule (see `events.rs`).
     /// `received_boot_ms`: when the app received it, for rules with a
-    /// boot-clock part (verification prompts, sticky TTLs).
+    /// boot-clock part (verification prompts, sticky TTLs, the invite's
+    /// `unsigned.age`). The rules: `docs/expiry.md`.
     pub fn evaluate_event_json(
         &self,
         json: String,

@@ -29,8 +29,8 @@ pub use clock::{Estimate, ServerClock, SyncReport};
 pub use config::ClockConfig;
 pub use error::{Error, Result};
 pub use events::{
-    evaluate_event, evaluate_event_json, evaluate_events_json, EventExpiry, EventOutcome,
-    ExpiryRule,
+    evaluate_event, evaluate_event_json, evaluate_events_json, EventError, EventErrorKind,
+    EventExpiry, EventOutcome, ExpiryRule,
 };
 pub use expiry::{expiry_at, Expiry, ExpiryState, ServerNow};
 pub use policy::{SyncPolicy, SyncReason};

@@ -37,6 +37,7 @@ fn parses_flags_in_any_order_and_both_spellings() {
     let want = Parsed::Run(Args {
         server_now_ms: 5,
         uncertainty_ms: 7,
+        received_server_ms: None,
         file: "f.json".into(),
         json: true,
     });
@@ -79,7 +80,7 @@ fn parses_flags_in_any_order_and_both_spellings() {
 
 #[test]
 fn bad_arguments_exit_2_with_a_reason_and_the_usage() {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 10] = [
         (&["f.json"], "--server-now-ms is required"),
         (&["--server-now-ms", "1"], "FILE is required"),
         (&["--server-now-ms"], "needs a value"),
@@ -97,6 +98,14 @@ fn bad_arguments_exit_2_with_a_reason_and_the_usage() {
             "unknown option `--verbose`",
         ),
         (&["--server-now-ms", "1", "a", "b"], "one FILE only"),
+        (
+            &["--server-now-ms", "1", "--received-server-ms", "x", "f"],
+            "`x` is not a whole number",
+        ),
+        (
+            &["--server-now-ms", "1", "f", "--received-server-ms"],
+            "--received-server-ms needs a value",
+        ),
     ];
     for (args, reason) in cases {
         let (code, out, err) = cli(args);
@@ -122,8 +131,10 @@ fn json_output_is_one_line_per_event_matching_the_library() {
         err.contains("2 of 13 event(s) could not be evaluated"),
         "{err}"
     );
+    // The CLI's default: every event received now (boot 0 on its clock).
     let now = ServerNow::new(T0 + 10_000, 0, 0);
-    let lib = evaluate_events_json(&std::fs::read_to_string(&file).unwrap(), &now, None).unwrap();
+    let lib =
+        evaluate_events_json(&std::fs::read_to_string(&file).unwrap(), &now, Some(0)).unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), lib.len());
     for (line, o) in lines.iter().zip(&lib) {
@@ -138,7 +149,7 @@ fn json_output_is_one_line_per_event_matching_the_library() {
                 assert!(v.get("error").is_none());
             }
             (None, Some(e)) => {
-                assert_eq!(v["error"], e.as_str());
+                assert_eq!(v["error"], e.message.as_str());
                 assert_eq!(v.as_object().unwrap().len(), 1, "{line}");
             }
             other => panic!("{other:?}"),
@@ -170,7 +181,8 @@ fn single_event_table_and_states_at_the_boundaries() {
         )
     };
     assert_eq!(state(T0 + 60_000, 0), ("live".to_owned(), false));
-    assert_eq!(state(T0 + 60_001, 0), ("uncertain".to_owned(), true));
+    // At the deadline itself: over (with no uncertainty, not "uncertain").
+    assert_eq!(state(T0 + 60_001, 0), ("expired".to_owned(), true));
     assert_eq!(state(T0 + 60_002, 0), ("expired".to_owned(), true));
     assert_eq!(state(T0 + 59_900, 500), ("uncertain".to_owned(), false));
 
@@ -191,6 +203,64 @@ fn single_event_table_and_states_at_the_boundaries() {
     ] {
         assert!(row.contains(part), "{part} not in {row:?}");
     }
+}
+
+/// `--received-server-ms` (default: the given server now) is every event's
+/// receipt time: it reaches the rules that count from receipt, which the
+/// CLI could not exercise before.
+#[test]
+fn received_server_ms_reaches_the_receipt_rules() {
+    let json_at = |file: &str, extra: &[&str]| -> Value {
+        let now = (T0 + 10_000).to_string();
+        let path = data(file);
+        let mut args = vec!["--server-now-ms", now.as_str(), path.as_str(), "--json"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = cli(&args);
+        assert_eq!(code, 0, "{file} {extra:?}: {err}");
+        serde_json::from_str(out.trim()).unwrap()
+    };
+    assert_eq!(
+        parse_args(&s(&["--server-now-ms", "5", "--received-server-ms=3", "f"])),
+        Ok(Parsed::Run(Args {
+            server_now_ms: 5,
+            uncertainty_ms: 0,
+            received_server_ms: Some(3),
+            file: "f".into(),
+            json: false,
+        }))
+    );
+    // Verification prompt (spec E2EE module: 2 minutes after receipt):
+    // received now → 120 s left; received 90 s ago → 30 s left.
+    let v = json_at("verification_to_device.json", &[]);
+    assert_eq!(v["remaining_ms"], 120_000);
+    let ago = (T0 + 10_000 - 90_000).to_string();
+    let v = json_at(
+        "verification_to_device.json",
+        &["--received-server-ms", &ago],
+    );
+    assert_eq!(v["remaining_ms"], 30_000);
+    // MSC4354 unsigned ttl (3 599 897 ms in the fixture), counted from the
+    // receipt: received now, it is the ttl; received an hour ago, over.
+    let v = json_at("rtc_member_sticky.json", &[]);
+    assert_eq!(
+        (v["rule"].as_str(), v["remaining_ms"].as_i64()),
+        (Some("rtc_member_sticky_ttl"), Some(3_599_897))
+    );
+    let hour_ago = (T0 + 10_000 - 3_600_000).to_string();
+    let v = json_at(
+        "rtc_member_sticky.json",
+        &["--received-server-ms", &hour_ago],
+    );
+    assert_eq!(v["state"], "expired");
+    // The invite's age (spec VoIP "Call Event Liveness"): by its timestamp
+    // 5 001 ms are left. It was 2 s old when received; received now, that
+    // leaves 58 s by age and the timestamp decides; received 55 s ago it is
+    // 57 s old, 3 001 ms left by age, and the age decides.
+    let v = json_at("call_invite_with_age.json", &[]);
+    assert_eq!(v["remaining_ms"], 5_001);
+    let ago = (T0 + 10_000 - 55_000).to_string();
+    let v = json_at("call_invite_with_age.json", &["--received-server-ms", &ago]);
+    assert_eq!(v["remaining_ms"], 3_001);
 }
 
 #[test]
@@ -232,6 +302,7 @@ fn every_bad_corpus_file_is_handled_without_panic() {
     let args = Args {
         server_now_ms: T0,
         uncertainty_ms: 0,
+        received_server_ms: None,
         file: "input".into(),
         json: true,
     };
@@ -266,6 +337,7 @@ fn formatting_helpers() {
     // JSON lines escape what needs escaping.
     let row = expiry_cli::Row {
         event_id: None,
+        event_type: None,
         outcome: Err("quote \" and newline \n".into()),
     };
     let v: Value = serde_json::from_str(&json_line(&row)).unwrap();

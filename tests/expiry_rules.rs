@@ -1,19 +1,22 @@
-//! Table-driven tests, one table per rule of DESIGN.md section 7, with the
-//! boundary cases (exactly at the deadline, 1 ms either side, uncertainty
-//! straddling the deadline), device-clock skew of hours both ways, the
-//! sources' own examples, and side-by-side comparisons with small models of
-//! the reference implementations' decisions. The models are written from
-//! reading these files (not copied):
-//! - matrix-js-sdk `src/matrixrtc/CallMembership.ts` (`isExpired` =
-//!   `createdTs + expires − now <= 0`) and `spec/unit/matrixrtc/CallMembership.spec.ts`;
-//! - matrix-js-sdk `src/webrtc/callEventHandler.ts` (invite ignored when
-//!   `localAge > lifetime − RING_GRACE_PERIOD`);
-//! - matrix-rust-sdk `crates/matrix-sdk-crypto/src/verification/machine.rs`
-//!   (`is_timestamp_valid`, whole seconds) and `verification/requests.rs`
-//!   (`timed_out` = `elapsed > 10 min`);
-//! - ruma `crates/ruma-events/src/call/member/member_data.rs` (`is_expired` =
-//!   `now > expires_ts`), `rtc/notification.rs` (`invalid_ts` and its unit
-//!   test), `beacon_info.rs` (`is_live`).
+//! Table-driven tests, one table per expiry rule, with the boundary cases
+//! (exactly at the deadline, 1 ms either side, uncertainty straddling the
+//! deadline), device-clock skew of hours both ways, the sources' own
+//! examples, and side-by-side comparisons with small models of the
+//! reference implementations' decisions. The models are written from
+//! reading these files (not copied); `docs/expiry.md` has the full table.
+//! Sources, at the versions read (file:line is cited beside each test):
+//! - matrix-js-sdk 8fec0cb6 (`src/matrixrtc/CallMembership.ts`,
+//!   `src/models/event.ts`, `src/models/beacon.ts`, `src/webrtc/call.ts`,
+//!   `src/webrtc/callEventHandler.ts`, `src/webrtc/groupCall.ts`), and
+//!   7678923e for the legacy `memberships` support it has since removed;
+//! - ruma 0908aaa9 (`crates/ruma-events/src/call/member/member_data.rs`,
+//!   `rtc/notification.rs`, `beacon_info.rs`, `sticky.rs`);
+//! - matrix-rust-sdk 64b12e0b (`crates/matrix-sdk-crypto/src/verification/
+//!   machine.rs`, `requests.rs`);
+//! - matrix-spec d0ba2aae (`data/event-schemas/schema/*.yaml`,
+//!   `content/client-server-api/modules/*.md`);
+//! - MSC4354 (74fc75e1), MSC4075 (39cc5474), MSC4143 (0eb36563) in
+//!   matrix-spec-proposals.
 
 use mxclock::expiry::*;
 
@@ -71,11 +74,16 @@ fn check_server_rule(rule: &str, rows: &[Row], f: impl Fn(&ServerNow) -> Expiry)
 }
 
 /// The standard boundary rows around a deadline `d` (first expired ms).
+/// At the deadline itself the thing is over, as every reference has it
+/// (js `CallMembership.ts:380` `getMsUntilExpiry() <= 0`; MSC4354 line 77
+/// "If the end time is in the future, the event remains sticky"; ruma
+/// `beacon_info.rs:80` live while `ts + timeout > now`): with no
+/// uncertainty that is `expired`, not `uncertain`.
 fn boundary_rows(d: i64) -> Vec<Row> {
     vec![
         ("long before", d - HOUR, 0, Live, false),
         ("1 ms before", d - 1, 0, Live, false),
-        ("exactly at", d, 0, Uncertain, true),
+        ("exactly at", d, 0, Expired, true),
         ("1 ms after", d + 1, 0, Expired, true),
         ("long after", d + HOUR, 0, Expired, true),
         (
@@ -93,7 +101,7 @@ fn boundary_rows(d: i64) -> Vec<Row> {
             true,
         ),
         (
-            "uncertainty reaches exactly",
+            "latest possible time reaches exactly",
             d - 500,
             500,
             Uncertain,
@@ -107,10 +115,17 @@ fn boundary_rows(d: i64) -> Vec<Row> {
             false,
         ),
         (
-            "just outside uncertainty, after",
-            d + 501,
+            "earliest possible time is exactly at",
+            d + 500,
             500,
             Expired,
+            true,
+        ),
+        (
+            "earliest possible time is 1 ms before",
+            d + 499,
+            500,
+            Uncertain,
             true,
         ),
         (
@@ -128,6 +143,31 @@ fn boundary_rows(d: i64) -> Vec<Row> {
             true,
         ),
     ]
+}
+
+/// Difference 9: the state at a closed boundary. `Expired` is "at or past
+/// the deadline even at the earliest possible server time": remaining 0
+/// with uncertainty 0, and remaining −U, are expired; only strictly inside
+/// (−U, U] is uncertain.
+#[test]
+fn state_at_the_deadline_follows_the_definition() {
+    for unc in [0, 1, 250, 60_000] {
+        let at = |remaining: i64| expiry_at(T0 + remaining, &now(T0, unc)).state;
+        assert_eq!(at(-unc), Expired, "remaining = -U, U = {unc}");
+        assert_eq!(at(-unc - 1), Expired, "U = {unc}");
+        assert_eq!(at(unc + 1), Live, "U = {unc}");
+        if unc == 0 {
+            assert_eq!(at(0), Expired, "remaining 0, U 0");
+        } else {
+            assert_eq!(at(0), Uncertain, "U = {unc}");
+            assert_eq!(at(-unc + 1), Uncertain, "U = {unc}");
+            assert_eq!(at(unc), Uncertain, "U = {unc}");
+        }
+    }
+    // Every rule on the server clock agrees with js's `isExpired` at its
+    // deadline (CallMembership.ts:380): state and best guess both say over.
+    let e = call_membership_session_expiry(None, T0, None, &now(T0 + 14_400_000, 0));
+    assert_eq!((e.state, e.is_expired), (Expired, true));
 }
 
 // ---------------------------------------------------------------------------
@@ -264,53 +304,89 @@ fn call_membership_legacy_table() {
 }
 
 // ---------------------------------------------------------------------------
-// m.rtc.member sticky
+// Sticky events (m.rtc.member and any other type)
 // ---------------------------------------------------------------------------
 
+/// Model of matrix-js-sdk `src/models/event.ts:462-468` (sticky expiry at
+/// construction, `now` = when the client built the event) with
+/// `unstableStickyInfo` (`event.ts:1768-1776`: a falsy duration is not
+/// sticky, the duration is capped at `MAX_STICKY_DURATION_MS`).
+fn js_sticky_expires_at(ots: i64, duration_ms: i64, js_now: i64) -> Option<i64> {
+    if duration_ms == 0 {
+        return None;
+    }
+    Some(ots.min(js_now) + duration_ms.min(3_600_000))
+}
+
 #[test]
-fn rtc_member_sticky_table() {
-    // MSC4354 example: duration 600 000 ms from origin_server_ts.
+fn sticky_table() {
+    // MSC4354 example (line 56): duration 600 000 ms from origin_server_ts.
     let d = T0 + 600_000;
     check_server_rule("sticky 10 min", &boundary_rows(d), |n| {
-        rtc_member_sticky_expiry(T0, 600_000, None, n)
+        sticky_expiry(T0, 600_000, None, n)
     });
-    // Durations above 1 h are capped to 1 h.
+    // Durations above 1 h are capped to 1 h (MSC4354 line 76:
+    // `min(sticky_duration_ms, 3600000)`; js event.ts:1773).
     let d = T0 + HOUR;
     check_server_rule("sticky capped", &boundary_rows(d), |n| {
-        rtc_member_sticky_expiry(T0, 2 * HOUR, None, n)
+        sticky_expiry(T0, 2 * HOUR, None, n)
     });
-    // Duration 0 (valid per MSC4354): expired at once.
-    let e = rtc_member_sticky_expiry(T0, 0, None, &now(T0, 0));
+    // Duration 0 (valid per MSC4354 line 46): expired at once.
+    let e = sticky_expiry(T0, 0, None, &now(T0, 0));
     assert!(e.is_expired);
 }
 
 #[test]
-fn rtc_member_future_origin_ts_is_clamped_to_receipt() {
-    // origin_server_ts 2 h in the future (bad server clock); received at
-    // boot 1_000_000, i.e. server T0 in `now(T0, _)`.
+fn sticky_future_origin_ts_is_clamped_to_receipt() {
+    // MSC4354 line 74: "The start time is `min(received_ts,
+    // origin_server_ts)`". origin_server_ts 2 h in the future (bad server
+    // clock); received at boot 1_000_000, i.e. server T0 in `now(T0, _)`.
     let received_boot = 1_000_000;
     let n = now(T0, 100);
-    let e = rtc_member_sticky_expiry(T0 + 2 * HOUR, 600_000, Some(received_boot), &n);
+    let e = sticky_expiry(T0 + 2 * HOUR, 600_000, Some(received_boot), &n);
     assert_eq!(e.deadline_ms, T0 + 600_000);
-    // Without the receipt time, the origin timestamp is used as is.
-    let e = rtc_member_sticky_expiry(T0 + 2 * HOUR, 600_000, None, &n);
-    assert_eq!(e.deadline_ms, T0 + 2 * HOUR + 600_000);
     // A past origin timestamp is not moved by the receipt.
-    let e = rtc_member_sticky_expiry(T0 - 1_000, 600_000, Some(received_boot), &n);
+    let e = sticky_expiry(T0 - 1_000, 600_000, Some(received_boot), &n);
     assert_eq!(e.deadline_ms, T0 - 1_000 + 600_000);
 }
 
+/// Difference 6: without a receipt time a future `origin_server_ts` is
+/// clamped to the reading itself, as matrix-js-sdk does with its own `now`
+/// (`src/models/event.ts:467` `Math.min(now, this.getTs()) + duration_ms`).
 #[test]
-fn rtc_member_sticky_ttl_on_the_boot_clock() {
-    // MSC4354 example: `sticky_duration_remaining_ms: 258113`. Received at
-    // boot B; the deadline is B + ttl on the boot clock, exact whatever the
-    // server uncertainty.
+fn sticky_future_origin_ts_is_clamped_to_now_without_a_receipt() {
+    let n = now(T0, 100);
+    let e = sticky_expiry(T0 + 2 * HOUR, 600_000, None, &n);
+    assert_eq!(e.deadline_ms, T0 + 600_000);
+    assert_eq!(
+        Some(e.deadline_ms),
+        js_sticky_expires_at(T0 + 2 * HOUR, 600_000, T0)
+    );
+    // Same decisions as js for past, present and future timestamps.
+    for ots in [T0 - HOUR, T0 - 1, T0, T0 + 1, T0 + HOUR] {
+        for duration in [1, 600_000, 3_600_000, 7_200_000] {
+            let ours = sticky_expiry(ots, duration, None, &now(T0, 0));
+            assert_eq!(
+                Some(ours.deadline_ms),
+                js_sticky_expires_at(ots, duration, T0),
+                "ots {ots} duration {duration}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sticky_ttl_on_the_boot_clock() {
+    // MSC4354 example (line 134): `sticky_duration_ttl_ms: 258113`.
+    // Received at boot B; the deadline is B + ttl on the boot clock (js
+    // `event.ts:464` `now + duration_ttl_ms`), exact whatever the server
+    // uncertainty.
     let b = 40_000;
     let ttl = 258_113;
     let rows: [(i64, ExpiryState, bool); 5] = [
         (b, Live, false),
         (b + ttl - 1, Live, false),
-        (b + ttl, Uncertain, true),
+        (b + ttl, Expired, true),
         (b + ttl + 1, Expired, true),
         (b + ttl - 200, Live, false),
     ];
@@ -321,7 +397,7 @@ fn rtc_member_sticky_ttl_on_the_boot_clock() {
                 uncertainty_ms: unc,
                 boot_ms: boot_now,
             };
-            let e = rtc_member_sticky_ttl_expiry(ttl, b, &n);
+            let e = sticky_ttl_expiry(ttl, b, &n);
             assert_eq!(
                 (e.state, e.is_expired),
                 (state, expired),
@@ -399,6 +475,34 @@ fn verification_validity_matches_rust_sdk_on_whole_seconds() {
     );
 }
 
+/// A request to be ignored is never reported live: `state` and
+/// `is_expired` agree with `ignore` (the spec schema's "the message should
+/// be ignored", `m.key.verification.request.yaml:35-38`).
+#[test]
+fn verification_request_outside_the_window_is_expired_not_live() {
+    use VerificationValidity::*;
+    let rows = [
+        ("valid, just now", T0, Valid, Live),
+        ("exactly 10 min old", T0 - 600_000, Valid, Live),
+        ("10 min + 1 ms old", T0 - 600_001, TooOld, Expired),
+        ("5 min + 1 ms ahead", T0 + 300_001, InFuture, Expired),
+        ("3 h ahead", T0 + 3 * HOUR, InFuture, Expired),
+    ];
+    for (label, ts, validity, state) in rows {
+        for received in [None, Some(1_000_000)] {
+            let (v, e) = verification_request_expiry(ts, received, &now(T0, 0));
+            assert_eq!(v, validity, "{label}");
+            assert_eq!(e.state, state, "{label}");
+            assert_eq!(e.is_expired, state == Expired, "{label}");
+        }
+    }
+    // Exactly 10 min old and valid: the prompt has 1 ms left, so the two
+    // spec sentences ("more than 10 minutes in the past" and "dismissed 10
+    // minutes after") meet without contradiction.
+    let (_, e) = verification_request_expiry(T0 - 600_000, None, &now(T0, 0));
+    assert_eq!(e.remaining_ms, 1);
+}
+
 #[test]
 fn verification_prompt_table_without_receipt() {
     // Dismissed at the first ms the request is too old: ts + 600 001.
@@ -428,7 +532,7 @@ fn verification_prompt_with_receipt_takes_the_earlier_deadline() {
     let rows: [(i64, i64, ExpiryState, bool); 5] = [
         (b, 0, Live, false),
         (b + 119_999, 0, Live, false),
-        (b + 120_000, 0, Uncertain, true),
+        (b + 120_000, 0, Expired, true),
         (b + 120_001, 0, Expired, true),
         // The server uncertainty does not blur a boot-clock deadline.
         (b + 119_800, 500, Live, false),
@@ -485,7 +589,7 @@ fn call_invite_table() {
     let rows: [Row; 6] = [
         ("age 0", T0, 0, Live, false),
         ("age = lifetime", T0 + 60_000, 0, Live, false),
-        ("age = lifetime + 1", T0 + 60_001, 0, Uncertain, true),
+        ("age = lifetime + 1", T0 + 60_001, 0, Expired, true),
         ("age = lifetime + 2", T0 + 60_002, 0, Expired, true),
         ("straddles", T0 + 60_000, 500, Uncertain, false),
         ("3 h late", T0 + 3 * HOUR, 60_000, Expired, true),
@@ -518,6 +622,75 @@ fn call_invite_same_decisions_as_js_sdk() {
             }
         }
     }
+}
+
+/// Model of matrix-js-sdk's invite age: `event.ts:460` `localTimestamp =
+/// now − age` at receipt, `event.ts:746` `getLocalAge() = Date.now() −
+/// localTimestamp`; `callEventHandler.ts:244` ignores the invite once
+/// `getLocalAge() > lifetime − RING_GRACE_PERIOD`.
+fn js_invite_expired_by_age(
+    age_at_receipt: i64,
+    since_receipt: i64,
+    lifetime: i64,
+    grace: i64,
+) -> bool {
+    age_at_receipt + since_receipt > lifetime - grace
+}
+
+/// Difference 10: the spec measures an invite by its age ("the event's
+/// `age` field ... plus the time since it received the event",
+/// `voip_events.md:52-56`; "Once the invite age exceeds this value,
+/// clients should discard it", `m.call.invite.yaml:32`), counted here on
+/// the boot clock from the receipt.
+#[test]
+fn call_invite_by_age_matches_js_local_age() {
+    let received = 40_000;
+    for grace in [0, 3_000] {
+        for lifetime in [0, 60_000, 90_000] {
+            for age in [0, 500, 59_999, 60_000, 120_000] {
+                for since in [0, 1, 29_999, 30_000, 59_500, 59_999, 60_000, 60_001] {
+                    let n = ServerNow {
+                        server_now_ms: T0,
+                        uncertainty_ms: 5_000,
+                        boot_ms: received + since,
+                    };
+                    let e = call_invite_age_expiry(age, lifetime, grace, received, &n);
+                    assert_eq!(
+                        e.is_expired,
+                        js_invite_expired_by_age(age, since, lifetime, grace),
+                        "lifetime {lifetime} grace {grace} age {age} since {since}"
+                    );
+                    // A boot-clock deadline: exact, the server uncertainty
+                    // does not blur it.
+                    assert_ne!(e.state, Uncertain);
+                    assert_eq!(e.fire_at_boot_ms, received + lifetime - grace - age + 1);
+                }
+            }
+        }
+    }
+}
+
+/// Difference 10, the skewed sender: `origin_server_ts` 45 s behind the
+/// truth (the sending server's clock is slow) while `unsigned.age` says the
+/// invite is 2 s old. By timestamp it has 15 s left; by age 58 s. The
+/// earlier of the two wins (`Expiry::earliest`), so neither a slow nor a
+/// fast sender makes a stale invite ring longer.
+#[test]
+fn call_invite_takes_the_earlier_of_timestamp_and_age() {
+    let received = 7_000;
+    let n = ServerNow {
+        server_now_ms: T0,
+        uncertainty_ms: 0,
+        boot_ms: received,
+    };
+    let by_ts = call_invite_expiry(T0 - 45_000, 60_000, 0, &n);
+    let by_age = call_invite_age_expiry(2_000, 60_000, 0, received, &n);
+    assert_eq!(by_ts.remaining_ms, 15_001);
+    assert_eq!(by_age.remaining_ms, 58_001);
+    assert_eq!(Expiry::earliest(by_ts, by_age), by_ts);
+    // A fast sender (timestamp in the future) is capped by the age.
+    let by_ts = call_invite_expiry(T0 + 45_000, 60_000, 0, &n);
+    assert_eq!(Expiry::earliest(by_ts, by_age), by_age);
 }
 
 // ---------------------------------------------------------------------------
@@ -596,6 +769,31 @@ fn rtc_notification_ring_decision() {
 /// Model of ruma `BeaconInfoEventContent::is_live`.
 fn ruma_beacon_is_live(live: bool, ts: i64, timeout: i64, now: i64) -> bool {
     live && ts + timeout > now
+}
+
+/// Model of matrix-js-sdk `src/models/beacon.ts:43-44,200-207`: live while
+/// `start <= now <= start + timeout` (both ends inclusive), with 6 minutes
+/// of leniency for a start in the future.
+fn js_beacon_is_live(live: bool, ts: i64, timeout: i64, now: i64) -> bool {
+    let start = if ts > now { ts - 360_000 } else { ts };
+    live && start != 0 && now >= start && start + timeout >= now
+}
+
+/// The references disagree about the last millisecond: js counts `ts +
+/// timeout` itself as live, ruma (`beacon_info.rs:80`, `> now`) does not.
+/// mxclock follows ruma (over at the deadline, like every other rule): the
+/// two differ at that one millisecond only.
+#[test]
+fn beacon_info_differs_from_js_only_at_the_deadline() {
+    for off in [-1, 0, 1, 599_999, 600_000, 600_001] {
+        let t = T0 + off;
+        let ours = !beacon_info_expiry(true, T0, 600_000, &now(t, 0)).is_expired;
+        assert_eq!(
+            ours == js_beacon_is_live(true, T0, 600_000, t),
+            off != 600_000,
+            "offset {off}"
+        );
+    }
 }
 
 #[test]

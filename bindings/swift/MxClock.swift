@@ -960,7 +960,8 @@ public protocol ServerClockProtocol: AnyObject, Sendable {
     /**
      * Evaluates one event (JSON) against its rule (see `events.rs`).
      * `received_boot_ms`: when the app received it, for rules with a
-     * boot-clock part (verification prompts, sticky TTLs).
+     * boot-clock part (verification prompts, sticky TTLs, the invite's
+     * `unsigned.age`). The rules: `docs/expiry.md`.
      */
     func evaluateEventJson(json: String, receivedBootMs: Int64?) throws  -> EventExpiry
     
@@ -1286,7 +1287,8 @@ open func estimate() -> Estimate?  {
     /**
      * Evaluates one event (JSON) against its rule (see `events.rs`).
      * `received_boot_ms`: when the app received it, for rules with a
-     * boot-clock part (verification prompts, sticky TTLs).
+     * boot-clock part (verification prompts, sticky TTLs, the invite's
+     * `unsigned.age`). The rules: `docs/expiry.md`.
      */
 open func evaluateEventJson(json: String, receivedBootMs: Int64?)throws  -> EventExpiry  {
     return try  FfiConverterTypeEventExpiry_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
@@ -2445,27 +2447,107 @@ public func FfiConverterTypeEstimate_lower(_ value: Estimate) -> RustBuffer {
 
 
 /**
+ * The error of one event of a batch: what [`evaluate_event_json`] would
+ * have returned for it.
+ */
+public struct EventError: Equatable, Hashable {
+    /**
+     * Which kind of error.
+     */
+    public var kind: EventErrorKind
+    /**
+     * The JSON path of the problem (`$` for the whole event,
+     * `content.lifetime`, ...; `type` for an event type without a rule).
+     */
+    public var path: String
+    /**
+     * The message (as [`Error`]'s `Display`), naming the path.
+     */
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Which kind of error.
+         */kind: EventErrorKind, 
+        /**
+         * The JSON path of the problem (`$` for the whole event,
+         * `content.lifetime`, ...; `type` for an event type without a rule).
+         */path: String, 
+        /**
+         * The message (as [`Error`]'s `Display`), naming the path.
+         */message: String) {
+        self.kind = kind
+        self.path = path
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EventError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventError: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventError {
+        return
+            try EventError(
+                kind: FfiConverterTypeEventErrorKind.read(from: &buf), 
+                path: FfiConverterString.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EventError, into buf: inout [UInt8]) {
+        FfiConverterTypeEventErrorKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.path, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventError_lift(_ buf: RustBuffer) throws -> EventError {
+    return try FfiConverterTypeEventError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventError_lower(_ value: EventError) -> RustBuffer {
+    return FfiConverterTypeEventError.lower(value)
+}
+
+
+/**
  * The expiry decision for one event.
  *
  * Read `expiry` for the deadline, the remaining time, the state and the
  * boot-clock time to arm a timer at. The other fields say what the app
  * should do beyond "is it over":
  * - `ended`: the content itself says it is over (left the call, beacon
- * stopped), whatever the clock; `expiry` is then [`Expiry::ended`].
+ * stopped, ring answered or declined), whatever the clock; `expiry` is
+ * then [`Expiry::ended`].
  * - `should_ring`: `Some` for events that can ring (`m.rtc.notification`:
- * type `ring` and not expired; `m.call.invite`: not expired), `None`
- * otherwise.
+ * type `ring` and not expired; `m.call.invite`: not expired; ring
+ * responses: `false`), `None` otherwise.
  * - `ignore`: a verification request outside its validity window (10 min
- * past / 5 min future): drop it without showing anything, whatever
- * `expiry` says. `verification_validity` says which side.
+ * past / 5 min future): drop it without showing anything. Its `expiry`
+ * is then [`Expiry::ended`] too, so `state` alone never shows it as
+ * live. `verification_validity` says which side.
  */
 public struct EventExpiry: Equatable, Hashable {
     /**
-     * The event's `type` as given.
-     */
-    public var eventType: String
-    /**
-     * Which rule decided.
+     * Which rule decided (and so which kind of event it was).
      */
     public var rule: ExpiryRule
     /**
@@ -2473,7 +2555,7 @@ public struct EventExpiry: Equatable, Hashable {
      */
     public var expiry: Expiry
     /**
-     * The content declares the thing over (left / stopped).
+     * The content declares the thing over (left / stopped / answered).
      */
     public var ended: Bool
     /**
@@ -2493,16 +2575,13 @@ public struct EventExpiry: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The event's `type` as given.
-         */eventType: String, 
-        /**
-         * Which rule decided.
+         * Which rule decided (and so which kind of event it was).
          */rule: ExpiryRule, 
         /**
          * The decision at the given server time.
          */expiry: Expiry, 
         /**
-         * The content declares the thing over (left / stopped).
+         * The content declares the thing over (left / stopped / answered).
          */ended: Bool, 
         /**
          * Ring decision, for event types that ring.
@@ -2513,7 +2592,6 @@ public struct EventExpiry: Equatable, Hashable {
         /**
          * For verification requests: where the timestamp stands.
          */verificationValidity: VerificationValidity?) {
-        self.eventType = eventType
         self.rule = rule
         self.expiry = expiry
         self.ended = ended
@@ -2538,7 +2616,6 @@ public struct FfiConverterTypeEventExpiry: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventExpiry {
         return
             try EventExpiry(
-                eventType: FfiConverterString.read(from: &buf), 
                 rule: FfiConverterTypeExpiryRule.read(from: &buf), 
                 expiry: FfiConverterTypeExpiry.read(from: &buf), 
                 ended: FfiConverterBool.read(from: &buf), 
@@ -2549,7 +2626,6 @@ public struct FfiConverterTypeEventExpiry: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: EventExpiry, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.eventType, into: &buf)
         FfiConverterTypeExpiryRule.write(value.rule, into: &buf)
         FfiConverterTypeExpiry.write(value.expiry, into: &buf)
         FfiConverterBool.write(value.ended, into: &buf)
@@ -2590,9 +2666,9 @@ public struct EventOutcome: Equatable, Hashable {
      */
     public var result: EventExpiry?
     /**
-     * The error message (as `Error`'s `Display`), when it could not.
+     * Why not, when it could not.
      */
-    public var error: String?
+    public var error: EventError?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2604,8 +2680,8 @@ public struct EventOutcome: Equatable, Hashable {
          * The decision, when the event could be evaluated.
          */result: EventExpiry?, 
         /**
-         * The error message (as `Error`'s `Display`), when it could not.
-         */error: String?) {
+         * Why not, when it could not.
+         */error: EventError?) {
         self.eventId = eventId
         self.result = result
         self.error = error
@@ -2629,14 +2705,14 @@ public struct FfiConverterTypeEventOutcome: FfiConverterRustBuffer {
             try EventOutcome(
                 eventId: FfiConverterOptionString.read(from: &buf), 
                 result: FfiConverterOptionTypeEventExpiry.read(from: &buf), 
-                error: FfiConverterOptionString.read(from: &buf)
+                error: FfiConverterOptionTypeEventError.read(from: &buf)
         )
     }
 
     public static func write(_ value: EventOutcome, into buf: inout [UInt8]) {
         FfiConverterOptionString.write(value.eventId, into: &buf)
         FfiConverterOptionTypeEventExpiry.write(value.result, into: &buf)
-        FfiConverterOptionString.write(value.error, into: &buf)
+        FfiConverterOptionTypeEventError.write(value.error, into: &buf)
     }
 }
 
@@ -3502,7 +3578,86 @@ public func FfiConverterTypeSyncReport_lower(_ value: SyncReport) -> RustBuffer 
 
 
 /**
- * Which rule of DESIGN.md section 7 decided an event.
+ * Why one event of a batch could not be evaluated.
+ */
+
+public enum EventErrorKind: Equatable, Hashable {
+    
+    /**
+     * Not JSON, not an object, or a field of the wrong type
+     * ([`Error::InvalidEvent`]).
+     */
+    case invalidEvent
+    /**
+     * The event type has no expiry rule ([`Error::NoExpiryRule`]).
+     */
+    case noExpiryRule
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension EventErrorKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventErrorKind: FfiConverterRustBuffer {
+    typealias SwiftType = EventErrorKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventErrorKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .invalidEvent
+        
+        case 2: return .noExpiryRule
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: EventErrorKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .invalidEvent:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .noExpiryRule:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventErrorKind_lift(_ buf: RustBuffer) throws -> EventErrorKind {
+    return try FfiConverterTypeEventErrorKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventErrorKind_lower(_ value: EventErrorKind) -> RustBuffer {
+    return FfiConverterTypeEventErrorKind.lower(value)
+}
+
+
+
+/**
+ * Which rule decided an event. This declaration is the one list of rules:
+ * the names (`as_str`, JSON, the CLI, `mxclock_expiry_rule_name`) are its
+ * serde names, and the C API's `mxclock_expiry_rule` is this enum itself
+ * (`#[repr(C)]`, values in declaration order).
  */
 
 public enum ExpiryRule: Equatable, Hashable {
@@ -3513,22 +3668,24 @@ public enum ExpiryRule: Equatable, Hashable {
      */
     case callMemberSession
     /**
-     * Legacy MSC3401 `m.call.member`: `expires_ts`, or for a `memberships`
-     * array the latest deadline of its devices.
+     * Legacy MSC3401 `m.call.member`: a `memberships` array, or the original
+     * `m.calls[].m.devices[]`; the latest deadline of its devices.
      */
     case callMemberLegacy
     /**
-     * `m.call.member` / `m.rtc.member` with empty content: the device left.
+     * `m.call.member` / `m.rtc.member` that says the device left: no
+     * membership in the content, `member.membership: "leave"`, an empty
+     * device list, or an `m.rtc.member` that is not sticky.
      */
     case membershipLeft
     /**
-     * `m.rtc.member` live while sticky: `origin_server_ts` +
-     * min(`sticky.duration_ms`, 1 h).
+     * `m.rtc.member` live while sticky: start + min(`sticky.duration_ms`,
+     * 1 h), start = min(`origin_server_ts`, receipt).
      */
     case rtcMemberSticky
     /**
-     * `m.rtc.member` with the server's remaining ttl in `unsigned`: receipt +
-     * ttl on the boot clock.
+     * `m.rtc.member` with the server's remaining stickiness in `unsigned`:
+     * receipt + ttl on the boot clock.
      */
     case rtcMemberStickyTtl
     /**
@@ -3540,7 +3697,7 @@ public enum ExpiryRule: Equatable, Hashable {
      */
     case verificationRequestInRoom
     /**
-     * `m.call.invite` lifetime.
+     * `m.call.invite` lifetime (by `origin_server_ts` and by `unsigned.age`).
      */
     case callInvite
     /**
@@ -3551,6 +3708,20 @@ public enum ExpiryRule: Equatable, Hashable {
      * Live location `m.beacon_info`.
      */
     case beaconInfo
+    /**
+     * Any other event with an MSC4354 `sticky` object: live while sticky.
+     */
+    case sticky
+    /**
+     * Any other event with the server's remaining stickiness in `unsigned`.
+     */
+    case stickyTtl
+    /**
+     * An answer to a ring (`m.rtc.decline`, `m.call.answer`,
+     * `m.call.reject`, `m.call.hangup`): ends the ring it refers to when
+     * both are in one batch.
+     */
+    case ringResponse
 
 
 
@@ -3591,6 +3762,12 @@ public struct FfiConverterTypeExpiryRule: FfiConverterRustBuffer {
         case 9: return .rtcNotification
         
         case 10: return .beaconInfo
+        
+        case 11: return .sticky
+        
+        case 12: return .stickyTtl
+        
+        case 13: return .ringResponse
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3639,6 +3816,18 @@ public struct FfiConverterTypeExpiryRule: FfiConverterRustBuffer {
         case .beaconInfo:
             writeInt(&buf, Int32(10))
         
+        
+        case .sticky:
+            writeInt(&buf, Int32(11))
+        
+        
+        case .stickyTtl:
+            writeInt(&buf, Int32(12))
+        
+        
+        case .ringResponse:
+            writeInt(&buf, Int32(13))
+        
         }
     }
 }
@@ -3662,21 +3851,30 @@ public func FfiConverterTypeExpiryRule_lower(_ value: ExpiryRule) -> RustBuffer 
 
 /**
  * Where a deadline stands relative to the uncertain server time.
+ *
+ * The true server time lies in `server_now_ms ± uncertainty_ms`; the thing
+ * is over from its deadline on (`deadline_ms` is the first millisecond at
+ * which it counts as over).
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_expiry_state`.
  */
 
 public enum ExpiryState: Equatable, Hashable {
     
     /**
-     * Before the deadline even at the latest possible server time.
+     * Before the deadline even at the latest possible server time
+     * (`remaining_ms > uncertainty_ms`).
      */
     case live
     /**
-     * At or past the deadline even at the earliest possible server time.
+     * At or past the deadline even at the earliest possible server time
+     * (`remaining_ms <= −uncertainty_ms`).
      */
     case expired
     /**
-     * The deadline lies within the uncertainty (|remaining| ≤ uncertainty):
-     * the best guess is in `is_expired`, but it may be wrong.
+     * The deadline lies within the uncertainty (`−uncertainty_ms <
+     * remaining_ms <= uncertainty_ms`): the best guess is in `is_expired`,
+     * but it may be wrong. Never the state when the uncertainty is 0.
      */
     case uncertain
 
@@ -4737,6 +4935,30 @@ fileprivate struct FfiConverterOptionTypeEstimate: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeEventError: FfiConverterRustBuffer {
+    typealias SwiftType = EventError?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeEventError.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeEventError.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeEventExpiry: FfiConverterRustBuffer {
     typealias SwiftType = EventExpiry?
 
@@ -5030,7 +5252,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_serverclock_estimate() != 40614) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_method_serverclock_evaluate_event_json() != 19066) {
+    if (uniffi_mxclock_checksum_method_serverclock_evaluate_event_json() != 57025) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_serverclock_evaluate_events_json() != 7600) {

@@ -1,7 +1,10 @@
-//! `mxclock expiry --server-now-ms N [--uncertainty-ms U] FILE.json [--json]`
+//! `mxclock expiry --server-now-ms N [--uncertainty-ms U] [--received-server-ms R] FILE.json [--json]`
 //!
 //! Evaluates one event, or a JSON array of events, at the given server time
-//! with no network. `FILE` may be `-` for stdin. With `--json` it prints one
+//! with no network. `FILE` may be `-` for stdin. Every event counts as
+//! received at server time R (default: N), which feeds the rules that count
+//! from receipt (the MSC4354 `unsigned` sticky ttl and start clamp, the
+//! verification prompt's two minutes, the `m.call.invite` age). With `--json` it prints one
 //! object per line per event:
 //! `{"state":"live"|"expired"|"uncertain","is_expired":…,"deadline_ms":…,"remaining_ms":…,"rule":…}`
 //! (plus `event_id`, `ended`, `should_ring`, `ignore` where they apply) or
@@ -16,11 +19,14 @@ use mxclock::events::{evaluate_event_json, evaluate_events_json, EventExpiry};
 use mxclock::expiry::ServerNow;
 
 pub const USAGE: &str = "\
-usage: mxclock expiry --server-now-ms N [--uncertainty-ms U] FILE.json [--json]
+usage: mxclock expiry --server-now-ms N [--uncertainty-ms U] [--received-server-ms R]
+                      FILE.json [--json]
 
 Evaluates one Matrix event, or a JSON array of events, at server time N
 (Unix ms) known to within ±U ms (default 0). FILE may be - for stdin.
-  --json   one JSON object per event and line instead of a table
+  --received-server-ms R   every event was received at server time R
+                           (default: N, received just now)
+  --json                   one JSON object per event and line instead of a table
 ";
 
 /// Parsed command line.
@@ -28,6 +34,8 @@ Evaluates one Matrix event, or a JSON array of events, at server time N
 pub struct Args {
     pub server_now_ms: i64,
     pub uncertainty_ms: i64,
+    /// When the events were received, on the server clock (`None`: now).
+    pub received_server_ms: Option<i64>,
     pub file: String,
     pub json: bool,
 }
@@ -51,6 +59,7 @@ fn number(flag: &str, value: Option<&str>) -> Result<i64, String> {
 pub fn parse_args(args: &[String]) -> Result<Parsed, String> {
     let mut server_now_ms = None;
     let mut uncertainty_ms = 0;
+    let mut received_server_ms = None;
     let mut file = None;
     let mut json = false;
     let mut it = args.iter();
@@ -65,6 +74,10 @@ pub fn parse_args(args: &[String]) -> Result<Parsed, String> {
             "--server-now-ms" => {
                 let v = inline.or_else(|| it.next().map(String::as_str));
                 server_now_ms = Some(number(flag, v)?);
+            }
+            "--received-server-ms" => {
+                let v = inline.or_else(|| it.next().map(String::as_str));
+                received_server_ms = Some(number(flag, v)?);
             }
             "--uncertainty-ms" => {
                 let v = inline.or_else(|| it.next().map(String::as_str));
@@ -87,33 +100,53 @@ pub fn parse_args(args: &[String]) -> Result<Parsed, String> {
     Ok(Parsed::Run(Args {
         server_now_ms,
         uncertainty_ms,
+        received_server_ms,
         file,
         json,
     }))
 }
 
-/// One evaluated event (or why it could not be), with its id if known.
+/// One evaluated event (or why it could not be), with its id and type if
+/// known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     pub event_id: Option<String>,
+    pub event_type: Option<String>,
     pub outcome: Result<EventExpiry, String>,
 }
 
+/// An event's string `type`, for the table.
+fn type_of(event: &serde_json::Value) -> Option<String> {
+    event
+        .get("type")
+        .and_then(|t| t.as_str())
+        .map(str::to_owned)
+}
+
 /// Evaluates the text of a file: one event object, or an array of events
-/// (through the batch call, with one reading for all). Err if the text is
+/// (through the batch call, with one reading for all), each received at
+/// boot time `received_boot_ms` on `now`'s boot clock. Err if the text is
 /// not JSON or is neither an object nor an array.
-pub fn evaluate_text(text: &str, now: &ServerNow) -> Result<Vec<Row>, String> {
+pub fn evaluate_text(
+    text: &str,
+    now: &ServerNow,
+    received_boot_ms: Option<i64>,
+) -> Result<Vec<Row>, String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     if value.is_array() {
-        let outcomes = evaluate_events_json(text, now, None).map_err(|e| e.to_string())?;
+        let outcomes =
+            evaluate_events_json(text, now, received_boot_ms).map_err(|e| e.to_string())?;
+        let events = value.as_array().map_or(&[][..], Vec::as_slice);
         Ok(outcomes
             .into_iter()
-            .map(|o| Row {
+            .zip(events)
+            .map(|(o, event)| Row {
                 event_id: o.event_id,
+                event_type: type_of(event),
                 outcome: match (o.result, o.error) {
                     (Some(r), _) => Ok(r),
-                    (None, e) => Err(e.unwrap_or_default()),
+                    (None, e) => Err(e.map(|e| e.message).unwrap_or_default()),
                 },
             })
             .collect())
@@ -122,11 +155,15 @@ pub fn evaluate_text(text: &str, now: &ServerNow) -> Result<Vec<Row>, String> {
             .get("event_id")
             .and_then(|v| v.as_str())
             .map(str::to_owned);
-        let outcome = evaluate_event_json(text, now, None).map_err(|e| e.to_string());
+        let outcome = evaluate_event_json(text, now, received_boot_ms).map_err(|e| e.to_string());
         if let (Err(e), false) = (&outcome, value.is_object()) {
             return Err(e.clone());
         }
-        Ok(vec![Row { event_id, outcome }])
+        Ok(vec![Row {
+            event_id,
+            event_type: type_of(&value),
+            outcome,
+        }])
     }
 }
 
@@ -243,7 +280,7 @@ pub fn table(rows: &[Row], now: &ServerNow) -> String {
                 }
                 let line = format!(
                     "{i:>3}  {id:<18} {:<38} {:<31} {:<9} {:<7} {:<24} {:>15}  {}",
-                    r.event_type,
+                    row.event_type.as_deref().unwrap_or("-"),
                     r.rule.as_str(),
                     r.expiry.state.as_str(),
                     if r.expiry.is_expired { "yes" } else { "no" },
@@ -261,8 +298,13 @@ pub fn table(rows: &[Row], now: &ServerNow) -> String {
 
 /// Runs the subcommand with its input already read; returns the exit status.
 pub fn run_with_input(args: &Args, text: &str, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    // The CLI's boot clock reads 0 at server time N, so receipt at server
+    // time R is boot time R − N.
     let now = ServerNow::new(args.server_now_ms, args.uncertainty_ms, 0);
-    let rows = match evaluate_text(text, &now) {
+    let received_boot_ms = args
+        .received_server_ms
+        .map_or(0, |r| r.saturating_sub(args.server_now_ms));
+    let rows = match evaluate_text(text, &now, Some(received_boot_ms)) {
         Ok(rows) => rows,
         Err(e) => {
             let _ = writeln!(err, "mxclock expiry: {}: {e}", args.file);

@@ -26,10 +26,10 @@ use super::boundary::{
 };
 use super::callbacks::{mxclock_time_source, mxclock_transport, CTimeSource, CTransport};
 use super::types::{
-    empty_event_expiry, expiry_rule_name, expiry_state_name, mxclock_config, mxclock_estimate,
-    mxclock_event_expiry, mxclock_event_outcome, mxclock_event_outcomes, mxclock_expiry,
-    mxclock_sample, mxclock_sync_reason, mxclock_sync_report, sample_source_from_int,
-    sample_source_name, sync_reason_name,
+    empty_event_expiry, event_error_status, expiry_rule_name, expiry_state_name, mxclock_config,
+    mxclock_estimate, mxclock_event_expiry, mxclock_event_outcome, mxclock_event_outcomes,
+    mxclock_expiry, mxclock_sample, mxclock_sync_reason, mxclock_sync_report,
+    sample_source_from_int, sample_source_name, sync_reason_name,
 };
 
 /// A server clock for one homeserver (opaque). Created by `mxclock_new*` or
@@ -852,7 +852,8 @@ pub unsafe extern "C" fn mxclock_expiry_at(
 /// Evaluates one Matrix event (JSON object, NUL-terminated UTF-8) against
 /// its expiry rule at the current estimate. `received_boot_ms` (used only
 /// if `has_received_boot_ms`) is when this device received the event, for
-/// rules with a boot-clock part (verification prompts, sticky TTLs).
+/// rules with a boot-clock part (verification prompts, sticky TTLs, the
+/// invite's `unsigned.age`).
 /// Errors: `INVALID_EVENT` (not JSON, wrong field type: the message names
 /// the field), `NO_EXPIRY_RULE`, `NOT_SYNCED`. Thread-safe, no I/O.
 ///
@@ -883,9 +884,11 @@ pub unsafe extern "C" fn mxclock_evaluate_event_json(
 /// Evaluates every event of a JSON array with one reading of the server
 /// clock, in one call (for timelines: one FFI crossing, not one per event).
 /// `*out` receives one outcome per event, in order; an event that cannot be
-/// evaluated gets `ok == false` and an `error` message instead of failing
-/// the batch. The call fails (`INVALID_EVENT`) only if `json_array` is not
-/// a JSON array. Release `*out` with `mxclock_event_outcomes_free`.
+/// evaluated gets its own `status` (`INVALID_EVENT`, `NO_EXPIRY_RULE`),
+/// `error_path` and `error` instead of failing the batch. A ring response
+/// in the batch (decline, answer, reject, hangup) ends the ring it refers
+/// to. The call fails (`INVALID_EVENT`) only if `json_array` is not a JSON
+/// array. Release `*out` with `mxclock_event_outcomes_free`.
 /// Thread-safe, no I/O.
 ///
 /// # Safety
@@ -909,11 +912,18 @@ pub unsafe extern "C" fn mxclock_evaluate_events_json(
         let to_c = |s: String| CString::new(s.replace('\0', "\\0")).map_or(std::ptr::null_mut(), CString::into_raw);
         let items: Box<[mxclock_event_outcome]> = outcomes
             .into_iter()
-            .map(|o| mxclock_event_outcome {
-                ok: o.result.is_some(),
-                result: o.result.as_ref().map_or_else(empty_event_expiry, Into::into),
-                event_id: o.event_id.map_or(std::ptr::null_mut(), to_c),
-                error: o.error.map_or(std::ptr::null_mut(), to_c),
+            .map(|o| {
+                let (status, error_path, error) = match o.error {
+                    Some(e) => (event_error_status(e.kind), to_c(e.path), to_c(e.message)),
+                    None => (mxclock_status::Ok, std::ptr::null_mut(), std::ptr::null_mut()),
+                };
+                mxclock_event_outcome {
+                    status,
+                    result: o.result.as_ref().map_or_else(empty_event_expiry, Into::into),
+                    event_id: o.event_id.map_or(std::ptr::null_mut(), to_c),
+                    error_path,
+                    error,
+                }
             })
             .collect();
         let len = items.len();
@@ -944,7 +954,7 @@ pub unsafe extern "C" fn mxclock_event_outcomes_free(outcomes: *mut mxclock_even
             // SAFETY: `items`/`len` came from `Box::into_raw` of a boxed slice.
             let items = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(items.as_ptr(), o.len)) };
             for item in items.iter() {
-                for s in [item.event_id, item.error] {
+                for s in [item.event_id, item.error_path, item.error] {
                     if !s.is_null() {
                         // SAFETY: from `CString::into_raw`, freed once.
                         drop(unsafe { CString::from_raw(s) });

@@ -33,7 +33,7 @@ pub use callbacks::{
 pub use session::*;
 pub use types::{
     mxclock_config, mxclock_estimate, mxclock_event_expiry, mxclock_event_outcome,
-    mxclock_event_outcomes, mxclock_expiry, mxclock_expiry_rule, mxclock_expiry_state,
-    mxclock_sample, mxclock_sample_source, mxclock_sync_policy, mxclock_sync_reason,
-    mxclock_sync_report, mxclock_tristate, mxclock_verification_validity,
+    mxclock_event_outcomes, mxclock_expiry, mxclock_sample, mxclock_sample_source,
+    mxclock_sync_policy, mxclock_sync_reason, mxclock_sync_report, mxclock_tristate,
+    mxclock_verification_validity,
 };

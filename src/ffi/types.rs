@@ -5,12 +5,12 @@ use std::ffi::{c_char, c_int, CStr};
 
 use crate::clock::{Estimate, SyncReport};
 use crate::config::ClockConfig;
-use crate::events::{EventExpiry, ExpiryRule};
-use crate::expiry::{Expiry, ExpiryState, VerificationValidity};
+use crate::events::{EventErrorKind, EventExpiry};
+use crate::expiry::{Expiry, ExpiryRule, ExpiryState, VerificationValidity};
 use crate::policy::{SyncPolicy, SyncReason};
 use crate::sample::SampleSource;
 
-use super::boundary::{opt_str_arg, Failure};
+use super::boundary::{mxclock_status, opt_str_arg, Failure};
 
 /// Where a sample came from, best first.
 #[allow(non_camel_case_types)]
@@ -74,89 +74,10 @@ impl From<Option<SyncReason>> for mxclock_sync_reason {
     }
 }
 
-/// Where a deadline stands relative to the uncertain server time.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum mxclock_expiry_state {
-    /// Before the deadline even at the latest possible server time.
-    Live = 0,
-    /// At or past the deadline even at the earliest possible server time.
-    Expired = 1,
-    /// The deadline lies within the uncertainty; `is_expired` is the best
-    /// guess.
-    Uncertain = 2,
-}
-
-impl From<ExpiryState> for mxclock_expiry_state {
-    fn from(s: ExpiryState) -> Self {
-        match s {
-            ExpiryState::Live => mxclock_expiry_state::Live,
-            ExpiryState::Expired => mxclock_expiry_state::Expired,
-            ExpiryState::Uncertain => mxclock_expiry_state::Uncertain,
-        }
-    }
-}
-
-/// Which expiry rule decided an event (DESIGN.md section 7).
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum mxclock_expiry_rule {
-    /// `m.call.member` session format.
-    CallMemberSession = 0,
-    /// Legacy MSC3401 `m.call.member` (`expires_ts` / `memberships`).
-    CallMemberLegacy = 1,
-    /// `m.call.member` / `m.rtc.member` with empty content: left.
-    MembershipLeft = 2,
-    /// `m.rtc.member` live while sticky.
-    RtcMemberSticky = 3,
-    /// `m.rtc.member` with the server's remaining sticky TTL.
-    RtcMemberStickyTtl = 4,
-    /// To-device `m.key.verification.request`.
-    VerificationRequestToDevice = 5,
-    /// In-room verification request.
-    VerificationRequestInRoom = 6,
-    /// `m.call.invite` lifetime.
-    CallInvite = 7,
-    /// `m.rtc.notification` lifetime and ring decision.
-    RtcNotification = 8,
-    /// Live location `m.beacon_info`.
-    BeaconInfo = 9,
-}
-
-/// Every rule, in value order.
-const RULES: [ExpiryRule; 10] = [
-    ExpiryRule::CallMemberSession,
-    ExpiryRule::CallMemberLegacy,
-    ExpiryRule::MembershipLeft,
-    ExpiryRule::RtcMemberSticky,
-    ExpiryRule::RtcMemberStickyTtl,
-    ExpiryRule::VerificationRequestToDevice,
-    ExpiryRule::VerificationRequestInRoom,
-    ExpiryRule::CallInvite,
-    ExpiryRule::RtcNotification,
-    ExpiryRule::BeaconInfo,
-];
-
-impl From<ExpiryRule> for mxclock_expiry_rule {
-    fn from(r: ExpiryRule) -> Self {
-        match r {
-            ExpiryRule::CallMemberSession => mxclock_expiry_rule::CallMemberSession,
-            ExpiryRule::CallMemberLegacy => mxclock_expiry_rule::CallMemberLegacy,
-            ExpiryRule::MembershipLeft => mxclock_expiry_rule::MembershipLeft,
-            ExpiryRule::RtcMemberSticky => mxclock_expiry_rule::RtcMemberSticky,
-            ExpiryRule::RtcMemberStickyTtl => mxclock_expiry_rule::RtcMemberStickyTtl,
-            ExpiryRule::VerificationRequestToDevice => {
-                mxclock_expiry_rule::VerificationRequestToDevice
-            }
-            ExpiryRule::VerificationRequestInRoom => mxclock_expiry_rule::VerificationRequestInRoom,
-            ExpiryRule::CallInvite => mxclock_expiry_rule::CallInvite,
-            ExpiryRule::RtcNotification => mxclock_expiry_rule::RtcNotification,
-            ExpiryRule::BeaconInfo => mxclock_expiry_rule::BeaconInfo,
-        }
-    }
-}
+// The expiry states and rules are the core's own enums, `#[repr(C)]`, given
+// their C names in cbindgen.toml (`mxclock_expiry_state`,
+// `mxclock_expiry_rule`): one declaration, in src/expiry.rs, for Rust, C,
+// Kotlin and Swift.
 
 /// A yes/no answer that may not apply. Compare with the constants: do not
 /// test it as a C boolean (`MXCLOCK_TRISTATE_NONE` is non-zero).
@@ -462,7 +383,7 @@ pub struct mxclock_expiry {
     /// `deadline_ms − server now` by the best estimate (negative: overdue).
     pub remaining_ms: i64,
     /// Live / expired / uncertain, taking the uncertainty into account.
-    pub state: mxclock_expiry_state,
+    pub state: ExpiryState,
     /// Best guess, `remaining_ms <= 0`.
     pub is_expired: bool,
     /// Boot-clock time at which `remaining_ms` reaches 0: arm a timer for it.
@@ -474,7 +395,7 @@ impl From<&Expiry> for mxclock_expiry {
         mxclock_expiry {
             deadline_ms: e.deadline_ms,
             remaining_ms: e.remaining_ms,
-            state: e.state.into(),
+            state: e.state,
             is_expired: e.is_expired,
             fire_at_boot_ms: e.fire_at_boot_ms,
         }
@@ -487,7 +408,7 @@ impl From<&Expiry> for mxclock_expiry {
 #[derive(Debug, Clone, Copy)]
 pub struct mxclock_event_expiry {
     /// Which rule decided.
-    pub rule: mxclock_expiry_rule,
+    pub rule: ExpiryRule,
     /// The decision at the clock's current reading.
     pub expiry: mxclock_expiry,
     /// The content declares the thing over (left the call, beacon stopped).
@@ -495,7 +416,8 @@ pub struct mxclock_event_expiry {
     /// Ring decision for event types that ring (`m.call.invite`,
     /// `m.rtc.notification`); `MXCLOCK_TRISTATE_NONE` for the others.
     pub should_ring: mxclock_tristate,
-    /// A verification request outside its validity window: drop it.
+    /// A verification request outside its validity window: drop it (its
+    /// `expiry` is then expired too, so `state` agrees).
     pub ignore: bool,
     /// For verification requests: where the timestamp stands.
     pub verification_validity: mxclock_verification_validity,
@@ -504,7 +426,7 @@ pub struct mxclock_event_expiry {
 impl From<&EventExpiry> for mxclock_event_expiry {
     fn from(e: &EventExpiry) -> Self {
         mxclock_event_expiry {
-            rule: e.rule.into(),
+            rule: e.rule,
             expiry: (&e.expiry).into(),
             ended: e.ended,
             should_ring: e.should_ring.into(),
@@ -519,16 +441,29 @@ impl From<&EventExpiry> for mxclock_event_expiry {
 #[repr(C)]
 #[derive(Debug)]
 pub struct mxclock_event_outcome {
-    /// Whether the event could be evaluated (then `result` is set and
-    /// `error` is NULL).
-    pub ok: bool,
-    /// The decision; all zero unless `ok`.
+    /// `MXCLOCK_STATUS_OK` if the event could be evaluated (then `result`
+    /// is set and `error_path`/`error` are NULL); else what
+    /// `mxclock_evaluate_event_json` would have returned for it
+    /// (`MXCLOCK_STATUS_INVALID_EVENT`, `MXCLOCK_STATUS_NO_EXPIRY_RULE`).
+    pub status: mxclock_status,
+    /// The decision; all zero unless `status` is `MXCLOCK_STATUS_OK`.
     pub result: mxclock_event_expiry,
     /// The event's `event_id`, or NULL if it had none. Owned by the array.
     pub event_id: *mut c_char,
-    /// Why the event could not be evaluated, or NULL if `ok`. Owned by the
-    /// array.
+    /// The JSON path of the problem (`$`, `content.lifetime`, `type`, ...),
+    /// or NULL if the event was evaluated. Owned by the array.
+    pub error_path: *mut c_char,
+    /// Why the event could not be evaluated (naming the path), or NULL if
+    /// it was. Owned by the array.
     pub error: *mut c_char,
+}
+
+/// The status of an event that could not be evaluated.
+pub(crate) fn event_error_status(kind: EventErrorKind) -> mxclock_status {
+    match kind {
+        EventErrorKind::InvalidEvent => mxclock_status::InvalidEvent,
+        EventErrorKind::NoExpiryRule => mxclock_status::NoExpiryRule,
+    }
 }
 
 /// The outcomes of `mxclock_evaluate_events_json`, one per event, in
@@ -546,11 +481,11 @@ pub struct mxclock_event_outcomes {
 /// A zeroed decision, for outcomes that have none.
 pub(crate) fn empty_event_expiry() -> mxclock_event_expiry {
     mxclock_event_expiry {
-        rule: mxclock_expiry_rule::CallMemberSession,
+        rule: ExpiryRule::CallMemberSession,
         expiry: mxclock_expiry {
             deadline_ms: 0,
             remaining_ms: 0,
-            state: mxclock_expiry_state::Live,
+            state: ExpiryState::Live,
             is_expired: false,
             fire_at_boot_ms: 0,
         },
@@ -587,28 +522,13 @@ pub(crate) fn sample_source_name(v: c_int) -> Option<&'static CStr> {
 }
 
 pub(crate) fn expiry_state_name(v: c_int) -> Option<&'static CStr> {
-    match v {
-        0 => Some(c"live"),
-        1 => Some(c"expired"),
-        2 => Some(c"uncertain"),
-        _ => None,
-    }
+    let state = ExpiryState::all().get(usize::try_from(v).ok()?)?;
+    Some(state.as_c_str())
 }
 
 pub(crate) fn expiry_rule_name(v: c_int) -> Option<&'static CStr> {
-    let rule = RULES.get(usize::try_from(v).ok()?)?;
-    Some(match rule {
-        ExpiryRule::CallMemberSession => c"call_member_session",
-        ExpiryRule::CallMemberLegacy => c"call_member_legacy",
-        ExpiryRule::MembershipLeft => c"membership_left",
-        ExpiryRule::RtcMemberSticky => c"rtc_member_sticky",
-        ExpiryRule::RtcMemberStickyTtl => c"rtc_member_sticky_ttl",
-        ExpiryRule::VerificationRequestToDevice => c"verification_request_to_device",
-        ExpiryRule::VerificationRequestInRoom => c"verification_request_in_room",
-        ExpiryRule::CallInvite => c"call_invite",
-        ExpiryRule::RtcNotification => c"rtc_notification",
-        ExpiryRule::BeaconInfo => c"beacon_info",
-    })
+    let rule = ExpiryRule::all().get(usize::try_from(v).ok()?)?;
+    Some(rule.as_c_str())
 }
 
 pub(crate) fn sync_reason_name(v: c_int) -> Option<&'static CStr> {
@@ -627,15 +547,15 @@ mod tests {
     use super::*;
 
     /// The static C names are the core's own names (`as_str`), so C and
-    /// JSON output agree.
+    /// JSON output agree, and the C values are the core's.
     #[test]
     fn names_match_the_core() {
-        for (i, rule) in RULES.iter().enumerate() {
-            assert_eq!(mxclock_expiry_rule::from(*rule) as usize, i);
+        for (i, rule) in ExpiryRule::all().iter().enumerate() {
+            assert_eq!(*rule as c_int, i as c_int);
             let name = expiry_rule_name(i as c_int).unwrap().to_str().unwrap();
             assert_eq!(name, rule.as_str());
         }
-        assert!(expiry_rule_name(RULES.len() as c_int).is_none());
+        assert!(expiry_rule_name(ExpiryRule::all().len() as c_int).is_none());
         assert!(expiry_rule_name(-1).is_none());
         for s in [
             SampleSource::Endpoint,
@@ -646,12 +566,8 @@ mod tests {
             assert_eq!(sample_source_from_int(v), Some(s));
             assert_eq!(sample_source_name(v).unwrap().to_str().unwrap(), s.as_str());
         }
-        for s in [
-            ExpiryState::Live,
-            ExpiryState::Expired,
-            ExpiryState::Uncertain,
-        ] {
-            let v = mxclock_expiry_state::from(s) as c_int;
+        for s in ExpiryState::all() {
+            let v = *s as c_int;
             assert_eq!(expiry_state_name(v).unwrap().to_str().unwrap(), s.as_str());
         }
         assert!(sample_source_name(3).is_none() && expiry_state_name(3).is_none());

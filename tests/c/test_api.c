@@ -84,7 +84,10 @@ static void test_enum_names(void) {
     CHECK(mxclock_expiry_state_name(-1) == NULL);
     CHECK(strcmp(mxclock_expiry_rule_name(MXCLOCK_EXPIRY_RULE_CALL_INVITE), "call_invite") == 0);
     CHECK(strcmp(mxclock_expiry_rule_name(MXCLOCK_EXPIRY_RULE_BEACON_INFO), "beacon_info") == 0);
-    CHECK(mxclock_expiry_rule_name(MXCLOCK_EXPIRY_RULE_BEACON_INFO + 1) == NULL);
+    CHECK(strcmp(mxclock_expiry_rule_name(MXCLOCK_EXPIRY_RULE_STICKY), "sticky") == 0);
+    CHECK(strcmp(mxclock_expiry_rule_name(MXCLOCK_EXPIRY_RULE_RING_RESPONSE), "ring_response") == 0);
+    CHECK(mxclock_expiry_rule_name(MXCLOCK_EXPIRY_RULE_RING_RESPONSE + 1) == NULL);
+    CHECK(mxclock_expiry_rule_name(-1) == NULL);
     CHECK(strcmp(mxclock_sync_reason_name(MXCLOCK_SYNC_REASON_NETWORK_CHANGED), "network_changed") == 0);
     CHECK(strcmp(mxclock_sync_reason_name(MXCLOCK_SYNC_REASON_NONE), "none") == 0);
     CHECK(mxclock_sync_reason_name(99) == NULL);
@@ -532,6 +535,8 @@ static void test_evaluate_event_json(void) {
     CHECK(ev.rule == MXCLOCK_EXPIRY_RULE_VERIFICATION_REQUEST_TO_DEVICE);
     CHECK(ev.ignore);
     CHECK(ev.verification_validity == MXCLOCK_VERIFICATION_VALIDITY_TOO_OLD);
+    /* Ignored means expired too: `state` alone never shows it as live. */
+    CHECK(ev.expiry.state == MXCLOCK_EXPIRY_STATE_EXPIRED && ev.expiry.is_expired);
 
     /* Errors leave the output untouched. */
     memset(&untouched, 0x5A, sizeof untouched);
@@ -569,21 +574,31 @@ static void test_evaluate_events_json(void) {
              "[{\"type\":\"m.call.invite\",\"event_id\":\"$inv\",\"origin_server_ts\":%" PRId64
              ",\"content\":{\"call_id\":\"c1\",\"lifetime\":60000,\"version\":\"1\"}},"
              " 5,"
-             " {\"type\":\"m.room.message\",\"event_id\":\"$msg\",\"origin_server_ts\":1,\"content\":{}}]",
+             " {\"type\":\"m.room.message\",\"event_id\":\"$msg\",\"origin_server_ts\":1,\"content\":{}},"
+             " {\"type\":\"m.call.invite\",\"event_id\":\"$big\",\"origin_server_ts\":1e400,"
+             "\"content\":{\"call_id\":\"c2\",\"lifetime\":60000}}]",
              e.server_now_ms - 30000);
     CHECK_OK(mxclock_evaluate_events_json(clock, json, true, e.boot_ms, &outs));
-    CHECK(outs.len == 3 && outs.items != NULL);
-    if (outs.len == 3 && outs.items != NULL) {
-        CHECK(outs.items[0].ok && outs.items[0].error == NULL);
+    CHECK(outs.len == 4 && outs.items != NULL);
+    if (outs.len == 4 && outs.items != NULL) {
+        CHECK(outs.items[0].status == MXCLOCK_STATUS_OK);
+        CHECK(outs.items[0].error == NULL && outs.items[0].error_path == NULL);
         CHECK(outs.items[0].event_id != NULL && strcmp(outs.items[0].event_id, "$inv") == 0);
         CHECK(outs.items[0].result.rule == MXCLOCK_EXPIRY_RULE_CALL_INVITE);
         CHECK(outs.items[0].result.expiry.remaining_ms == 30001);
         CHECK(outs.items[0].result.should_ring == MXCLOCK_TRISTATE_TRUE);
-        CHECK(!outs.items[1].ok && outs.items[1].event_id == NULL);
+        CHECK(outs.items[1].status == MXCLOCK_STATUS_INVALID_EVENT && outs.items[1].event_id == NULL);
         CHECK(outs.items[1].error != NULL && strstr(outs.items[1].error, "invalid event") != NULL);
-        CHECK(!outs.items[2].ok);
+        CHECK(outs.items[1].error_path != NULL && strcmp(outs.items[1].error_path, "$") == 0);
+        CHECK(outs.items[2].status == MXCLOCK_STATUS_NO_EXPIRY_RULE);
         CHECK(outs.items[2].event_id != NULL && strcmp(outs.items[2].event_id, "$msg") == 0);
         CHECK(outs.items[2].error != NULL && strstr(outs.items[2].error, "m.room.message") != NULL);
+        CHECK(outs.items[2].error_path != NULL && strcmp(outs.items[2].error_path, "type") == 0);
+        /* A number no double holds is that event's error, not the batch's. */
+        CHECK(outs.items[3].status == MXCLOCK_STATUS_INVALID_EVENT);
+        CHECK(outs.items[3].error_path != NULL &&
+              strcmp(outs.items[3].error_path, "origin_server_ts") == 0);
+        CHECK(outs.items[3].event_id != NULL && strcmp(outs.items[3].event_id, "$big") == 0);
     }
     mxclock_event_outcomes_free(&outs);
     CHECK(outs.items == NULL && outs.len == 0);
@@ -598,6 +613,23 @@ static void test_evaluate_events_json(void) {
     CHECK_MESSAGE_HAS("array");
     CHECK_STATUS(mxclock_evaluate_events_json(clock, "[{", false, 0, &outs),
                  MXCLOCK_STATUS_INVALID_EVENT);
+
+    /* A decline in the batch ends the ring of the notification it relates to. */
+    snprintf(json, sizeof json,
+             "[{\"type\":\"m.rtc.notification\",\"event_id\":\"$n\",\"origin_server_ts\":%" PRId64
+             ",\"content\":{\"notification_type\":\"ring\",\"sender_ts\":%" PRId64
+             ",\"lifetime\":30000}},"
+             " {\"type\":\"m.rtc.decline\",\"event_id\":\"$d\",\"origin_server_ts\":%" PRId64
+             ",\"content\":{\"m.relates_to\":{\"rel_type\":\"m.reference\",\"event_id\":\"$n\"}}}]",
+             e.server_now_ms - 1000, e.server_now_ms - 1000, e.server_now_ms - 500);
+    CHECK_OK(mxclock_evaluate_events_json(clock, json, true, e.boot_ms, &outs));
+    CHECK(outs.len == 2 && outs.items != NULL);
+    if (outs.len == 2 && outs.items != NULL) {
+        CHECK(outs.items[0].result.rule == MXCLOCK_EXPIRY_RULE_RTC_NOTIFICATION);
+        CHECK(outs.items[0].result.should_ring == MXCLOCK_TRISTATE_FALSE && outs.items[0].result.ended);
+        CHECK(outs.items[1].result.rule == MXCLOCK_EXPIRY_RULE_RING_RESPONSE);
+    }
+    mxclock_event_outcomes_free(&outs);
     mxclock_free(clock);
 }
 

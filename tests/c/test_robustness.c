@@ -104,7 +104,8 @@ static void bad_event(const char *path, const char *json, void *ctx) {
     if (s == MXCLOCK_STATUS_OK) {
         size_t i;
         for (i = 0; i < outs.len; i++) {
-            CHECK(outs.items[i].ok || outs.items[i].error != NULL);
+            CHECK(outs.items[i].status == MXCLOCK_STATUS_OK ||
+                  (outs.items[i].error != NULL && outs.items[i].error_path != NULL));
         }
         mxclock_event_outcomes_free(&outs);
     } else if (s == MXCLOCK_STATUS_PANIC || s == MXCLOCK_STATUS_INTERNAL) {

@@ -1,7 +1,11 @@
 package org.mxclock.tests
 
 import com.sun.jna.Native
+import java.io.File
+import java.lang.management.ManagementFactory
+import java.nio.ByteBuffer
 import org.mxclock.ClockConfig
+import org.mxclock.FfiConverterSequenceTypeEventOutcome
 import org.mxclock.ServerClock
 import org.mxclock.osTimeSource
 import org.mxclock.sampleFromEndpoint
@@ -40,13 +44,47 @@ fun bench() {
     // 1 000 events of every rule, evaluated in one call.
     val s = clock.serverNowMs()
     val cases = ruleCases(s)
-    val batch = (0 until 1_000).joinToString(",", "[", "]") { i -> withEventId(cases[i % cases.size].json, "\$e$i") }
-    val calls = 200
-    repeat(20) { clock.evaluateEventsJson(batch, b) }
-    val t0 = System.nanoTime()
-    var n = 0
-    repeat(calls) { n += clock.evaluateEventsJson(batch, b).size }
-    val nsPerEvent = (System.nanoTime() - t0).toDouble() / n
-    println("bench: %-44s %10.1f ns/event (%d calls x 1 000 events)".format("ServerClock.evaluateEventsJson() batch", nsPerEvent, calls))
+    // -Dmxclock.benchBatch=FILE times that batch instead (to compare builds
+    // on the very same events).
+    val batch = System.getProperty("mxclock.benchBatch")?.let { File(it).readText() }
+        ?: (0 until 1_000).joinToString(",", "[", "]") { i -> withEventId(cases[i % cases.size].json, "\$e$i") }
+    // Medians of CPU time (this thread's), after a long warm-up: on a
+    // machine shared with other builds wall time measures the neighbours,
+    // and the JIT needs many calls before the lifting code is compiled.
+    val batchNs = medianNsPerEvent { clock.evaluateEventsJson(batch, b).size.toLong() }
+    println("bench: %-44s %10.1f ns/event (CPU time, median of 7 x 30 calls x 1 000 events)".format("ServerClock.evaluateEventsJson() batch", batchNs))
+
+    // Where that time goes. The Kotlin side of the call: the String to
+    // UTF-8 (lowering the argument) and reading the outcome records back
+    // from their serialized bytes (lifting the result), each alone. The
+    // Rust side: `MXCLOCK_BENCH_BATCH=<file> cargo bench --bench expiry`
+    // on the same batch, written here.
+    val utf8 = medianNsPerEvent { batch.encodeToByteArray().size.toLong() }
+    println("bench: %-44s %10.1f ns/event".format("  of which String -> UTF-8 (lowering)", utf8))
+    val outcomes = clock.evaluateEventsJson(batch, b)
+    val bytes = ByteBuffer.allocate(FfiConverterSequenceTypeEventOutcome.allocationSize(outcomes).toInt())
+    FfiConverterSequenceTypeEventOutcome.write(outcomes, bytes)
+    val lift = medianNsPerEvent {
+        bytes.rewind()
+        FfiConverterSequenceTypeEventOutcome.read(bytes).size.toLong()
+    }
+    println("bench: %-44s %10.1f ns/event (%d bytes)".format("  of which reading the records (lifting)", lift, bytes.capacity()))
+    val file = File("target/kotlin-tests/bench-batch.json")
+    file.parentFile?.mkdirs()
+    file.writeText(batch)
+    println("bench: Rust side: MXCLOCK_BENCH_BATCH=${file.path} cargo bench --bench expiry")
     clock.close()
+}
+
+/** Median CPU ns per event of `body`, which handles one 1 000-event batch. */
+private fun medianNsPerEvent(body: () -> Long): Double {
+    val threads = ManagementFactory.getThreadMXBean()
+    var sink = 0L
+    repeat(300) { sink += body() } // warm up the JIT
+    val rounds = (0 until 7).map {
+        val t0 = threads.currentThreadCpuTime
+        repeat(30) { sink += body() }
+        (threads.currentThreadCpuTime - t0).toDouble() / (30 * 1_000L)
+    }.sorted()
+    return rounds[rounds.size / 2] + (sink and 0L)
 }

@@ -1,11 +1,12 @@
-// The expiry rules of DESIGN.md section 7 evaluated from Kotlin: one event
-// per rule through evaluateEventJson, the generic expiryAt, and the batch.
+// The expiry rules (docs/expiry.md) evaluated from Kotlin: one event per
+// rule through evaluateEventJson, the generic expiryAt, and the batch.
 // The clock runs on a Kotlin TimeSource fed one zero-round-trip sample, so
 // server time "now" is known to ±1 ms and every deadline below is computed
 // here from the rule, not copied from Rust.
 package org.mxclock.tests
 
 import org.mxclock.ClockConfig
+import org.mxclock.EventErrorKind
 import org.mxclock.EventExpiry
 import org.mxclock.ExpiryRule
 import org.mxclock.ExpiryState
@@ -87,7 +88,8 @@ fun ruleCases(s: Long): List<RuleCase> = listOf(
     RuleCase(
         "in-room verification request from 5+ min in the future: ignored",
         """{"type":"m.room.message","origin_server_ts":${s + 400_000},"content":{"msgtype":"m.key.verification.request","body":"verify?","from_device":"D","methods":["m.sas.v1"],"to":"@b:x"}}""",
-        ExpiryRule.VERIFICATION_REQUEST_IN_ROOM, ExpiryState.LIVE, null,
+        // Ignored, so expired: `state` never shows a request to drop as live.
+        ExpiryRule.VERIFICATION_REQUEST_IN_ROOM, ExpiryState.EXPIRED, null,
         check = { h, e ->
             h.eq(VerificationValidity.IN_FUTURE, e.verificationValidity, "future request")
             h.check(e.ignore, "future request is ignored")
@@ -118,6 +120,23 @@ fun ruleCases(s: Long): List<RuleCase> = listOf(
         """{"type":"org.matrix.msc4075.rtc.notification","origin_server_ts":${s - 5_000},"content":{"sender_ts":${s - 5_000},"lifetime":30000,"notification_type":"notification"}}""",
         ExpiryRule.RTC_NOTIFICATION, ExpiryState.LIVE, s + 25_000,
         check = { h, e -> h.eq(false, e.shouldRing, "a plain notification is silent") },
+    ),
+    RuleCase(
+        "m.rtc.notification with its fields nested in application (newest MSC4075)",
+        """{"type":"m.rtc.notification","origin_server_ts":${s - 5_000},"content":{"application":{"type":"m.call","notification_type":"ring","sender_ts":${s - 5_000},"lifetime":30000},"m.mentions":{"room":true}}}""",
+        ExpiryRule.RTC_NOTIFICATION, ExpiryState.LIVE, s + 25_000,
+        check = { h, e -> h.eq(true, e.shouldRing, "nested ring notification rings") },
+    ),
+    RuleCase(
+        "any sticky event (MSC4354), here a custom type",
+        """{"type":"org.example.status","origin_server_ts":${s - 1_000},"msc4354_sticky":{"duration_ms":300000},"content":{}}""",
+        ExpiryRule.STICKY, ExpiryState.LIVE, s - 1_000 + 300_000,
+    ),
+    RuleCase(
+        "m.rtc.member with membership leave",
+        """{"type":"m.rtc.member","origin_server_ts":${s - 1_000},"sticky":{"duration_ms":600000},"content":{"slot_id":"m.call#ROOM","member":{"id":"x","membership":"leave"},"sticky_key":"x"}}""",
+        ExpiryRule.MEMBERSHIP_LEFT, ExpiryState.EXPIRED, null,
+        check = { h, e -> h.check(e.ended, "left: ended") },
     ),
     RuleCase(
         "live location m.beacon_info",
@@ -160,8 +179,12 @@ fun expiryScenarios(h: Harness) {
             h.eq(ExpiryState.LIVE, clock.expiryAt(s + 10_000).state, "10 s ahead: live")
             h.eq(ExpiryState.EXPIRED, clock.expiryAt(s - 10_000).state, "10 s ago: expired")
             val now = clock.expiryAt(s)
-            h.eq(ExpiryState.UNCERTAIN, now.state, "deadline now: uncertain")
+            // Over at the deadline itself; uncertain only if the clock's
+            // error bars reach past it.
+            val unc = clock.estimate()!!.uncertaintyMs
+            h.eq(if (unc > 0) ExpiryState.UNCERTAIN else ExpiryState.EXPIRED, now.state, "deadline now, ±$unc ms")
             h.check(now.isExpired, "best guess at remaining 0: expired (as matrix-js-sdk)")
+            h.eq(ExpiryState.EXPIRED, clock.expiryAt(s - unc).state, "deadline now − uncertainty: expired")
             h.eq(s + 60_000, clock.serverMsAfter(60_000), "serverMsAfter() for expires_ts of own events")
         }
     }
@@ -194,13 +217,38 @@ fun expiryScenarios(h: Harness) {
             h.eq(1_000, outcomes.size, "one outcome per event")
             h.check(outcomes.withIndex().all { (i, o) -> o.eventId == "${'$'}e$i" }, "outcomes keep the order and the event ids")
             val bad = outcomes[500]
-            h.check(bad.result == null && bad.error?.contains("content.lifetime") == true, "the bad event gives an error outcome: ${bad.error}")
+            h.check(bad.result == null && bad.error?.message?.contains("content.lifetime") == true, "the bad event gives an error outcome: ${bad.error}")
+            h.eq(EventErrorKind.INVALID_EVENT, bad.error?.kind, "the error's kind")
+            h.eq("content.lifetime", bad.error?.path, "the error's JSON path")
             h.eq(999, outcomes.count { it.result != null && it.error == null }, "every other event has a result")
             // Same answers as one-by-one (the Kotlin clock is frozen).
             val mismatches = (0 until 1_000 step 37).filter { it != 500 }.count { i ->
                 clock.evaluateEventJson(events[i], BOOT) != outcomes[i].result
             }
             h.eq(0, mismatches, "batch results equal single-event results")
+        }
+    }
+}
+
+fun ringScenarios(h: Harness) {
+    h.scenario("batch: one bad number is one error outcome; a decline ends a ring") {
+        val (clock, s) = frozenClock()
+        clock.use {
+            val notification = """{"type":"m.rtc.notification","event_id":"${'$'}n","origin_server_ts":${s - 1_000},"content":{"notification_type":"ring","sender_ts":${s - 1_000},"lifetime":30000}}"""
+            val huge = """{"type":"m.call.invite","event_id":"${'$'}huge","origin_server_ts":1e400,"content":{"call_id":"c","lifetime":60000}}"""
+            val decline = """{"type":"org.matrix.msc4310.rtc.decline","event_id":"${'$'}d","origin_server_ts":${s - 500},"content":{"m.relates_to":{"rel_type":"m.reference","event_id":"${'$'}n"}}}"""
+            val alone = clock.evaluateEventsJson("[$notification,$huge]", BOOT)
+            h.eq(true, alone[0].result?.shouldRing, "the notification rings on its own")
+            h.eq(EventErrorKind.INVALID_EVENT, alone[1].error?.kind, "1e400: an error outcome")
+            h.eq("origin_server_ts", alone[1].error?.path, "naming the field")
+            val declined = clock.evaluateEventsJson("[$notification,$huge,$decline]", BOOT)
+            h.eq(false, declined[0].result?.shouldRing, "declined: no ring")
+            h.check(declined[0].result?.ended == true, "declined: ended")
+            h.eq(ExpiryRule.RING_RESPONSE, declined[2].result?.rule, "the decline's own rule")
+            val notArray = h.throws<MxClockException.InvalidEvent>("only a non-array fails the call") {
+                clock.evaluateEventsJson(notification, BOOT)
+            }
+            h.check(notArray?.message?.contains("array") == true, "says so: ${notArray?.message}")
         }
     }
 }

@@ -24,6 +24,7 @@ fun main(args: Array<String>) {
     sessionScenarios(h)
     transportScenarios(h)
     expiryScenarios(h)
+    ringScenarios(h)
     readersWhileSyncingScenario(h)
     if ("--bench" in args) bench()
     println("kotlin: ${h.passed} passed, ${h.failed} failed")

@@ -1,4 +1,4 @@
-// The expiry rules of DESIGN.md section 7 evaluated from Swift (twin of
+// The expiry rules (docs/expiry.md) evaluated from Swift (twin of
 // tests/kotlin/ExpiryScenarios.kt): one event per rule, the generic
 // expiryAt, and the batch. Server time "now" is known to ±1 ms; deadlines
 // are computed here from the rules.
@@ -71,7 +71,8 @@ func ruleCases(_ s: Int64) -> [RuleCase] {
         RuleCase(
             name: "in-room verification request from 5+ min in the future: ignored",
             json: #"{"type":"m.room.message","origin_server_ts":\#(s + 400_000),"content":{"msgtype":"m.key.verification.request","body":"verify?","from_device":"D","methods":["m.sas.v1"],"to":"@b:x"}}"#,
-            rule: .verificationRequestInRoom, state: .live, deadlineMs: nil,
+            // Ignored, so expired: `state` never shows a request to drop as live.
+            rule: .verificationRequestInRoom, state: .expired, deadlineMs: nil,
             check: { h, e in
                 h.eq(VerificationValidity.inFuture, e.verificationValidity, "future request")
                 h.check(e.ignore, "future request is ignored")
@@ -98,6 +99,20 @@ func ruleCases(_ s: Int64) -> [RuleCase] {
             json: #"{"type":"org.matrix.msc4075.rtc.notification","origin_server_ts":\#(s - 5_000),"content":{"sender_ts":\#(s - 5_000),"lifetime":30000,"notification_type":"notification"}}"#,
             rule: .rtcNotification, state: .live, deadlineMs: s + 25_000,
             check: { h, e in h.eq(false, e.shouldRing, "a plain notification is silent") }),
+        RuleCase(
+            name: "m.rtc.notification with its fields nested in application (newest MSC4075)",
+            json: #"{"type":"m.rtc.notification","origin_server_ts":\#(s - 5_000),"content":{"application":{"type":"m.call","notification_type":"ring","sender_ts":\#(s - 5_000),"lifetime":30000},"m.mentions":{"room":true}}}"#,
+            rule: .rtcNotification, state: .live, deadlineMs: s + 25_000,
+            check: { h, e in h.eq(true, e.shouldRing, "nested ring notification rings") }),
+        RuleCase(
+            name: "any sticky event (MSC4354), here a custom type",
+            json: #"{"type":"org.example.status","origin_server_ts":\#(s - 1_000),"msc4354_sticky":{"duration_ms":300000},"content":{}}"#,
+            rule: .sticky, state: .live, deadlineMs: s - 1_000 + 300_000),
+        RuleCase(
+            name: "m.rtc.member with membership leave",
+            json: #"{"type":"m.rtc.member","origin_server_ts":\#(s - 1_000),"sticky":{"duration_ms":600000},"content":{"slot_id":"m.call#ROOM","member":{"id":"x","membership":"leave"},"sticky_key":"x"}}"#,
+            rule: .membershipLeft, state: .expired, deadlineMs: nil,
+            check: { h, e in h.check(e.ended, "left: ended") }),
         RuleCase(
             name: "live location m.beacon_info",
             json: #"{"type":"m.beacon_info","origin_server_ts":\#(s - 1_000),"content":{"description":"","live":true,"timeout":300000,"m.ts":\#(s - 1_000),"m.asset":{"type":"m.self"}}}"#,
@@ -143,8 +158,12 @@ func expiryScenarios(_ h: Harness) {
         h.eq(ExpiryState.live, try clock.expiryAt(deadlineMs: s + 10_000).state, "10 s ahead: live")
         h.eq(ExpiryState.expired, try clock.expiryAt(deadlineMs: s - 10_000).state, "10 s ago: expired")
         let now = try clock.expiryAt(deadlineMs: s)
-        h.eq(ExpiryState.uncertain, now.state, "deadline now: uncertain")
+        // Over at the deadline itself; uncertain only if the clock's error
+        // bars reach past it.
+        let unc = clock.estimate()?.uncertaintyMs ?? 0
+        h.eq(unc > 0 ? ExpiryState.uncertain : ExpiryState.expired, now.state, "deadline now, ±\(unc) ms")
         h.check(now.isExpired, "best guess at remaining 0: expired (as matrix-js-sdk)")
+        h.eq(ExpiryState.expired, try clock.expiryAt(deadlineMs: s - unc).state, "deadline now − uncertainty: expired")
         h.eq(s + 60_000, try clock.serverMsAfter(durationMs: 60_000), "serverMsAfter() for expires_ts of own events")
     }
 
@@ -178,12 +197,39 @@ func expiryScenarios(_ h: Harness) {
         h.eq(1_000, outcomes.count, "one outcome per event")
         h.check(outcomes.enumerated().allSatisfy { $0.element.eventId == "$e\($0.offset)" }, "outcomes keep the order and the event ids")
         let bad = outcomes[500]
-        h.check(bad.result == nil && (bad.error ?? "").contains("content.lifetime"), "the bad event gives an error outcome: \(String(describing: bad.error))")
+        h.check(bad.result == nil && (bad.error?.message ?? "").contains("content.lifetime"), "the bad event gives an error outcome: \(String(describing: bad.error))")
+        h.eq(EventErrorKind.invalidEvent, bad.error?.kind, "the error's kind")
+        h.eq("content.lifetime", bad.error?.path, "the error's JSON path")
         h.eq(999, outcomes.filter { $0.result != nil && $0.error == nil }.count, "every other event has a result")
         var mismatches = 0
         for i in stride(from: 0, to: 1_000, by: 37) where i != 500 {
             if try clock.evaluateEventJson(json: events[i], receivedBootMs: boot) != outcomes[i].result { mismatches += 1 }
         }
         h.eq(0, mismatches, "batch results equal single-event results")
+    }
+}
+
+func ringScenarios(_ h: Harness) {
+    h.scenario("batch: one bad number is one error outcome; a decline ends a ring") {
+        let (clock, s) = try frozenClock()
+        let notification = #"{"type":"m.rtc.notification","event_id":"$n","origin_server_ts":\#(s - 1_000),"content":{"notification_type":"ring","sender_ts":\#(s - 1_000),"lifetime":30000}}"#
+        let huge = #"{"type":"m.call.invite","event_id":"$huge","origin_server_ts":1e400,"content":{"call_id":"c","lifetime":60000}}"#
+        let decline = #"{"type":"org.matrix.msc4310.rtc.decline","event_id":"$d","origin_server_ts":\#(s - 500),"content":{"m.relates_to":{"rel_type":"m.reference","event_id":"$n"}}}"#
+        let alone = try clock.evaluateEventsJson(jsonArray: "[\(notification),\(huge)]", receivedBootMs: boot)
+        h.eq(true, alone[0].result?.shouldRing, "the notification rings on its own")
+        h.eq(EventErrorKind.invalidEvent, alone[1].error?.kind, "1e400: an error outcome")
+        h.eq("origin_server_ts", alone[1].error?.path, "naming the field")
+        let declined = try clock.evaluateEventsJson(jsonArray: "[\(notification),\(huge),\(decline)]", receivedBootMs: boot)
+        h.eq(false, declined[0].result?.shouldRing, "declined: no ring")
+        h.check(declined[0].result?.ended == true, "declined: ended")
+        h.eq(ExpiryRule.ringResponse, declined[2].result?.rule, "the decline's own rule")
+        let notArray = h.throwsError("only a non-array fails the call") {
+            _ = try clock.evaluateEventsJson(jsonArray: notification, receivedBootMs: boot)
+        }
+        if case .InvalidEvent(let message)? = notArray as? MxClockError {
+            h.check(message.contains("array"), "says so: \(message)")
+        } else {
+            h.check(false, "expected InvalidEvent, got \(String(describing: notArray))")
+        }
     }
 }

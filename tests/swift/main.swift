@@ -21,6 +21,7 @@ clockScenarios(harness)
 sessionScenarios(harness)
 transportScenarios(harness)
 expiryScenarios(harness)
+ringScenarios(harness)
 readersWhileSyncingScenario(harness)
 if CommandLine.arguments.contains("--bench") {
     bench()

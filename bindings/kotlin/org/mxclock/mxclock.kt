@@ -1986,7 +1986,8 @@ public interface ServerClockInterface {
     /**
      * Evaluates one event (JSON) against its rule (see `events.rs`).
      * `received_boot_ms`: when the app received it, for rules with a
-     * boot-clock part (verification prompts, sticky TTLs).
+     * boot-clock part (verification prompts, sticky TTLs, the invite's
+     * `unsigned.age`). The rules: `docs/expiry.md`.
      */
     fun `evaluateEventJson`(`json`: kotlin.String, `receivedBootMs`: kotlin.Long?): EventExpiry
     
@@ -2359,7 +2360,8 @@ open class ServerClock: Disposable, AutoCloseable, ServerClockInterface
     /**
      * Evaluates one event (JSON) against its rule (see `events.rs`).
      * `received_boot_ms`: when the app received it, for rules with a
-     * boot-clock part (verification prompts, sticky TTLs).
+     * boot-clock part (verification prompts, sticky TTLs, the invite's
+     * `unsigned.age`). The rules: `docs/expiry.md`.
      */
     @Throws(MxClockException::class)override fun `evaluateEventJson`(`json`: kotlin.String, `receivedBootMs`: kotlin.Long?): EventExpiry {
             return FfiConverterTypeEventExpiry.lift(
@@ -3793,28 +3795,82 @@ public object FfiConverterTypeEstimate: FfiConverterRustBuffer<Estimate> {
 
 
 /**
+ * The error of one event of a batch: what [`evaluate_event_json`] would
+ * have returned for it.
+ */
+data class EventError (
+    /**
+     * Which kind of error.
+     */
+    val `kind`: EventErrorKind
+    , 
+    /**
+     * The JSON path of the problem (`$` for the whole event,
+     * `content.lifetime`, ...; `type` for an event type without a rule).
+     */
+    val `path`: kotlin.String
+    , 
+    /**
+     * The message (as [`Error`]'s `Display`), naming the path.
+     */
+    val `message`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventError: FfiConverterRustBuffer<EventError> {
+    override fun read(buf: ByteBuffer): EventError {
+        return EventError(
+            FfiConverterTypeEventErrorKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EventError) = (
+            FfiConverterTypeEventErrorKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`path`) +
+            FfiConverterString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: EventError, buf: ByteBuffer) {
+            FfiConverterTypeEventErrorKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`path`, buf)
+            FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+/**
  * The expiry decision for one event.
  *
  * Read `expiry` for the deadline, the remaining time, the state and the
  * boot-clock time to arm a timer at. The other fields say what the app
  * should do beyond "is it over":
  * - `ended`: the content itself says it is over (left the call, beacon
- * stopped), whatever the clock; `expiry` is then [`Expiry::ended`].
+ * stopped, ring answered or declined), whatever the clock; `expiry` is
+ * then [`Expiry::ended`].
  * - `should_ring`: `Some` for events that can ring (`m.rtc.notification`:
- * type `ring` and not expired; `m.call.invite`: not expired), `None`
- * otherwise.
+ * type `ring` and not expired; `m.call.invite`: not expired; ring
+ * responses: `false`), `None` otherwise.
  * - `ignore`: a verification request outside its validity window (10 min
- * past / 5 min future): drop it without showing anything, whatever
- * `expiry` says. `verification_validity` says which side.
+ * past / 5 min future): drop it without showing anything. Its `expiry`
+ * is then [`Expiry::ended`] too, so `state` alone never shows it as
+ * live. `verification_validity` says which side.
  */
 data class EventExpiry (
     /**
-     * The event's `type` as given.
-     */
-    val `eventType`: kotlin.String
-    , 
-    /**
-     * Which rule decided.
+     * Which rule decided (and so which kind of event it was).
      */
     val `rule`: ExpiryRule
     , 
@@ -3824,7 +3880,7 @@ data class EventExpiry (
     val `expiry`: Expiry
     , 
     /**
-     * The content declares the thing over (left / stopped).
+     * The content declares the thing over (left / stopped / answered).
      */
     val `ended`: kotlin.Boolean
     , 
@@ -3858,7 +3914,6 @@ data class EventExpiry (
 public object FfiConverterTypeEventExpiry: FfiConverterRustBuffer<EventExpiry> {
     override fun read(buf: ByteBuffer): EventExpiry {
         return EventExpiry(
-            FfiConverterString.read(buf),
             FfiConverterTypeExpiryRule.read(buf),
             FfiConverterTypeExpiry.read(buf),
             FfiConverterBoolean.read(buf),
@@ -3869,7 +3924,6 @@ public object FfiConverterTypeEventExpiry: FfiConverterRustBuffer<EventExpiry> {
     }
 
     override fun allocationSize(value: EventExpiry) = (
-            FfiConverterString.allocationSize(value.`eventType`) +
             FfiConverterTypeExpiryRule.allocationSize(value.`rule`) +
             FfiConverterTypeExpiry.allocationSize(value.`expiry`) +
             FfiConverterBoolean.allocationSize(value.`ended`) +
@@ -3879,7 +3933,6 @@ public object FfiConverterTypeEventExpiry: FfiConverterRustBuffer<EventExpiry> {
     )
 
     override fun write(value: EventExpiry, buf: ByteBuffer) {
-            FfiConverterString.write(value.`eventType`, buf)
             FfiConverterTypeExpiryRule.write(value.`rule`, buf)
             FfiConverterTypeExpiry.write(value.`expiry`, buf)
             FfiConverterBoolean.write(value.`ended`, buf)
@@ -3908,9 +3961,9 @@ data class EventOutcome (
     val `result`: EventExpiry?
     , 
     /**
-     * The error message (as `Error`'s `Display`), when it could not.
+     * Why not, when it could not.
      */
-    val `error`: kotlin.String?
+    val `error`: EventError?
     
 ){
     
@@ -3929,20 +3982,20 @@ public object FfiConverterTypeEventOutcome: FfiConverterRustBuffer<EventOutcome>
         return EventOutcome(
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalTypeEventExpiry.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeEventError.read(buf),
         )
     }
 
     override fun allocationSize(value: EventOutcome) = (
             FfiConverterOptionalString.allocationSize(value.`eventId`) +
             FfiConverterOptionalTypeEventExpiry.allocationSize(value.`result`) +
-            FfiConverterOptionalString.allocationSize(value.`error`)
+            FfiConverterOptionalTypeEventError.allocationSize(value.`error`)
     )
 
     override fun write(value: EventOutcome, buf: ByteBuffer) {
             FfiConverterOptionalString.write(value.`eventId`, buf)
             FfiConverterOptionalTypeEventExpiry.write(value.`result`, buf)
-            FfiConverterOptionalString.write(value.`error`, buf)
+            FfiConverterOptionalTypeEventError.write(value.`error`, buf)
     }
 }
 
@@ -4556,7 +4609,54 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
 
 
 /**
- * Which rule of DESIGN.md section 7 decided an event.
+ * Why one event of a batch could not be evaluated.
+ */
+
+enum class EventErrorKind {
+    
+    /**
+     * Not JSON, not an object, or a field of the wrong type
+     * ([`Error::InvalidEvent`]).
+     */
+    INVALID_EVENT,
+    /**
+     * The event type has no expiry rule ([`Error::NoExpiryRule`]).
+     */
+    NO_EXPIRY_RULE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventErrorKind: FfiConverterRustBuffer<EventErrorKind> {
+    override fun read(buf: ByteBuffer) = try {
+        EventErrorKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: EventErrorKind) = 4UL
+
+    override fun write(value: EventErrorKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Which rule decided an event. This declaration is the one list of rules:
+ * the names (`as_str`, JSON, the CLI, `mxclock_expiry_rule_name`) are its
+ * serde names, and the C API's `mxclock_expiry_rule` is this enum itself
+ * (`#[repr(C)]`, values in declaration order).
  */
 
 enum class ExpiryRule {
@@ -4567,22 +4667,24 @@ enum class ExpiryRule {
      */
     CALL_MEMBER_SESSION,
     /**
-     * Legacy MSC3401 `m.call.member`: `expires_ts`, or for a `memberships`
-     * array the latest deadline of its devices.
+     * Legacy MSC3401 `m.call.member`: a `memberships` array, or the original
+     * `m.calls[].m.devices[]`; the latest deadline of its devices.
      */
     CALL_MEMBER_LEGACY,
     /**
-     * `m.call.member` / `m.rtc.member` with empty content: the device left.
+     * `m.call.member` / `m.rtc.member` that says the device left: no
+     * membership in the content, `member.membership: "leave"`, an empty
+     * device list, or an `m.rtc.member` that is not sticky.
      */
     MEMBERSHIP_LEFT,
     /**
-     * `m.rtc.member` live while sticky: `origin_server_ts` +
-     * min(`sticky.duration_ms`, 1 h).
+     * `m.rtc.member` live while sticky: start + min(`sticky.duration_ms`,
+     * 1 h), start = min(`origin_server_ts`, receipt).
      */
     RTC_MEMBER_STICKY,
     /**
-     * `m.rtc.member` with the server's remaining ttl in `unsigned`: receipt +
-     * ttl on the boot clock.
+     * `m.rtc.member` with the server's remaining stickiness in `unsigned`:
+     * receipt + ttl on the boot clock.
      */
     RTC_MEMBER_STICKY_TTL,
     /**
@@ -4594,7 +4696,7 @@ enum class ExpiryRule {
      */
     VERIFICATION_REQUEST_IN_ROOM,
     /**
-     * `m.call.invite` lifetime.
+     * `m.call.invite` lifetime (by `origin_server_ts` and by `unsigned.age`).
      */
     CALL_INVITE,
     /**
@@ -4604,7 +4706,21 @@ enum class ExpiryRule {
     /**
      * Live location `m.beacon_info`.
      */
-    BEACON_INFO;
+    BEACON_INFO,
+    /**
+     * Any other event with an MSC4354 `sticky` object: live while sticky.
+     */
+    STICKY,
+    /**
+     * Any other event with the server's remaining stickiness in `unsigned`.
+     */
+    STICKY_TTL,
+    /**
+     * An answer to a ring (`m.rtc.decline`, `m.call.answer`,
+     * `m.call.reject`, `m.call.hangup`): ends the ring it refers to when
+     * both are in one batch.
+     */
+    RING_RESPONSE;
 
     
 
@@ -4636,21 +4752,30 @@ public object FfiConverterTypeExpiryRule: FfiConverterRustBuffer<ExpiryRule> {
 
 /**
  * Where a deadline stands relative to the uncertain server time.
+ *
+ * The true server time lies in `server_now_ms ± uncertainty_ms`; the thing
+ * is over from its deadline on (`deadline_ms` is the first millisecond at
+ * which it counts as over).
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_expiry_state`.
  */
 
 enum class ExpiryState {
     
     /**
-     * Before the deadline even at the latest possible server time.
+     * Before the deadline even at the latest possible server time
+     * (`remaining_ms > uncertainty_ms`).
      */
     LIVE,
     /**
-     * At or past the deadline even at the earliest possible server time.
+     * At or past the deadline even at the earliest possible server time
+     * (`remaining_ms <= −uncertainty_ms`).
      */
     EXPIRED,
     /**
-     * The deadline lies within the uncertainty (|remaining| ≤ uncertainty):
-     * the best guess is in `is_expired`, but it may be wrong.
+     * The deadline lies within the uncertainty (`−uncertainty_ms <
+     * remaining_ms <= uncertainty_ms`): the best guess is in `is_expired`,
+     * but it may be wrong. Never the state when the uncertainty is 0.
      */
     UNCERTAIN;
 
@@ -5570,6 +5695,38 @@ public object FfiConverterOptionalTypeEstimate: FfiConverterRustBuffer<Estimate?
         } else {
             buf.put(1)
             FfiConverterTypeEstimate.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeEventError: FfiConverterRustBuffer<EventError?> {
+    override fun read(buf: ByteBuffer): EventError? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeEventError.read(buf)
+    }
+
+    override fun allocationSize(value: EventError?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeEventError.allocationSize(value)
+        }
+    }
+
+    override fun write(value: EventError?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeEventError.write(value, buf)
         }
     }
 }
