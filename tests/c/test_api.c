@@ -106,7 +106,7 @@ static void test_config_default(void) {
     CHECK(c.event_max_transit_ms == 10000);
     CHECK(c.restore_max_age_ms == INT64_C(2592000000));
     CHECK(c.policy.max_samples_per_sync == 4);
-    CHECK(c.policy.date_probe_budget == 8);
+    CHECK(c.policy.date_probe_budget == 20);
     CHECK(c.policy.target_uncertainty_ms == 50);
     CHECK(c.policy.max_uncertainty_ms == 1000);
     CHECK(c.policy.min_sync_interval_ms == 30000);

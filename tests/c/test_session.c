@@ -175,7 +175,9 @@ static void endpoint_sync_driven_from_c(void) {
     CHECK(!report.has_date_disagreement && report.date_disagreement_ms == 0);
     CHECK_OK(mxclock_get_estimate(clock, &e));
     CHECK_I64_NEAR(e.offset_ms, SKEW_MS, e.uncertainty_ms);
-    CHECK(e.uncertainty_ms <= ONE_WAY_MS + 2);
+    /* Half the round trip, + 1 ms resolution, + 1 ms of drift between the
+     * replies, + 1 ms for reading the boot clock. */
+    CHECK(e.uncertainty_ms <= ONE_WAY_MS + 3);
     mxclock_sync_session_free(s);
     mxclock_free(clock);
 }
@@ -189,8 +191,10 @@ static void date_only_server_gets_probes(void) {
     CHECK_OK(mxclock_start_sync(clock, boot(), &s));
     CHECK_OK(drive(s, &r, &report));
     CHECK(report.source == MXCLOCK_SAMPLE_SOURCE_DATE_HEADER && !report.endpoint_supported);
-    CHECK(report.requests >= 3 && report.requests <= 8);
-    CHECK(report.estimate.uncertainty_ms <= 20);
+    /* Narrowed to ±16 ms, then each edge confirmed by a probe that lands a
+     * round trip and a few ms beyond it: 8 to 10 requests, about ±35 ms. */
+    CHECK(report.requests >= 3 && report.requests <= 10);
+    CHECK(report.estimate.uncertainty_ms <= 45);
     CHECK_I64_NEAR(report.estimate.offset_ms, SKEW_MS, report.estimate.uncertainty_ms);
     mxclock_sync_session_free(s);
     mxclock_free(clock);

@@ -231,10 +231,11 @@ static void test_deterministic_server(void) {
     clock = transport_clock(&t, &time, 4);
     CHECK_OK(mxclock_sync(clock, &r));
     /* Every exchange takes 10 ms on the fake clock: the estimate is within
-     * 5 ms (+1 for the endpoint's whole-ms resolution, +1 for reading the
-     * boot clock) of the truth. */
+     * 5 ms (+1 for the endpoint's whole-ms resolution, +1 for the drift
+     * allowed the older of the two replies that back the bounds, +1 for
+     * reading the boot clock) of the truth. */
     CHECK(r.has_min_rtt && r.min_rtt_ms == 10);
-    CHECK(r.estimate.uncertainty_ms <= 7);
+    CHECK(r.estimate.uncertainty_ms <= 8);
     truth = atomic_load(&time.boot_ms) + t.server_minus_boot_ms;
     CHECK_I64_NEAR(r.estimate.server_now_ms, truth, r.estimate.uncertainty_ms);
     CHECK(r.estimate.samples == r.samples_taken);
@@ -259,7 +260,9 @@ static void test_not_found_uses_date(void) {
     CHECK(t.endpoint_gets == 1);
     CHECK(t.versions_gets >= 1);
     CHECK(t.frees == t.gets && t.bad_requests == 0);
-    CHECK(r.estimate.uncertainty_ms <= 510);
+    /* Two Date replies (the budget): neither alone sets an edge, so the
+     * bound holds both seconds, about ±0.75 s. */
+    CHECK(r.estimate.uncertainty_ms <= 1020);
     mxclock_free(clock);
 }
 
