@@ -16,6 +16,7 @@ pub mod expiry;
 pub mod ffi;
 pub mod policy;
 pub mod sample;
+pub mod snapshot;
 mod sync;
 pub mod time;
 pub mod transport;
@@ -32,6 +33,7 @@ pub use events::{
 pub use expiry::{expiry_at, Expiry, ExpiryState, ServerNow};
 pub use policy::{SyncPolicy, SyncReason};
 pub use sample::{Sample, SampleSource};
+pub use snapshot::{ClockListener, ClockSnapshot};
 pub use time::{FakeTimeSource, OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
 #[cfg(feature = "http")]
 pub use transport::UreqTransport;
