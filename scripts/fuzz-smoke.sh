@@ -15,7 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 seconds=${FUZZ_SECONDS:-30}
-tools="$PWD/target/tools"
+tools="${MXCLOCK_TOOLS_DIR:-$PWD/target/tools}"
 target_dir="$PWD/target/fuzz"
 export PATH="$tools/bin:$PATH"
 export RUSTC_BOOTSTRAP=1
@@ -26,7 +26,7 @@ CARGO_FUZZ_VERSION=0.13.2
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz: installing cargo-fuzz into $tools"
     if ! cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --root "$tools"; then
-        echo "SKIPPED: fuzz: cargo-fuzz could not be installed (no crates.io?)"
+        echo "SKIPPED: fuzz: cargo-fuzz could not be installed (no crates.io, and not in the vendored crates?)"
         exit 0
     fi
 fi

@@ -38,7 +38,14 @@ for arg in "$@"; do
     esac
 done
 
-env_out="$("$ROOT/scripts/install-kotlin.sh" --env)" || die "installing kotlinc/JNA failed (see above)"
+if ! env_out="$("$ROOT/scripts/install-kotlin.sh" --env)"; then
+    # kotlinc comes from npm: on a machine without npm's registry (or
+    # without npm) the Kotlin tests cannot run there. Loudly not passed.
+    log "installing kotlinc/JNA failed (see above)"
+    echo "SKIPPED: kotlin: kotlinc or JNA could not be installed on this machine (kotlinc comes from npm); the Kotlin tests did NOT run"
+    echo "kotlin: SKIPPED (no Kotlin toolchain)"
+    exit 0
+fi
 eval "$env_out" # KOTLINC, JNA_JAR, KOTLIN_VERSION
 
 if ((${#RUN_ARGS[@]} > 0)); then

@@ -20,6 +20,7 @@ clockScenarios(harness)
 transportScenarios(harness)
 expiryScenarios(harness)
 readersWhileSyncingScenario(harness)
+companionScenarios(harness)
 if CommandLine.arguments.contains("--bench") {
     bench()
 }
