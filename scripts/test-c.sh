@@ -55,6 +55,14 @@ for f in "$lib_dir/libmxclock.so" "$lib_dir/libmxclock.a" "$lib_dir/mxclock-test
     [[ -f $f ]] || die "$f was not built"
 done
 
+echo "--- the shared library's soname (build.rs)"
+if readelf -d "$lib_dir/libmxclock.so" | grep -q 'SONAME.*\[libmxclock\.so\]'; then
+    passed=$((passed + 1))
+    echo "PASS libmxclock.so has DT_SONAME libmxclock.so"
+else
+    fail "libmxclock.so has no DT_SONAME libmxclock.so"
+fi
+
 echo "--- header up to date"
 if bash scripts/generate-header.sh --check; then
     passed=$((passed + 1))
