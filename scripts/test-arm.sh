@@ -49,8 +49,8 @@ read -r -a wanted <<<"${MXCLOCK_ARM_TARGETS:-armv7-unknown-linux-gnueabihf aarch
 targets=()
 for t in "${wanted[@]}"; do
     read -r gcc_pkg prefix qemu <<<"$(toolchain "$t")" || { echo "arm: unknown target $t"; exit 2; }
-    if ! ensure_debian_packages "$gcc_pkg" "libc6-dev-${prefix%%-*}-cross" qemu-user 2>/dev/null &&
-        ! ensure_debian_packages "$gcc_pkg" qemu-user; then
+    # The gcc-*-cross packages bring their libc (libc6-dev-*-cross) along.
+    if ! ensure_debian_packages "$gcc_pkg" qemu-user; then
         echo "SKIPPED (part): $t: no $gcc_pkg / qemu-user (apt-get install $gcc_pkg qemu-user)"
         continue
     fi
