@@ -65,6 +65,30 @@ for f in scripts/android-build.sh scripts/ios-build.sh scripts/lib/ndk.sh; do
         passed=$((passed + 1))
     fi
 done
+# NDK discovery (scripts/lib/ndk.sh) on fake SDK layouts, as cargo-ndk does it.
+ndk_case() { # expected-suffix env-assignments...
+    local expected=$1 got
+    shift
+    got=$(env -i HOME="$fake/home" PATH="$PATH" "$@" bash -c '. scripts/lib/ndk.sh; find_ndk') || got="(none)"
+    if [[ $got == *"$expected" ]]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL find_ndk with $*: expected …$expected, got $got"
+    fi
+}
+fake=$(mktemp -d)
+mkdir -p "$fake/sdk/ndk/25.2.9519653" "$fake/sdk/ndk/28.0.12433566" "$fake/sdk/ndk/not-an-ndk" \
+    "$fake/plain-ndk" "$fake/home/Android/Sdk/ndk/27.1.12297006"
+ndk_case /sdk/ndk/28.0.12433566 ANDROID_HOME="$fake/sdk"
+ndk_case /sdk/ndk/28.0.12433566 ANDROID_NDK_HOME="$fake/sdk/ndk"
+ndk_case /plain-ndk ANDROID_NDK_HOME="$fake/plain-ndk" ANDROID_HOME="$fake/sdk"
+ndk_case /plain-ndk NDK_HOME="$fake/plain-ndk"
+ndk_case /home/Android/Sdk/ndk/27.1.12297006 ANDROID_SDK_ROOT="$fake/empty-sdk"
+rm -rf "$fake/home/Android"
+ndk_case "(none)"
+rm -rf "$fake"
+
 # Not caught here (no bash 3.2 on Debian to run them with): "${a[@]}" of an
 # empty array is an unbound-variable error under `set -u` before bash 4.4,
 # so those scripts expand only arrays that cannot be empty.
