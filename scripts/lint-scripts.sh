@@ -89,6 +89,29 @@ rm -rf "$fake/home/Android"
 ndk_case "(none)"
 rm -rf "$fake"
 
+# The packaging files the scripts ship: the privacy manifest is a valid
+# plist declaring the boot-time API, the R8 rules keep what JNA reflects on.
+if python3 - <<'PY'; then
+import plistlib, sys
+p = plistlib.load(open("contrib/apple/PrivacyInfo.xcprivacy", "rb"))
+types = [t["NSPrivacyAccessedAPIType"] for t in p["NSPrivacyAccessedAPITypes"]]
+sys.exit(0 if "NSPrivacyAccessedAPICategorySystemBootTime" in types and p["NSPrivacyTracking"] is False else 1)
+PY
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    echo "FAIL contrib/apple/PrivacyInfo.xcprivacy is not a plist declaring the system boot time API"
+fi
+for rule in '-keepattributes RuntimeVisibleAnnotations' '-keep class * extends com.sun.jna.** { *; }' \
+    '-keep @com.sun.jna.Structure$FieldOrder class * { *; }' '-keep class org.mxclock.** { *; }'; do
+    if grep -qxF -- "$rule" contrib/android/consumer-rules.pro; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL contrib/android/consumer-rules.pro lacks: $rule"
+    fi
+done
+
 # Not caught here (no bash 3.2 on Debian to run them with): "${a[@]}" of an
 # empty array is an unbound-variable error under `set -u` before bash 4.4,
 # so those scripts expand only arrays that cannot be empty.
