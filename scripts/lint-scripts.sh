@@ -102,6 +102,7 @@ else
     failed=$((failed + 1))
     echo "FAIL contrib/apple/PrivacyInfo.xcprivacy is not a plist declaring the system boot time API"
 fi
+# shellcheck disable=SC2016 # literal R8 rules, $ included
 for rule in '-keepattributes RuntimeVisibleAnnotations' '-keep class * extends com.sun.jna.** { *; }' \
     '-keep @com.sun.jna.Structure$FieldOrder class * { *; }' '-keep class org.mxclock.** { *; }'; do
     if grep -qxF -- "$rule" contrib/android/consumer-rules.pro; then
