@@ -40,8 +40,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use mxclock::protocol::DEFAULT_ENDPOINT_PATH;
 use mxclock::transport::TransportError;
-use mxclock::transport::DEFAULT_ENDPOINT_PATH;
 use mxclock::{
     ClockConfig, HttpHeader, HttpRequest, HttpResponse, HttpTransport, ServerClock, SyncReason,
     TimeSource,

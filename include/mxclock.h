@@ -106,10 +106,6 @@ typedef enum mxclock_status {
    */
   MXCLOCK_STATUS_INVALID_STATE = 16,
   /**
-   * A callback (transport or time source) failed.
-   */
-  MXCLOCK_STATUS_CALLBACK = 17,
-  /**
    * mxclock panicked; the panic was caught. A bug: please report it.
    */
   MXCLOCK_STATUS_PANIC = 18,
@@ -268,6 +264,40 @@ typedef enum mxclock_verification_validity {
    */
   MXCLOCK_VERIFICATION_VALIDITY_IN_FUTURE = 3,
 } mxclock_verification_validity;
+
+/**
+ * What `mxclock_sync_session_next_action` asks for.
+ */
+typedef enum mxclock_sync_action_kind {
+  /**
+   * Send the request now (GET `url` with `headers`, within
+   * `timeout_ms`, not following redirects), then call
+   * `mxclock_sync_session_receive_response` (any HTTP status) or
+   * `mxclock_sync_session_receive_failure` with `request_id`.
+   */
+  MXCLOCK_SYNC_ACTION_KIND_SEND = 0,
+  /**
+   * Nothing to do before the boot clock reads `until_boot_ms`; then call
+   * `mxclock_sync_session_next_action` again.
+   */
+  MXCLOCK_SYNC_ACTION_KIND_WAIT = 1,
+  /**
+   * The sync is over and succeeded: `report` says what it did.
+   */
+  MXCLOCK_SYNC_ACTION_KIND_DONE = 2,
+} mxclock_sync_action_kind;
+
+/**
+ * A sync driven by the caller (opaque): the clock says what to do next,
+ * the caller does it with its own HTTP client and timers and hands back
+ * what happened. Created by `mxclock_start_sync*`, released by
+ * `mxclock_sync_session_free`. It holds its own reference to the clock:
+ * the two may be freed in either order.
+ *
+ * Thread-safety: a session may move between threads, but its calls must
+ * not run concurrently (one caller drives it, one step after the other).
+ */
+typedef struct mxclock_sync_session mxclock_sync_session;
 
 /**
  * A server clock for one homeserver (opaque). Created by `mxclock_new*` or
@@ -604,6 +634,17 @@ typedef struct mxclock_sync_report {
    */
   int64_t min_rtt_ms;
   /**
+   * Whether `date_disagreement_ms` is set: the `Date` header of an
+   * MSC4094 reply lay outside the time its own body gave (a proxy or CDN
+   * in front of the homeserver writes `Date` from another clock).
+   */
+  bool has_date_disagreement;
+  /**
+   * How far outside, ms, positive when the `Date` is ahead; the largest
+   * gap of the burst (0 unless `has_date_disagreement`).
+   */
+  int64_t date_disagreement_ms;
+  /**
    * The estimate after the sync.
    */
   struct mxclock_estimate estimate;
@@ -727,6 +768,47 @@ typedef struct mxclock_event_outcomes {
    */
   size_t len;
 } mxclock_event_outcomes;
+
+/**
+ * One action of a sync session. Only the fields of its `kind` are set;
+ * the others are 0 or NULL.
+ */
+typedef struct mxclock_sync_action {
+  /**
+   * Which action.
+   */
+  enum mxclock_sync_action_kind kind;
+  /**
+   * SEND: quote it when handing back the reply or failure.
+   */
+  uint64_t request_id;
+  /**
+   * SEND: the absolute URL to GET. Owned by the session: valid until the
+   * next call on the session (copy it if you need it longer).
+   */
+  const char *url;
+  /**
+   * SEND: `n_headers` request headers to send as they are. Owned by the
+   * session, valid as `url`.
+   */
+  const struct mxclock_header *headers;
+  /**
+   * SEND: number of headers.
+   */
+  size_t n_headers;
+  /**
+   * SEND: budget for the whole exchange, ms.
+   */
+  uint64_t timeout_ms;
+  /**
+   * WAIT: the boot-clock time to wait for, ms.
+   */
+  int64_t until_boot_ms;
+  /**
+   * DONE: what the sync did.
+   */
+  struct mxclock_sync_report report;
+} mxclock_sync_action;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1182,6 +1264,113 @@ enum mxclock_status mxclock_evaluate_events_json(const struct mxclock_t *clock,
  * (or NULL/0).
  */
 void mxclock_event_outcomes_free(struct mxclock_event_outcomes *outcomes);
+
+/**
+ * Starts a sync that the caller drives with its own HTTP client, at boot
+ * time `now_boot_ms` (read it with `mxclock_boot_ms`, or from the clock's
+ * C time source). `*out_session` receives a session to release with
+ * `mxclock_sync_session_free`. If a sync is already in flight on this
+ * clock (another session's, or a blocking `mxclock_sync`'s), the session
+ * joins it: it answers WAIT until that sync is over, then its result.
+ * Needs no transport; does no I/O. Thread-safe.
+ *
+ * Errors (as `mxclock_sync` before its first request): `INVALID_CONFIG`
+ * (no homeserver URL), `RATE_LIMITED` (a 429's `Retry-After` still
+ * lasts), `TIME_OUT_OF_RANGE` (`now_boot_ms` is ahead of the clock's boot
+ * clock: a wall-clock time?).
+ *
+ * # Safety
+ * `clock` is NULL or live; `out_session` is NULL or writable.
+ */
+enum mxclock_status mxclock_start_sync(const struct mxclock_t *clock,
+                                       int64_t now_boot_ms,
+                                       struct mxclock_sync_session **out_session);
+
+/**
+ * As `mxclock_start_sync`, only if a sync is due and allowed at
+ * `now_boot_ms` (as `mxclock_sync_if_needed`). On OK, `*out_started` says
+ * whether a session was started, and `*out_session` is written only if it
+ * was. Thread-safe.
+ *
+ * # Safety
+ * `clock` is NULL or live; `out_started` and `out_session` are NULL or
+ * writable.
+ */
+enum mxclock_status mxclock_start_sync_if_needed(const struct mxclock_t *clock,
+                                                 int64_t now_boot_ms,
+                                                 bool *out_started,
+                                                 struct mxclock_sync_session **out_session);
+
+/**
+ * What to do next, at boot time `now_boot_ms`: `*out_action` receives a
+ * SEND (its strings stay valid until the next call on this session), a
+ * WAIT or a DONE. A failed sync returns its status here instead
+ * (`NETWORK`, `TIMEOUT`, `HTTP`, `RATE_LIMITED`, `PROTOCOL`,
+ * `UNSUPPORTED`, `INCONSISTENT`, ...), every time it is asked.
+ * `TIME_OUT_OF_RANGE` for a boot time earlier than one already given, or
+ * ahead of the clock. While a request is out, the answer is WAIT until
+ * its timeout (plus a second) has passed; after that the request counts
+ * as timed out. Never blocks.
+ *
+ * # Safety
+ * `session` is NULL or live and not used concurrently; `out_action` is
+ * NULL or writable.
+ */
+enum mxclock_status mxclock_sync_session_next_action(struct mxclock_sync_session *session,
+                                                     int64_t now_boot_ms,
+                                                     struct mxclock_sync_action *out_action);
+
+/**
+ * The reply to request `request_id` (any HTTP status: a 404 or a 500 is a
+ * reply), sent at boot time `sent_boot_ms`, received at
+ * `received_boot_ms`. mxclock copies `*response` during the call (its
+ * `response_userdata` is not used); a response that breaks the
+ * `mxclock_http_response` rules (NULL strings, body over 64 KiB) counts
+ * as a bad reply to the request. Errors: `INVALID_ARGUMENT` when that
+ * request is not waiting for a reply in this session (another session's,
+ * answered already, given up), `TIME_OUT_OF_RANGE` for impossible times;
+ * the session is then unchanged. The sync's own outcome comes from
+ * `mxclock_sync_session_next_action`.
+ *
+ * # Safety
+ * `session` is NULL or live and not used concurrently; `response` is NULL
+ * or valid, its arrays as `mxclock_http_response` describes.
+ */
+enum mxclock_status mxclock_sync_session_receive_response(struct mxclock_sync_session *session,
+                                                          uint64_t request_id,
+                                                          int64_t sent_boot_ms,
+                                                          int64_t received_boot_ms,
+                                                          const struct mxclock_http_response *response);
+
+/**
+ * Request `request_id` failed without a reply: `failure` is
+ * `MXCLOCK_STATUS_TIMEOUT` for a timeout, any other value for a network
+ * failure; `reason` (optional, NULL: none) says why, and never reaches a
+ * message with the access token in it. Sent at `sent_boot_ms`, given up
+ * at `received_boot_ms`. Errors as
+ * `mxclock_sync_session_receive_response`, and `INVALID_UTF8` for
+ * `reason`.
+ *
+ * # Safety
+ * `session` is NULL or live and not used concurrently; `reason` is NULL or
+ * NUL-terminated.
+ */
+enum mxclock_status mxclock_sync_session_receive_failure(struct mxclock_sync_session *session,
+                                                         uint64_t request_id,
+                                                         int64_t sent_boot_ms,
+                                                         int64_t received_boot_ms,
+                                                         int failure,
+                                                         const char *reason);
+
+/**
+ * Releases a session. NULL is fine. A session freed before its sync is
+ * done abandons it: nothing it took is kept, and the next sync starts
+ * afresh. Must not run concurrently with another call on the session.
+ *
+ * # Safety
+ * `session` is NULL or a live session, freed once.
+ */
+void mxclock_sync_session_free(struct mxclock_sync_session *session);
 
 #ifdef __cplusplus
 }  // extern "C"

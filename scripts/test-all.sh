@@ -99,6 +99,10 @@ step docs env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p mxclock
 step cross bash scripts/test-cross.sh
 # The Rust tests on 32-bit (armv7) and 64-bit ARM Linux under qemu-user.
 step arm bash scripts/test-arm.sh
+# The sync session driven from async Rust (tokio + hyper) against the loopback homeserver.
+step async-example cargo run --quiet --example async_sync
+# A real nginx with its own Date header in front of a skewed homeserver.
+step nginx-proxy bash scripts/test-nginx.sh
 step c bash scripts/test-c.sh
 step bindings-up-to-date bash scripts/generate-bindings.sh --check
 step kotlin bash scripts/test-kotlin.sh

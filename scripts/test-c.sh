@@ -206,6 +206,16 @@ else
     fail "docs/c-api.md example (source $out/doc_example.c, log $out/doc_example.log)"
 fi
 
+echo "--- the sync-session block of docs/c-api.md (compiles: it calls app functions)"
+awk '/^```c$/ {n++; if (n == 2) {inside = 1; next}} /^```$/ && inside {exit} inside {print}' docs/c-api.md >"$out/doc_session.c"
+if [[ -s $out/doc_session.c ]] && grep -q mxclock_sync_session_next_action "$out/doc_session.c" &&
+    gcc "${cflags[@]}" -c "$out/doc_session.c" -o "$out/doc_session.o"; then
+    passed=$((passed + 1))
+    echo "PASS docs/c-api.md sync-session block compiles"
+else
+    fail "docs/c-api.md sync-session block (source $out/doc_session.c)"
+fi
+
 echo "--- pkg-config (contrib/pkg-config/mxclock.pc.in filled for the build tree)"
 if command -v pkg-config >/dev/null; then
     pc_dir=$out/pkgconfig

@@ -6,7 +6,7 @@
 //! network; `server_now_ms` reads two atomics and the boot clock.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +14,7 @@ use crate::config::ClockConfig;
 use crate::error::{Error, Result};
 use crate::estimate::{drift_widening_ms, select, trim_window, Selection};
 use crate::policy::{PolicyState, SyncReason};
+use crate::protocol::HomeserverUrl;
 use crate::sample::{Sample, SampleSource};
 use crate::time::{OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
 use crate::transport::HttpTransport;
@@ -76,6 +77,14 @@ pub struct SyncReport {
     pub reason: Option<SyncReason>,
     /// Shortest round trip of the burst, ms (None if no reply came back).
     pub min_rtt_ms: Option<i64>,
+    /// How far the `Date` header of an MSC4094 reply lay outside the time
+    /// its own body gave, ms: positive when the `Date` is ahead. The largest
+    /// such gap of the burst; None when every `Date` fitted its body (or no
+    /// reply had both). Body and `Date` of one reply cannot disagree if one
+    /// clock set them: a gap means a proxy or CDN in front of the homeserver
+    /// writes `Date` from its own clock. The estimate uses the body.
+    #[serde(default)]
+    pub date_disagreement_ms: Option<i64>,
     /// The estimate after the sync.
     pub estimate: Estimate,
 }
@@ -105,13 +114,6 @@ struct SavedState {
     wall_minus_boot_ms: i64,
 }
 
-/// A sync in progress that other callers wait for.
-#[derive(Default)]
-struct Flight {
-    result: Mutex<Option<Result<SyncReport>>>,
-    done: Condvar,
-}
-
 /// The server clock of one homeserver. `Send + Sync`: share it in an `Arc`.
 ///
 /// ```
@@ -135,13 +137,16 @@ struct Flight {
 #[cfg_attr(feature = "uniffi", derive(uniffi::Object))]
 pub struct ServerClock {
     pub(crate) config: ClockConfig,
+    /// `config.homeserver_url`, parsed once (None when empty).
+    pub(crate) homeserver: Option<HomeserverUrl>,
     pub(crate) time: Arc<dyn TimeSource>,
     pub(crate) transport: Option<Arc<dyn HttpTransport>>,
     pub(crate) sleeper: Arc<dyn Sleeper>,
     state: RwLock<State>,
     /// θ of the current selection, or `NO_OFFSET`: the lock-free fast path.
     offset_boot_ms: AtomicI64,
-    in_flight: Mutex<Option<Arc<Flight>>>,
+    /// The sync burst in flight, shared by every caller that wants one.
+    pub(crate) in_flight: Mutex<Option<Arc<crate::session::Flight>>>,
     /// Told after each estimate change (`src/snapshot.rs`).
     pub(crate) listeners: RwLock<crate::snapshot::Listeners>,
 }
@@ -156,10 +161,6 @@ impl std::fmt::Debug for ServerClock {
             )
             .finish_non_exhaustive()
     }
-}
-
-fn lock_err<T>(_: T) -> Error {
-    Error::Internal("a thread panicked while holding the clock's lock".into())
 }
 
 impl ServerClock {
@@ -177,7 +178,7 @@ impl ServerClock {
         transport: Option<Arc<dyn HttpTransport>>,
         sleeper: Arc<dyn Sleeper>,
     ) -> Result<ServerClock> {
-        config.validate()?;
+        let homeserver = config.validated_homeserver_url()?;
         let time = time_source.unwrap_or_else(OsTimeSource::shared);
         let transport = match transport {
             Some(t) => Some(t),
@@ -186,6 +187,7 @@ impl ServerClock {
         let seed = seed_from(&*time);
         Ok(ServerClock {
             config,
+            homeserver,
             time,
             transport,
             sleeper,
@@ -657,65 +659,6 @@ impl ServerClock {
 }
 
 impl ServerClock {
-    /// Runs `f` as the one sync in flight, or waits for the one already
-    /// running and returns its result (DESIGN.md section 5: concurrent
-    /// callers share one in-flight sync).
-    pub(crate) fn single_flight(
-        &self,
-        f: impl FnOnce() -> Result<SyncReport>,
-    ) -> Result<SyncReport> {
-        let (flight, leader) = {
-            let mut slot = self.in_flight.lock().map_err(lock_err)?;
-            match &*slot {
-                Some(f) => (f.clone(), false),
-                None => {
-                    let f = Arc::new(Flight::default());
-                    *slot = Some(f.clone());
-                    (f, true)
-                }
-            }
-        };
-        if !leader {
-            let mut result = flight.result.lock().map_err(lock_err)?;
-            while result.is_none() {
-                result = flight.done.wait(result).map_err(lock_err)?;
-            }
-            return result
-                .clone()
-                .unwrap_or(Err(Error::Internal("sync result missing".into())));
-        }
-        /// Publishes a result even if `f` panics, so waiters never hang.
-        struct Publish<'a> {
-            clock: &'a ServerClock,
-            flight: Arc<Flight>,
-            result: Option<Result<SyncReport>>,
-        }
-        impl Drop for Publish<'_> {
-            fn drop(&mut self) {
-                let result = self
-                    .result
-                    .take()
-                    .unwrap_or_else(|| Err(Error::Internal("sync panicked".into())));
-                if let Ok(mut r) = self.flight.result.lock() {
-                    *r = Some(result);
-                }
-                self.flight.done.notify_all();
-                if let Ok(mut slot) = self.clock.in_flight.lock() {
-                    *slot = None;
-                }
-            }
-        }
-        let mut publish = Publish {
-            clock: self,
-            flight,
-            result: None,
-        };
-        let result = f();
-        publish.result = Some(result.clone());
-        drop(publish);
-        result
-    }
-
     pub(crate) fn policy_state(&self) -> Result<PolicyState> {
         Ok(self.read()?.policy.clone())
     }

@@ -3,14 +3,12 @@
 use crate::error::{Error, Result};
 use crate::estimate::{DEFAULT_DRIFT_PPM, DEFAULT_MAX_SAMPLES};
 use crate::policy::SyncPolicy;
+use crate::protocol::{validate_access_token, validate_endpoint_path, HomeserverUrl};
 use crate::sample::DEFAULT_EVENT_MAX_TRANSIT_MS;
 
-/// The MSC4094 path, relative to the homeserver URL (one definition, in
-/// the transport).
-pub use crate::transport::DEFAULT_ENDPOINT_PATH;
-/// Path probed for `Date` headers when the endpoint is missing: cheap,
-/// unauthenticated, served by every homeserver.
-pub const DATE_PROBE_PATH: &str = "/_matrix/client/versions";
+/// The MSC4094 path and the `Date` probe path, relative to the homeserver
+/// URL (one definition each, in the protocol).
+pub use crate::protocol::{DATE_PROBE_PATH, DEFAULT_ENDPOINT_PATH};
 
 /// Everything a [`ServerClock`](crate::ServerClock) needs; every field but
 /// `homeserver_url` has a default.
@@ -111,6 +109,13 @@ impl ClockConfig {
 
     /// Checks every value; the error names the field and what to do.
     pub fn validate(&self) -> Result<()> {
+        self.validated_homeserver_url().map(|_| ())
+    }
+
+    /// Checks every value, as [`validate`](Self::validate), and returns the
+    /// homeserver URL parsed (`None` when it is empty): a clock keeps it so,
+    /// rather than parsing it again for every sync.
+    pub(crate) fn validated_homeserver_url(&self) -> Result<Option<HomeserverUrl>> {
         let bad = |m: String| Err(Error::InvalidConfig(m));
         if self.request_timeout_ms == 0 {
             return bad("request_timeout_ms is 0; use e.g. 10000".into());
@@ -123,7 +128,7 @@ impl ClockConfig {
         }
         // The transport's rule (it builds the request from this path), with
         // the field named as the app set it.
-        crate::transport::validate_endpoint_path(&self.endpoint_path).map_err(|e| match e {
+        validate_endpoint_path(&self.endpoint_path).map_err(|e| match e {
             Error::InvalidConfig(m) => Error::InvalidConfig(format!("endpoint_path: {m}")),
             other => other,
         })?;
@@ -169,12 +174,12 @@ impl ClockConfig {
             return bad(format!("policy has a negative or inverted value: {p:?}"));
         }
         if let Some(token) = &self.access_token {
-            crate::transport::parse::validate_access_token(token)?;
+            validate_access_token(token)?;
         }
-        if !self.homeserver_url.is_empty() {
-            crate::transport::HomeserverUrl::parse(&self.homeserver_url, self.allow_insecure_http)?;
+        if self.homeserver_url.is_empty() {
+            return Ok(None);
         }
-        Ok(())
+        HomeserverUrl::parse(&self.homeserver_url, self.allow_insecure_http).map(Some)
     }
 }
 

@@ -1,8 +1,11 @@
 //! The one error type of the crate.
 //!
 //! Every message says what went wrong and, where the caller can act, what to
-//! do. No variant ever carries the access token: transports redact it before
-//! an error is built, and messages only name URLs without credentials.
+//! do. No variant ever carries the access token: text from a server or a
+//! transport is scrubbed where it enters an error (see
+//! [`crate::protocol::redact_error`]), and messages only name URLs without
+//! credentials. A transport's failure ([`crate::transport::TransportError`])
+//! becomes an `Error` in one place, `TransportError::into_error`.
 
 /// Everything that can go wrong in mxclock.
 ///
@@ -76,10 +79,6 @@ pub enum Error {
     #[error("invalid saved state: {0}; discard it and sync again")]
     InvalidState(String),
 
-    /// A foreign callback (transport or time source) failed.
-    #[error("callback failed: {0}")]
-    Callback(String),
-
     /// A bug in mxclock: a panic was caught at the boundary.
     #[error("internal error (please report): {0}")]
     Internal(String),
@@ -87,10 +86,3 @@ pub enum Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-#[cfg(feature = "uniffi")]
-impl From<uniffi::UnexpectedUniFFICallbackError> for Error {
-    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        Error::Callback(e.reason)
-    }
-}

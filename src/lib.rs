@@ -15,7 +15,9 @@ pub mod expiry;
 #[cfg(feature = "capi")]
 pub mod ffi;
 pub mod policy;
+pub mod protocol;
 pub mod sample;
+pub mod session;
 pub mod snapshot;
 mod sync;
 pub mod time;
@@ -32,12 +34,14 @@ pub use events::{
 };
 pub use expiry::{expiry_at, Expiry, ExpiryState, ServerNow};
 pub use policy::{SyncPolicy, SyncReason};
+pub use protocol::HomeserverUrl;
 pub use sample::{Sample, SampleSource};
+pub use session::{SyncAction, SyncSession};
 pub use snapshot::{ClockListener, ClockSnapshot};
 pub use time::{FakeTimeSource, OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
 #[cfg(feature = "http")]
 pub use transport::UreqTransport;
-pub use transport::{HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport};
+pub use transport::{HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError};
 #[cfg(feature = "uniffi")]
 pub use uniffi_api::{
     mxclock_version, os_time_source, sample_from_date_header, sample_from_endpoint,

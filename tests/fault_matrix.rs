@@ -1,4 +1,4 @@
-//! The fault matrix of issue 9: every way a homeserver (or the network in
+//! The fault matrix: every way a homeserver (or the network in
 //! front of it) can misbehave, against the real `ServerClock::sync` over the
 //! built-in ureq transport and the loopback test homeserver.
 //!
@@ -124,6 +124,9 @@ mod with_http {
         SelfSignedTls,
         /// A redirect (status) to a second loopback server: another origin.
         RedirectElsewhere(u16),
+        /// A raw loopback server answering every request with these bytes
+        /// (then closing): replies the test homeserver cannot make.
+        Raw(fn() -> Vec<u8>),
     }
 
     /// What the sync must give.
@@ -166,6 +169,27 @@ mod with_http {
     fn is_out_of_range(e: &Error) -> bool {
         matches!(e, Error::TimeOutOfRange(_))
     }
+
+    /// Every byte of `s` as `%XX`: a spelling no raw-text search finds.
+    fn percent_every_byte(s: &str) -> String {
+        s.bytes().map(|b| format!("%{b:02X}")).collect()
+    }
+
+    /// A raw reply: status line, headers, body, `Connection: close`.
+    fn raw_reply(status: &str, headers: &[&str], body: &str) -> Vec<u8> {
+        let mut out = format!("HTTP/1.1 {status}\r\n");
+        for h in headers {
+            out.push_str(h);
+            out.push_str("\r\n");
+        }
+        out.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ));
+        out.into_bytes()
+    }
+
+    const UNRECOGNIZED: &str = r#"{"errcode":"M_UNRECOGNIZED","error":"Unrecognized request"}"#;
 
     fn cases() -> Vec<Case> {
         use Expect::{Err, Ok};
@@ -396,8 +420,108 @@ mod with_http {
                 }),
                 expect: Err("RateLimited default", |e| {
                     matches!(e, Error::RateLimited { retry_after_ms }
-                        if *retry_after_ms == mxclock::transport::DEFAULT_RETRY_AFTER_MS)
+                        if *retry_after_ms == mxclock::protocol::DEFAULT_RETRY_AFTER_MS)
                 }),
+            },
+            Case {
+                name: "303 to another origin",
+                target: Target::RedirectElsewhere(303),
+                expect: Err(
+                    "Http 303",
+                    |e| matches!(e, Error::Http { status: 303, message } if message.contains("not followed")),
+                ),
+            },
+            Case {
+                name: "307 to another origin",
+                target: Target::RedirectElsewhere(307),
+                expect: Err(
+                    "Http 307",
+                    |e| matches!(e, Error::Http { status: 307, message } if message.contains("not followed")),
+                ),
+            },
+            Case {
+                name: "308 to another origin",
+                target: Target::RedirectElsewhere(308),
+                expect: Err(
+                    "Http 308",
+                    |e| matches!(e, Error::Http { status: 308, message } if message.contains("not followed")),
+                ),
+            },
+            Case {
+                name: "304 Not Modified (not a redirect)",
+                target: fault(Fault::Status(304)),
+                expect: Err(
+                    "Http 304, no redirect",
+                    |e| matches!(e, Error::Http { status: 304, message } if !message.contains("redirect")),
+                ),
+            },
+            Case {
+                name: "302 to a host spelling the token",
+                target: fault(Fault::Redirect {
+                    status: 302,
+                    location: format!("https://{}.evil.example/", percent_every_byte(TOKEN)),
+                }),
+                expect: Err("Http 302", |e| matches!(e, Error::Http { status: 302, .. })),
+            },
+            Case {
+                name: "401 echoing the token %-encoded",
+                target: fault(Fault::MatrixError {
+                    status: 401,
+                    errcode: "M_UNKNOWN_TOKEN".into(),
+                    error: format!("unknown token {}", percent_every_byte(TOKEN)),
+                }),
+                expect: Err(
+                    "Http 401, redacted",
+                    |e| matches!(e, Error::Http { status: 401, message } if message.contains("M_UNKNOWN_TOKEN")),
+                ),
+            },
+            Case {
+                name: "500 echoing the token \\u-escaped",
+                target: fault(Fault::MatrixError {
+                    status: 500,
+                    errcode: "M_UNKNOWN".into(),
+                    error: format!("crashed on {}", TOKEN.replace('_', "\\u005f")),
+                }),
+                expect: Err("Http 500", |e| matches!(e, Error::Http { status: 500, .. })),
+            },
+            Case {
+                name: "second 61 in Date, no endpoint",
+                target: Target::Raw(|| {
+                    raw_reply(
+                        "404 Not Found",
+                        &["Date: Sat, 31 Dec 2016 23:59:61 GMT"],
+                        UNRECOGNIZED,
+                    )
+                }),
+                expect: Err("Protocol", is_protocol),
+            },
+            Case {
+                name: "two different Date headers",
+                target: Target::Raw(|| {
+                    raw_reply(
+                        "404 Not Found",
+                        &[
+                            "Date: Tue, 14 Nov 2023 22:13:20 GMT",
+                            "Date: Tue, 14 Nov 2023 23:13:20 GMT",
+                        ],
+                        UNRECOGNIZED,
+                    )
+                }),
+                expect: Err(
+                    "Protocol (several Date)",
+                    |e| matches!(e, Error::Protocol(m) if m.contains("several different Date")),
+                ),
+            },
+            Case {
+                name: "not HTTP at all",
+                target: Target::Raw(|| b"SSH-2.0-OpenSSH_9.2\r\n".to_vec()),
+                expect: Err("Protocol", is_protocol),
+            },
+            Case {
+                name: "status line without a reason",
+                target: Target::Raw(|| b"HTTP/1.1 200\r\nConnection: close\r\n\r\n".to_vec()),
+                // An empty 200 body, no Date: nothing to take the time from.
+                expect: Err("Protocol", is_protocol),
             },
             Case {
                 name: "500",
@@ -415,6 +539,54 @@ mod with_http {
                 expect: Err("Http 503", |e| matches!(e, Error::Http { status: 503, .. })),
             },
         ]
+    }
+
+    /// A loopback server that answers every connection with `reply()` and
+    /// closes; stops when dropped.
+    struct RawServer {
+        addr: std::net::SocketAddr,
+        stop: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl RawServer {
+        fn start(reply: fn() -> Vec<u8>) -> RawServer {
+            use std::io::{Read, Write};
+            let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let stop2 = stop.clone();
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop2.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(mut stream) = stream else { continue };
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && head.len() < 65_536 {
+                        match stream.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => break,
+                        }
+                    }
+                    let _ = stream.write_all(&reply());
+                }
+            });
+            RawServer { addr, stop }
+        }
+
+        fn base_url(&self) -> String {
+            format!("http://{}", self.addr)
+        }
+    }
+
+    impl Drop for RawServer {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::SeqCst);
+            // Wake the accept loop so that it sees the flag.
+            let _ = std::net::TcpStream::connect(self.addr);
+        }
     }
 
     fn config(url: &str) -> ClockConfig {
@@ -448,9 +620,23 @@ mod with_http {
         }
     }
 
+    /// Fails if `text` holds the token's secret part, also percent-encoded
+    /// or `\\u`-escaped, in any case.
     fn assert_no_token(what: &str, text: &str) {
+        let mut plain = text.to_owned();
+        for (spelled, byte) in "MATRIXSECRET"
+            .bytes()
+            .map(|b| (format!("%{b:02x}"), b))
+            .collect::<Vec<_>>()
+        {
+            let c = (byte as char).to_string();
+            plain = plain
+                .replace(&spelled, &c)
+                .replace(&spelled.to_uppercase(), &c);
+            plain = plain.replace(&format!("\\u{:04x}", byte), &c);
+        }
         assert!(
-            !text.contains("MATRIXSECRET"),
+            !plain.to_ascii_uppercase().contains("MATRIXSECRET"),
             "{what}: the access token leaked: {text}"
         );
     }
@@ -514,8 +700,12 @@ mod with_http {
             // A second origin for redirects: whatever it receives was carried
             // there by a redirect.
             let elsewhere = TestHomeserver::start(HomeserverConfig::default()).unwrap();
+            let raw = match &case.target {
+                Target::Raw(reply) => Some(RawServer::start(*reply)),
+                _ => None,
+            };
             let server = match &case.target {
-                Target::Refused => None,
+                Target::Refused | Target::Raw(_) => None,
                 Target::SelfSignedTls => {
                     Some(TestHomeserver::start_tls(HomeserverConfig::default()).unwrap())
                 }
@@ -538,9 +728,10 @@ mod with_http {
                     .unwrap(),
                 ),
             };
-            let url = match &server {
-                Some(s) => s.base_url(),
-                None => format!("http://127.0.0.1:{}", free_port()),
+            let url = match (&server, &raw) {
+                (Some(s), _) => s.base_url(),
+                (None, Some(r)) => r.base_url(),
+                (None, None) => format!("http://127.0.0.1:{}", free_port()),
             };
             let cfg = config(&url);
             let burst_bound = promised_burst_bound(&cfg);
@@ -588,7 +779,7 @@ mod with_http {
                     Target::Fault {
                         fault: Fault::Status(404 | 405),
                         ..
-                    }
+                    } | Target::Raw(_)
                 );
             if !date_path && took > BOUND {
                 problems.push(format!(
@@ -604,6 +795,20 @@ mod with_http {
             }
             if let Err(e) = &result {
                 assert_no_token(case.name, &format!("{e} {e:?}"));
+                // Said once: no message repeats its own words.
+                let shown = e.to_string();
+                let timeout = format!("{TIMEOUT_MS} ms");
+                for word in [
+                    "timed out",
+                    "network error:",
+                    "protocol error:",
+                    "from the homeserver:",
+                    &timeout,
+                ] {
+                    if shown.matches(word).count() > 1 {
+                        problems.push(format!("{word:?} repeated in {shown:?}"));
+                    }
+                }
             }
             assert_no_token(case.name, &format!("{clock:?}"));
             assert_no_token(case.name, &clock.export_state().unwrap());
@@ -788,8 +993,8 @@ mod with_http {
 
     /// A cache in the path serves a stale copy of the MSC4094 reply with an
     /// `Age` header (despite `Cache-Control: no-cache`). The body's time is
-    /// `Age` seconds old; the estimate must still contain the truth (DESIGN.md
-    /// section 3: add the `Age` header if a cache answered).
+    /// `Age` seconds old; the estimate must still contain the truth (a sample
+    /// adds the `Age` header when a cache answered, see `src/sample.rs`).
     #[test]
     fn stale_cached_reply_with_age_does_not_mislead() {
         install_panic_counter();
@@ -847,6 +1052,44 @@ mod with_http {
         );
         assert!(took <= bound, "{took:?}");
         assert_truth_inside("slow replies", &clock, &server);
+        assert_eq!(panics_so_far(), 0);
+    }
+
+    /// A server whose `Date` names a leap second (`23:59:60`, RFC 9110):
+    /// the sync takes it, and the estimate covers every Unix time the
+    /// server's clock can have shown during it, 23:59:59.000 to the end of
+    /// 00:00:00 (plus the time since the reply), never less.
+    #[test]
+    fn a_leap_second_date_gives_a_two_second_sample() {
+        install_panic_counter();
+        let raw = RawServer::start(|| {
+            raw_reply(
+                "404 Not Found",
+                &["Date: Sat, 31 Dec 2016 23:59:60 GMT"],
+                UNRECOGNIZED,
+            )
+        });
+        let mut cfg = config(&raw.base_url());
+        // One request: a server whose clock stands at the leap second is
+        // not a clock a burst of probes could agree with.
+        cfg.policy.date_probe_budget = 1;
+        let (clock, transport) = timed_clock(cfg);
+        let (r, _) = timed_sync(&clock);
+        let report = r.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.source, SampleSource::DateHeader);
+        assert_eq!(transport.took.lock().unwrap().len(), 1);
+        let e = clock.estimate().unwrap();
+        // 2016-12-31T23:59:59Z in Unix ms, and the end of 00:00:00.
+        let (from_ms, to_ms) = (1_483_228_799_000_i64, 1_483_228_801_000_i64);
+        let since_ms = e.boot_ms - e.newest_sample_boot_ms;
+        let (lo, hi) = (
+            e.server_now_ms - e.uncertainty_ms,
+            e.server_now_ms + e.uncertainty_ms,
+        );
+        assert!(lo <= from_ms + since_ms, "{e:?}");
+        assert!(hi >= to_ms - 1 + since_ms, "{e:?}");
+        // Two seconds wide (plus the round trip), not one.
+        assert!(e.uncertainty_ms >= 1_000, "{e:?}");
         assert_eq!(panics_so_far(), 0);
     }
 }

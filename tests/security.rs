@@ -1,12 +1,14 @@
-//! Security and robustness checks of issue 9 (DESIGN.md section 9).
+//! Security and robustness checks: the access token never shows (in any
+//! spelling) and never travels in clear text (proxies included), HTTPS
+//! unless loopback, no redirect followed, bodies capped, sane times only,
+//! URL and token rules, extreme numbers in state and events.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use mxclock::protocol::parse_server_now_body;
 use mxclock::sample::{MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS};
-use mxclock::transport::{
-    parse_server_now_body, HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError,
-};
+use mxclock::transport::{HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError};
 use mxclock::{
     ClockConfig, Error, FakeTimeSource, HomeserverUrl, Sample, SampleSource, ServerClock,
     SyncReport,
@@ -31,8 +33,8 @@ const T: i64 = 1_750_000_000_000;
 #[test]
 fn http_checks_need_the_http_feature() {
     eprintln!(
-        "SKIPPED security (real-server echo, redirects, 64 KiB cap, export after sync): \
-         built without the `http` feature"
+        "SKIPPED security (real-server echo, redirects, 64 KiB cap, export after sync, \
+         proxies): built without the `http` feature"
     );
 }
 
@@ -338,7 +340,7 @@ proptest! {
                 leaks.extend(token_leak(&token, &format!("{echo:?}: {what}"), &text));
             }
             // The request as an app's transport would log it.
-            let request = mxclock::transport::server_now_request(
+            let request = mxclock::protocol::server_now_request(
                 &mxclock::HomeserverUrl::parse("https://matrix.example.org", false).unwrap(),
                 "/_matrix/client/v3/get_server_now",
                 Some(&token),
@@ -881,4 +883,723 @@ fn extreme_numbers_in_events_give_an_outcome_or_invalid_event() {
         }
     }
     assert!(tried > 1_000, "{tried}");
+}
+
+// ---------------------------------------------------------------------------
+// Echoes of the token in another spelling: percent-encoded (either case of
+// hex), JSON-escaped, case-folded, or only a piece of it.
+// ---------------------------------------------------------------------------
+
+#[path = "support/spelling.rs"]
+mod spelling;
+
+use spelling::{json_escape_all, percent_encode, token_piece_in};
+
+/// A description of the leak, if `text` holds any 8 characters of the token
+/// in any spelling.
+fn encoded_token_leak(token: &str, what: &str, text: &str) -> Option<String> {
+    token_piece_in(token, text)
+        .map(|w| format!("{what}: the piece {w:?} of the token {token:?} shows in: {text}"))
+}
+
+/// How a [`SpellingTransport`] spells the token it echoes.
+#[derive(Clone, Copy, Debug)]
+enum Spelling {
+    PercentUpper,
+    PercentLower,
+    DoublePercent,
+    JsonEscaped,
+    Upper,
+    Lower,
+    HtmlEntities,
+    /// A 10-character piece from the middle, percent-encoded.
+    PercentPiece,
+}
+
+const SPELLINGS: [Spelling; 8] = [
+    Spelling::PercentUpper,
+    Spelling::PercentLower,
+    Spelling::DoublePercent,
+    Spelling::JsonEscaped,
+    Spelling::Upper,
+    Spelling::Lower,
+    Spelling::HtmlEntities,
+    Spelling::PercentPiece,
+];
+
+impl Spelling {
+    fn spell(self, token: &str) -> String {
+        match self {
+            Spelling::PercentUpper => percent_encode(token, false),
+            Spelling::PercentLower => percent_encode(token, true),
+            Spelling::DoublePercent => percent_encode(token, false).replace('%', "%25"),
+            Spelling::JsonEscaped => json_escape_all(token),
+            Spelling::Upper => token.to_ascii_uppercase(),
+            Spelling::Lower => token.to_ascii_lowercase(),
+            Spelling::HtmlEntities => token
+                .chars()
+                .map(|c| match c {
+                    '+' => "&#43;".to_owned(),
+                    '/' => "&#x2F;".to_owned(),
+                    '=' => "&#x3d;".to_owned(),
+                    c => c.to_string(),
+                })
+                .collect(),
+            Spelling::PercentPiece => {
+                let mid = token.len() / 2;
+                percent_encode(
+                    &token[mid.saturating_sub(5)..(mid + 5).min(token.len())],
+                    false,
+                )
+            }
+        }
+    }
+}
+
+/// Where a [`SpellingTransport`] puts the echo.
+#[derive(Clone, Copy, Debug)]
+enum EchoPlace {
+    /// The `error` of a 401 Matrix error, as raw body bytes.
+    MatrixError401,
+    /// The `error` of a 500.
+    MatrixError500,
+    /// A redirect's `Location` query.
+    LocationQuery,
+    /// A redirect's `Location` host.
+    LocationHost,
+    /// A foreign transport's network error text.
+    NetworkError,
+    /// A foreign transport's timeout text.
+    TimeoutError,
+    /// The `Date` header of a 404.
+    DateHeader,
+}
+
+const ECHO_PLACES: [EchoPlace; 7] = [
+    EchoPlace::MatrixError401,
+    EchoPlace::MatrixError500,
+    EchoPlace::LocationQuery,
+    EchoPlace::LocationHost,
+    EchoPlace::NetworkError,
+    EchoPlace::TimeoutError,
+    EchoPlace::DateHeader,
+];
+
+/// A foreign transport that echoes the token in one spelling, in one place.
+struct SpellingTransport {
+    spelling: Spelling,
+    place: EchoPlace,
+}
+
+impl HttpTransport for SpellingTransport {
+    fn get(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let auth = request.header("Authorization").unwrap_or("").to_owned();
+        let token = auth.strip_prefix("Bearer ").unwrap_or(&auth);
+        let echo = self.spelling.spell(token);
+        let date = HttpHeader::new("Date", "Tue, 24 Nov 2026 07:20:51 GMT");
+        let reply = |status: u16, headers: Vec<HttpHeader>, body: String| {
+            Ok(HttpResponse {
+                status,
+                headers,
+                body: body.into_bytes(),
+            })
+        };
+        let redirect = |location: String| {
+            reply(
+                302,
+                vec![date.clone(), HttpHeader::new("Location", location)],
+                String::new(),
+            )
+        };
+        match self.place {
+            EchoPlace::MatrixError401 => reply(
+                401,
+                vec![date.clone()],
+                format!(r#"{{"errcode":"M_UNKNOWN_TOKEN","error":"unknown token {echo}"}}"#),
+            ),
+            EchoPlace::MatrixError500 => reply(
+                500,
+                vec![date.clone()],
+                format!(r#"{{"errcode":"M_UNKNOWN","error":"crashed on {echo}"}}"#),
+            ),
+            EchoPlace::LocationQuery => redirect(format!(
+                "https://elsewhere.example/login?access_token={echo}"
+            )),
+            EchoPlace::LocationHost => redirect(format!("https://{echo}.elsewhere.example/")),
+            EchoPlace::NetworkError => Err(TransportError::Network {
+                reason: format!("okhttp: unexpected end of stream, request was {echo}"),
+            }),
+            EchoPlace::TimeoutError => Err(TransportError::Timeout {
+                reason: format!("URLSession timed out for {echo}"),
+            }),
+            EchoPlace::DateHeader => reply(
+                404,
+                vec![HttpHeader::new("Date", echo)],
+                r#"{"errcode":"M_UNRECOGNIZED","error":"Unrecognized request"}"#.into(),
+            ),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Whatever spelling a server or a foreign transport echoes the token in,
+    /// no output holds 8 characters of it.
+    #[test]
+    fn token_in_any_spelling_never_in_any_output(
+        token in prop_oneof![
+            "syt\\+[a-z0-9]{6}/[a-z0-9]{6}\\+[A-Za-z0-9+/]{8,30}={0,2}",
+            "[A-Za-z0-9._~+/-]{16,60}={0,2}",
+        ]
+    ) {
+        let mut config = ClockConfig::new("https://matrix.example.org");
+        config.access_token = Some(token.clone());
+        let mut leaks = Vec::new();
+        for spelling in SPELLINGS {
+            for place in ECHO_PLACES {
+                let clock = ServerClock::with_sources(
+                    config.clone(),
+                    None,
+                    Some(Arc::new(SpellingTransport { spelling, place })),
+                )
+                .unwrap();
+                let result = clock.sync();
+                for (what, text) in all_outputs(&clock, &result) {
+                    let what = format!("{spelling:?} in {place:?}: {what}");
+                    leaks.extend(encoded_token_leak(&token, &what, &text));
+                }
+            }
+        }
+        prop_assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
+    }
+}
+
+/// The report's case: a token with `+` and `/`, echoed URL-encoded in a
+/// Matrix error text. Every run between the `%XX` escapes is shorter than 8
+/// characters, so a scrubber looking for raw pieces misses all of them.
+#[test]
+fn percent_encoded_echo_of_the_token_is_redacted() {
+    let token = "syt+a1b2c3/d4e5f6+g7h8i9j0k1l2==";
+    let mut config = ClockConfig::new("https://matrix.example.org");
+    config.access_token = Some(token.into());
+    for place in [EchoPlace::MatrixError401, EchoPlace::LocationHost] {
+        let clock = ServerClock::with_sources(
+            config.clone(),
+            None,
+            Some(Arc::new(SpellingTransport {
+                spelling: Spelling::PercentUpper,
+                place,
+            })),
+        )
+        .unwrap();
+        let result = clock.sync();
+        let e = result.as_ref().unwrap_err().to_string();
+        if let Some(leak) = encoded_token_leak(token, &format!("{place:?}"), &e) {
+            panic!("{leak}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Dot segments, also percent-encoded, in the homeserver URL and the endpoint
+// path.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn percent_encoded_dot_segments_are_refused() {
+    let segments = [
+        "..", ".", "%2e%2e", "%2E%2E", "%2e.", ".%2E", "%2E", "%2e", "%2E.", "%2e%2E",
+    ];
+    for seg in segments {
+        for url in [
+            format!("https://matrix.example.org/{seg}/x"),
+            format!("https://matrix.example.org/a/{seg}"),
+            format!("https://matrix.example.org/a/{seg}/"),
+        ] {
+            match HomeserverUrl::parse(&url, false) {
+                Err(Error::InvalidConfig(m)) => {
+                    assert!(m.contains("segment"), "{url}: {m}")
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+            let config = ClockConfig::new(&url);
+            assert!(
+                matches!(config.validate(), Err(Error::InvalidConfig(_))),
+                "{url}"
+            );
+        }
+        for path in [
+            format!("/_matrix/{seg}/client/v3/get_server_now"),
+            format!("/{seg}/get_server_now"),
+            format!("/_matrix/client/{seg}"),
+        ] {
+            let mut config = ClockConfig::new("https://matrix.example.org");
+            config.endpoint_path = path.clone();
+            match config.validate() {
+                Err(Error::InvalidConfig(m)) => {
+                    assert!(m.contains("endpoint_path"), "{path}: {m}")
+                }
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+    }
+    // Dots inside a segment are ordinary characters.
+    for ok in ["/a..b/x", "/.well-known/x", "/a%2e%2eb", "/v1.2/x"] {
+        let url = format!("https://matrix.example.org{ok}");
+        assert!(HomeserverUrl::parse(&url, false).is_ok(), "{url}");
+        let mut config = ClockConfig::new("https://matrix.example.org");
+        config.endpoint_path = ok.into();
+        assert!(config.validate().is_ok(), "{ok}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Access tokens: at most 4 KiB of visible ASCII.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn huge_tokens_are_refused_with_a_clear_error() {
+    for len in [4_097, 65_536, 1_000_000] {
+        let token = "a".repeat(len);
+        let mut config = ClockConfig::new("https://matrix.example.org");
+        config.access_token = Some(token.clone());
+        match ServerClock::new(config) {
+            Err(Error::InvalidConfig(m)) => {
+                assert!(m.contains("4096"), "{len}: {m}");
+                assert!(m.contains(&len.to_string()), "{len}: {m}");
+                assert!(m.len() < 400, "{len}: the message is {} bytes", m.len());
+            }
+            other => panic!("{len}: {other:?}"),
+        }
+    }
+    let mut config = ClockConfig::new("https://matrix.example.org");
+    config.access_token = Some("a".repeat(4_096));
+    assert!(ServerClock::new(config).is_ok());
+}
+
+// ---------------------------------------------------------------------------
+// A leap second in a Date header.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_leap_second_date_is_accepted() {
+    // 2016-12-31T23:59:60Z, the last leap second so far; 23:59:59 is
+    // 1_483_228_799 in Unix time.
+    for v in [
+        "Sat, 31 Dec 2016 23:59:60 GMT",
+        "Saturday, 31-Dec-16 23:59:60 GMT",
+        "Sat Dec 31 23:59:60 2016",
+    ] {
+        let r = mxclock::protocol::parse_date_header(v);
+        assert!(r.is_ok(), "{v}: {r:?}");
+    }
+    // Second 61 does not exist.
+    assert!(mxclock::protocol::parse_date_header("Sat, 31 Dec 2016 23:59:61 GMT").is_err());
+}
+
+// ---------------------------------------------------------------------------
+// Proxies from the environment. A request that carries the token never goes
+// through a proxy in clear text: plain `http://` (loopback, or opted in)
+// connects directly whatever HTTP_PROXY/HTTPS_PROXY/ALL_PROXY/NO_PROXY say;
+// `https://` to a loopback host connects directly too (a proxy's loopback is
+// not ours); `https://` elsewhere may use the proxy, as a CONNECT tunnel
+// that carries TLS end to end.
+// ---------------------------------------------------------------------------
+
+/// What a [`LoggingProxy`] does with a request.
+#[cfg(feature = "http")]
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum ProxyMode {
+    /// Tunnels CONNECT to `tunnel_to` (or to the requested loopback
+    /// address), logging what the client sends.
+    Tunnel,
+    /// Answers every request itself, one hour ahead of the truth (and,
+    /// after a CONNECT, in clear text where TLS is expected).
+    Forge,
+}
+
+/// A loopback HTTP proxy (CONNECT and absolute-form requests) that logs
+/// every byte clients send it.
+#[cfg(feature = "http")]
+struct LoggingProxy {
+    addr: std::net::SocketAddr,
+    log: Arc<std::sync::Mutex<Vec<u8>>>,
+    connections: Arc<AtomicUsize>,
+}
+
+#[cfg(feature = "http")]
+impl LoggingProxy {
+    fn start(mode: ProxyMode, tunnel_to: Option<std::net::SocketAddr>) -> LoggingProxy {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (log2, connections2) = (log.clone(), connections.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                connections2.fetch_add(1, Ordering::SeqCst);
+                let log = log2.clone();
+                std::thread::spawn(move || proxy_connection(stream, mode, tunnel_to, &log));
+            }
+        });
+        LoggingProxy {
+            addr,
+            log,
+            connections,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn log(&self) -> Vec<u8> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// One hour ahead of this machine's clock: what a forging proxy claims.
+#[cfg(feature = "http")]
+const FORGED_AHEAD_MS: i64 = 3_600_000;
+
+#[cfg(feature = "http")]
+fn forged_reply() -> Vec<u8> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let forged_ms = now_ms + FORGED_AHEAD_MS;
+    let body = format!("{{\"server_now\": {forged_ms}}}");
+    format!(
+        "HTTP/1.1 200 OK\r\nDate: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        mxclock_test_homeserver::imf_fixdate(forged_ms / 1000),
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[cfg(feature = "http")]
+fn read_until_blank_line(
+    stream: &mut std::net::TcpStream,
+    log: &std::sync::Mutex<Vec<u8>>,
+) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    log.lock().unwrap().extend_from_slice(&head);
+    head
+}
+
+#[cfg(feature = "http")]
+fn proxy_connection(
+    mut client: std::net::TcpStream,
+    mode: ProxyMode,
+    tunnel_to: Option<std::net::SocketAddr>,
+    log: &Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let head = read_until_blank_line(&mut client, log);
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let Some(target) = head
+        .strip_prefix("CONNECT ")
+        .and_then(|r| r.split(' ').next())
+    else {
+        // An absolute-form request: plain HTTP through the proxy.
+        let _ = client.write_all(&forged_reply());
+        return;
+    };
+    let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+    if mode == ProxyMode::Forge {
+        // Whatever comes next (a request in clear text, or a TLS hello),
+        // answer it with a forged time.
+        let mut first = [0u8; 4096];
+        if let Ok(n) = client.read(&mut first) {
+            log.lock().unwrap().extend_from_slice(&first[..n]);
+        }
+        let _ = client.write_all(&forged_reply());
+        return;
+    }
+    let upstream_addr = match tunnel_to {
+        Some(a) => a,
+        None => match target.parse::<std::net::SocketAddr>() {
+            Ok(a) if a.ip().is_loopback() => a,
+            _ => return,
+        },
+    };
+    let Ok(upstream) = std::net::TcpStream::connect(upstream_addr) else {
+        return;
+    };
+    let mut up_write = upstream.try_clone().unwrap();
+    let mut down_read = upstream;
+    let mut client_write = client.try_clone().unwrap();
+    let down = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut down_read, &mut client_write);
+    });
+    let mut buf = [0u8; 4096];
+    loop {
+        match client.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                log.lock().unwrap().extend_from_slice(&buf[..n]);
+                if up_write.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = up_write.shutdown(std::net::Shutdown::Both);
+    let _ = down.join();
+}
+
+/// The proxy variables, every spelling: each child starts with none of them.
+#[cfg(feature = "http")]
+const PROXY_VARIABLES: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// (target, opt into insecure http, a proxy may be used for it): plain
+/// HTTP to loopback by IPv4, name and IPv6, plain HTTP opted into for a
+/// non-loopback address, HTTPS to loopback, HTTPS to a non-loopback address.
+#[cfg(feature = "http")]
+fn proxy_targets(plain: &TestHomeserver, tls: &TestHomeserver) -> Vec<(String, bool, bool)> {
+    let (p, t) = (plain.port(), tls.port());
+    let mut targets = vec![
+        (format!("http://127.0.0.1:{p}"), false, false),
+        (format!("http://localhost:{p}"), false, false),
+        // 0.0.0.0 is not loopback by mxclock's rule (so plain HTTP needs the
+        // opt-in) but Linux connects it to this machine: a non-loopback
+        // target that still never leaves the machine.
+        (format!("http://0.0.0.0:{p}"), true, false),
+        (format!("https://127.0.0.1:{t}"), false, false),
+        (format!("https://0.0.0.0:{t}"), false, true),
+    ];
+    if TcpListener::bind("[::1]:0").is_ok() {
+        // The test homeserver listens on 127.0.0.1 only: [::1] is refused,
+        // which is fine: only what the proxy sees matters here.
+        targets.push((format!("http://[::1]:{p}"), false, false));
+    }
+    targets
+}
+
+/// What went wrong in one proxy combination: `result` is `ok OFFSET
+/// UNCERTAINTY` or `err MESSAGE` (see [`sync_outcome`]).
+#[cfg(feature = "http")]
+fn proxy_problems(
+    proxy: &LoggingProxy,
+    mode: ProxyMode,
+    may_use: bool,
+    target: &str,
+    result: &str,
+) -> Vec<String> {
+    let log = proxy.log();
+    let seen = String::from_utf8_lossy(&log);
+    let mut problems = Vec::new();
+    if seen.contains("PROXYSECRET") {
+        problems.push(format!("the proxy saw the token: {seen:?}"));
+    }
+    let used = proxy.connections.load(Ordering::SeqCst) > 0;
+    if used && !may_use {
+        problems.push(format!("went through the proxy: {seen:?}"));
+    }
+    if may_use && !used {
+        problems.push("https did not use the proxy".into());
+    }
+    if used && !seen.starts_with("CONNECT ") {
+        problems.push(format!("not a CONNECT tunnel: {seen:?}"));
+    }
+    // Inside an honest tunnel, the first byte is a TLS handshake record.
+    let after_head = log.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    if used && mode == ProxyMode::Tunnel && after_head.and_then(|i| log.get(i)) != Some(&0x16) {
+        problems.push(format!("no TLS inside the tunnel: {seen:?}"));
+    }
+    match result.split(' ').collect::<Vec<_>>()[..] {
+        ["ok", offset, uncertainty] => {
+            let offset: i64 = offset.parse().unwrap();
+            let uncertainty: i64 = uncertainty.parse().unwrap();
+            // The test homeserver runs on this machine's clock.
+            if offset.abs() > uncertainty + 5 {
+                problems.push(format!(
+                    "offset {offset} ms ± {uncertainty}: the time was set by the proxy"
+                ));
+            }
+            if target.starts_with("https") {
+                problems.push("an https sync with a self-signed certificate succeeded".into());
+            }
+        }
+        ["err", ..] if target.starts_with("https") || target.contains("[::1]") => {}
+        _ => problems.push(format!("unexpected outcome {result:?}")),
+    }
+    problems
+}
+
+/// The outcome of one sync, one line for [`proxy_problems`].
+#[cfg(feature = "http")]
+fn sync_outcome(clock: Result<Arc<ServerClock>, Error>) -> String {
+    match clock.and_then(|c| c.sync()) {
+        Ok(r) => format!("ok {} {}", r.estimate.offset_ms, r.estimate.uncertainty_ms),
+        Err(e) => format!("err {e}").replace('\n', " "),
+    }
+}
+
+#[cfg(feature = "http")]
+const PROXY_TOKEN: &str = "syt_cHJveHk_PROXYSECRET_Zq81";
+
+/// The child side of [`proxies_from_the_environment`]: a sync with the
+/// default transport (which reads the environment when it is built), its
+/// outcome printed on one line for the parent.
+#[cfg(feature = "http")]
+fn proxy_child(url: &str) {
+    let mut config = ClockConfig::new(url);
+    config.access_token = Some(PROXY_TOKEN.into());
+    config.allow_insecure_http = std::env::var("MXCLOCK_PROXY_CHILD_INSECURE").is_ok();
+    config.request_timeout_ms = 3_000;
+    println!(
+        "PROXY-CHILD-RESULT {}",
+        sync_outcome(ServerClock::new(config))
+    );
+}
+
+/// Every combination of proxy variable (each spelling), NO_PROXY, proxy
+/// behaviour (an honest tunnel, a forger) and target against a loopback
+/// proxy that logs what it receives: it never sees the token in clear
+/// text, a forging proxy never sets the time, plain HTTP and loopback never
+/// use it, and `https://` elsewhere does, as a CONNECT tunnel with TLS
+/// inside (unless NO_PROXY names the host).
+///
+/// Each combination runs in a child process (this test binary, re-run on
+/// this test alone) because the environment is per process.
+#[cfg(feature = "http")]
+#[test]
+fn proxies_from_the_environment() {
+    if let Ok(url) = std::env::var("MXCLOCK_PROXY_CHILD_URL") {
+        return proxy_child(&url);
+    }
+    let plain = TestHomeserver::start(HomeserverConfig::default()).unwrap();
+    let tls = TestHomeserver::start_tls(HomeserverConfig::default()).unwrap();
+    let targets = proxy_targets(&plain, &tls);
+    let variables = PROXY_VARIABLES
+        .iter()
+        .filter(|v| !v.ends_with("no_proxy") && **v != "NO_PROXY");
+    let no_proxies = [None, Some("example.org"), Some("0.0.0.0")];
+    let mut failures = Vec::new();
+    let mut combinations = 0;
+    for mode in [ProxyMode::Tunnel, ProxyMode::Forge] {
+        for variable in variables.clone() {
+            for no_proxy in no_proxies {
+                for (target, insecure, proxiable) in &targets {
+                    let proxy = LoggingProxy::start(mode, Some(tls.addr()));
+                    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+                    child.args([
+                        "--exact",
+                        "proxies_from_the_environment",
+                        "--nocapture",
+                        "--test-threads=1",
+                    ]);
+                    for v in PROXY_VARIABLES {
+                        child.env_remove(v);
+                    }
+                    child
+                        .env(variable, proxy.url())
+                        .env("MXCLOCK_PROXY_CHILD_URL", target);
+                    if let Some(n) = no_proxy {
+                        child.env("NO_PROXY", n);
+                    }
+                    if *insecure {
+                        child.env("MXCLOCK_PROXY_CHILD_INSECURE", "1");
+                    }
+                    let out = child.output().unwrap();
+                    let stdout = String::from_utf8_lossy(&out.stdout);
+                    let result = stdout
+                        .lines()
+                        .find_map(|l| l.split_once("PROXY-CHILD-RESULT ").map(|(_, r)| r))
+                        .unwrap_or("missing")
+                        .to_owned();
+                    combinations += 1;
+                    let may_use = *proxiable && no_proxy != Some("0.0.0.0");
+                    let mut problems = proxy_problems(&proxy, mode, may_use, target, &result);
+                    if result == "missing" {
+                        problems.push(format!("stderr: {}", String::from_utf8_lossy(&out.stderr)));
+                    }
+                    if !problems.is_empty() {
+                        failures.push(format!(
+                            "{mode:?} {variable} NO_PROXY={no_proxy:?} {target}: {}",
+                            problems.join("; ")
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{combinations} environment proxy combinations, {} failed",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {combinations} combinations failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(plain.request_count().total > 0);
+}
+
+/// The same matrix with the proxy given by the app, in process
+/// (`UreqTransport::with_proxy`), and with `UreqTransport::direct()`, which
+/// never uses one.
+#[cfg(feature = "http")]
+#[test]
+fn proxies_configured_by_the_app() {
+    let plain = TestHomeserver::start(HomeserverConfig::default()).unwrap();
+    let tls = TestHomeserver::start_tls(HomeserverConfig::default()).unwrap();
+    let mut failures = Vec::new();
+    let mut combinations = 0;
+    for mode in [ProxyMode::Tunnel, ProxyMode::Forge] {
+        for configured in [true, false] {
+            for (target, insecure, proxiable) in proxy_targets(&plain, &tls) {
+                let proxy = LoggingProxy::start(mode, Some(tls.addr()));
+                let transport = if configured {
+                    UreqTransport::with_proxy(&proxy.url()).unwrap()
+                } else {
+                    UreqTransport::direct()
+                };
+                let mut config = ClockConfig::new(&target);
+                config.access_token = Some(PROXY_TOKEN.into());
+                config.allow_insecure_http = insecure;
+                config.request_timeout_ms = 3_000;
+                let clock = ServerClock::with_sources(config, None, Some(Arc::new(transport)));
+                let result = sync_outcome(clock);
+                combinations += 1;
+                let may_use = proxiable && configured;
+                let problems = proxy_problems(&proxy, mode, may_use, &target, &result);
+                if !problems.is_empty() {
+                    failures.push(format!(
+                        "{mode:?} configured={configured} {target}: {}",
+                        problems.join("; ")
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{combinations} app-configured proxy combinations, {} failed",
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

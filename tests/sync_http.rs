@@ -249,3 +249,170 @@ fn config_errors_at_construction() {
     c.allow_insecure_http = true;
     assert!(ServerClock::new(c).is_ok());
 }
+
+/// A real nginx (path in `MXCLOCK_NGINX`) as a reverse proxy on a free
+/// loopback port in front of `upstream_port`, with its files in a directory
+/// of its own under the target dir. Stopped (by its pid) when dropped.
+struct Nginx {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Nginx {
+    fn start(upstream_port: u16) -> Nginx {
+        let binary = std::env::var("MXCLOCK_NGINX").expect(
+            "MXCLOCK_NGINX (path of an nginx binary) is not set: run scripts/test-nginx.sh",
+        );
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let exe = std::env::current_exe().expect("test executable path");
+        let dir = exe
+            .parent()
+            .and_then(std::path::Path::parent)
+            .expect("<target>/<profile>")
+            .join(format!("nginx-test-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
+        let p = dir.display();
+        // nginx's own Date header is the point: nothing here passes the
+        // upstream's through (nginx drops it by default).
+        let conf = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {p}/nginx.pid;\n\
+             error_log {p}/error.log;\nevents {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {p}/tmp/body;\n\
+               proxy_temp_path {p}/tmp/proxy;\n  fastcgi_temp_path {p}/tmp/fastcgi;\n\
+               uwsgi_temp_path {p}/tmp/uwsgi;\n  scgi_temp_path {p}/tmp/scgi;\n\
+               server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
+                 proxy_pass http://127.0.0.1:{upstream_port};\n      proxy_http_version 1.1;\n\
+                 proxy_set_header Connection \"\";\n    }}\n  }}\n}}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = std::process::Command::new(&binary)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .args(["-e", "stderr"])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {binary}: {e}"));
+        let mut nginx = Nginx { child, port, dir };
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = nginx.child.try_wait() {
+                panic!(
+                    "nginx exited ({status}): {}",
+                    std::fs::read_to_string(nginx.dir.join("error.log")).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "nginx did not listen on {port}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        nginx
+    }
+
+    fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The mxclock CLI (`<target>/<profile>/examples/mxclock`, built by
+/// scripts/test-nginx.sh) run as `mxclock sync <url> [more]`: its stdout.
+fn cli_sync(url: &str, more: &[&str]) -> String {
+    let exe = std::env::current_exe().expect("test executable path");
+    let bin = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("<target>/<profile>")
+        .join("examples")
+        .join("mxclock");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --example mxclock` (scripts/test-nginx.sh does)",
+        bin.display()
+    );
+    let out = std::process::Command::new(&bin)
+        .args(["sync", url])
+        .args(more)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the mxclock CLI");
+    assert!(
+        out.status.success(),
+        "mxclock sync: {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// nginx in front of a homeserver whose clock is two hours ahead: nginx
+/// writes `Date` from its own (the machine's) clock, the endpoint's body
+/// comes from the homeserver's. The sync report and the CLI say so; the
+/// estimate follows the body. With both on one clock, nothing is reported.
+#[test]
+#[ignore = "needs nginx: run scripts/test-nginx.sh"]
+fn a_reverse_proxy_with_another_clock_is_reported() {
+    const SKEW_MS: f64 = 7_200_000.0;
+    let skewed = start(SKEW_MS, 1.0, 1.0, true);
+    let proxy = Nginx::start(skewed.port());
+    let clock = ServerClock::new(ClockConfig::new(&proxy.base_url())).unwrap();
+    let report = clock.sync().unwrap();
+    assert_eq!(report.source, SampleSource::Endpoint);
+    let gap = report
+        .date_disagreement_ms
+        .expect("nginx's Date an hour off the body must be reported");
+    // The Date interval is a second wide plus the round trip.
+    let rtt = report.min_rtt_ms.unwrap();
+    assert!(
+        gap <= -7_200_000 + 1_000 + rtt + 2 && gap >= -7_200_000 - 2,
+        "gap {gap} ms for a skew of -{SKEW_MS} ms (rtt {rtt})"
+    );
+    let (err, u) = measure(&clock, &skewed);
+    assert!(
+        err.abs() <= u as f64 + 1.0,
+        "error {err} > {u}: the body must win"
+    );
+    eprintln!("nginx in front of a homeserver 2 h ahead: Date disagreement {gap} ms, estimate error {err:.1} ± {u} ms");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&cli_sync(&proxy.base_url(), &["--json"])).unwrap();
+    let cli_gap = json["date_disagreement_ms"]
+        .as_i64()
+        .expect("date_disagreement_ms in the CLI's JSON");
+    assert!((cli_gap - gap).abs() <= 1_000, "CLI {cli_gap} vs {gap}");
+    let text = cli_sync(&proxy.base_url(), &[]);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("date header"))
+        .unwrap_or_else(|| panic!("no Date line in the CLI output:\n{text}"));
+    assert!(
+        line.contains("ms off the endpoint's time") && line.contains("proxy"),
+        "{line}"
+    );
+    eprintln!("CLI: {line}");
+
+    // The same proxy in front of a homeserver on the machine's clock.
+    let same = start(0.0, 1.0, 1.0, true);
+    let proxy = Nginx::start(same.port());
+    for _ in 0..3 {
+        let clock = ServerClock::new(ClockConfig::new(&proxy.base_url())).unwrap();
+        let report = clock.sync().unwrap();
+        assert_eq!(report.date_disagreement_ms, None, "{report:?}");
+    }
+    let text = cli_sync(&proxy.base_url(), &[]);
+    assert!(!text.contains("date header"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&cli_sync(&proxy.base_url(), &["--json"])).unwrap();
+    assert!(json["date_disagreement_ms"].is_null(), "{json}");
+}

@@ -1,13 +1,13 @@
-//! Property tests of the pure transport parsers: arbitrary input gives a
+//! Property tests of the pure protocol parsers: arbitrary input gives a
 //! value or a typed error, never a panic, and what is accepted is coherent.
 
-use mxclock::sample::{MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS};
-use mxclock::transport::{
+use mxclock::protocol::{
     is_endpoint_unsupported, matrix_error, parse_age_header, parse_date_header,
     parse_server_now_body, response_date, response_to_error, retry_after_ms, server_now_request,
-    validate_endpoint_path, HomeserverUrl, HttpHeader, HttpResponse, DEFAULT_ENDPOINT_PATH,
-    MAX_RETRY_AFTER_MS,
+    validate_endpoint_path, HomeserverUrl, DEFAULT_ENDPOINT_PATH, MAX_RETRY_AFTER_MS,
 };
+use mxclock::sample::{MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS};
+use mxclock::transport::{HttpHeader, HttpResponse};
 use mxclock::Error;
 use proptest::prelude::*;
 
@@ -40,6 +40,11 @@ proptest! {
                 // No credentials, query, fragment or whitespace survive.
                 prop_assert!(!url.origin().contains('@'));
                 prop_assert!(!norm.contains(['?', '#', ' ', '\\']));
+                // No dot segment, in any spelling.
+                for segment in url.base_path().split('/').skip(1) {
+                    let lower = segment.to_ascii_lowercase().replace("%2e", ".");
+                    prop_assert!(lower != "." && lower != "..", "{}", norm);
+                }
                 let joined = url.join(DEFAULT_ENDPOINT_PATH);
                 let after_scheme = &joined[joined.find("://").unwrap() + 3..];
                 prop_assert!(!after_scheme.contains("//"), "{}", joined);
@@ -53,6 +58,24 @@ proptest! {
         if let Err(e) = validate_endpoint_path(&s) {
             prop_assert!(matches!(e, Error::InvalidConfig(_)));
         }
+    }
+
+    /// Any spelling of a dot segment, anywhere in a path, is refused; the
+    /// same path without it is fine.
+    #[test]
+    fn dot_segments_are_refused_in_any_spelling(
+        dots in "(\\.|%2[eE]){1,2}",
+        before in "(/[a-z0-9_]{1,6}){0,3}",
+        after in "(/[a-z0-9_]{1,6}){0,3}",
+    ) {
+        let path = format!("{before}/{dots}{after}");
+        prop_assert!(validate_endpoint_path(&path).is_err(), "{}", path);
+        let url = format!("https://h.example{path}");
+        prop_assert!(HomeserverUrl::parse(&url, false).is_err(), "{}", url);
+        let clean = format!("{before}/x{dots}{after}");
+        prop_assert!(validate_endpoint_path(&clean).is_ok(), "{}", clean);
+        let url = format!("https://h.example{clean}");
+        prop_assert!(HomeserverUrl::parse(&url, false).is_ok(), "{}", url);
     }
 
     #[test]
@@ -81,7 +104,10 @@ proptest! {
     }
 
     #[test]
-    fn date_and_age_headers_never_panic(s in any::<String>()) {
+    fn date_and_age_headers_never_panic(s in prop_oneof![
+        any::<String>(),
+        "[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT",
+    ]) {
         if let Err(e) = parse_date_header(&s) {
             prop_assert!(matches!(e, Error::Protocol(_)));
         }
@@ -95,7 +121,26 @@ proptest! {
     fn http_dates_round_trip(secs in 0u64..253_402_300_799) {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
         let text = httpdate::fmt_http_date(t);
-        prop_assert_eq!(parse_date_header(&text).unwrap(), secs as i64);
+        let date = parse_date_header(&text).unwrap();
+        prop_assert_eq!(date.unix_s(), secs as i64);
+        prop_assert!(!date.is_leap_second());
+    }
+
+    /// Second 60 at the end of any day is that day's leap second: it reads
+    /// as 23:59:59 and spans two seconds.
+    #[test]
+    fn leap_seconds_at_the_end_of_any_day(day in 0u64..2_900_000) {
+        let secs = day * 86_400 + 86_399;
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        let text = httpdate::fmt_http_date(t);
+        prop_assert!(text.contains(" 23:59:59 "), "{}", text);
+        let leap = parse_date_header(&text.replace(" 23:59:59 ", " 23:59:60 ")).unwrap();
+        prop_assert!(leap.is_leap_second());
+        prop_assert_eq!(leap.unix_s(), secs as i64);
+        prop_assert_eq!(leap.span_ms(), 2_000);
+        // Any other time of day with second 60 is not a date.
+        let not_leap = text.replace(" 23:59:59 ", " 23:58:60 ");
+        prop_assert!(parse_date_header(&not_leap).is_err());
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! The access token never appears in any `Debug`, `Display` or error output
-//! of the transport layer, whatever the token looks like.
+//! of the protocol and transport layers, whatever the token looks like and
+//! in whatever spelling a server or a foreign transport echoes it:
+//! percent-encoded (either case of hex, doubled), JSON-escaped, HTML
+//! character references, case-folded, or a piece of 8 characters or more.
 
-use mxclock::transport::{
+use mxclock::protocol::{
     redact_error, response_to_error, server_now_request, validate_access_token, HomeserverUrl,
-    HttpHeader, HttpRequest, HttpResponse, DEFAULT_ENDPOINT_PATH,
+    DEFAULT_ENDPOINT_PATH, MAX_ACCESS_TOKEN_BYTES,
 };
+use mxclock::transport::{HttpHeader, HttpRequest, HttpResponse, TransportError};
 use mxclock::Error;
 use proptest::prelude::*;
 
@@ -29,44 +33,87 @@ fn homeserver() -> HomeserverUrl {
     HomeserverUrl::parse("https://matrix.example.org", false).unwrap()
 }
 
+#[path = "support/spelling.rs"]
+mod spelling;
+
+use spelling::{json_escape_all, percent_encode, token_piece_in};
+
+/// Fails when `shown` holds 8 characters of the token in any spelling.
 fn assert_hidden(shown: &str, token: &str) -> Result<(), TestCaseError> {
-    prop_assert!(!shown.contains(token), "token leaked in {}", shown);
+    if let Some(piece) = token_piece_in(token, shown) {
+        prop_assert!(
+            false,
+            "the piece {:?} of the token leaked in {}",
+            piece,
+            shown
+        );
+    }
     Ok(())
 }
 
-/// Responses a server might send, some echoing the token back.
-fn responses(token: &str) -> Vec<HttpResponse> {
-    let echo = format!(r#"{{"errcode":"M_FORBIDDEN","error":"token {token} is not allowed"}}"#);
-    // JSON may escape `/` as `\/`; the decoded text is the token again.
-    let escaped = format!(
-        r#"{{"errcode":"M_UNKNOWN","error":"bad {}"}}"#,
-        token.replace('/', "\\/")
-    );
-    let statuses = [
-        301, 302, 307, 400, 401, 403, 404, 405, 418, 429, 500, 502, 503,
-    ];
-    let bodies = [
-        String::new(),
-        r#"{"errcode":"M_UNKNOWN_TOKEN","error":"Invalid access token passed."}"#.to_owned(),
-        r#"{"errcode":"M_UNRECOGNIZED","error":"Unrecognized request"}"#.to_owned(),
-        echo,
-        escaped,
-        format!("<html>{token}</html>"),
-    ];
-    let mut out = Vec::new();
-    for status in statuses {
-        for body in &bodies {
-            out.push(HttpResponse {
-                status,
-                headers: vec![
-                    HttpHeader::new("Location", format!("https://evil.example/?t={token}")),
-                    HttpHeader::new("Retry-After", "3"),
-                ],
-                body: body.clone().into_bytes(),
-            });
-        }
+/// The spellings a server or a transport might echo the token in.
+fn spellings(token: &str) -> Vec<String> {
+    let pct = |upper: bool| percent_encode(token, !upper);
+    let every_byte: String = token.bytes().map(|b| format!("%{b:02x}")).collect();
+    let json = json_escape_all(token);
+    let html: String = token
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                format!("&#{};", c as u32)
+            }
+        })
+        .collect();
+    let mid = token.len() / 2;
+    let piece = &token[mid.saturating_sub(5)..(mid + 5).min(token.len())];
+    vec![
+        token.to_owned(),
+        pct(true),
+        pct(false),
+        pct(true).replace('%', "%25"),
+        every_byte,
+        json,
+        html,
+        token.to_ascii_uppercase(),
+        token.to_ascii_lowercase(),
+        format!("Bearer {}", pct(true)),
+        piece.to_owned(),
+        piece
+            .replace('+', "%2B")
+            .replace('/', "%2f")
+            .replace('=', "%3D"),
+    ]
+}
+
+const STATUSES: [u16; 14] = [
+    301, 302, 304, 307, 400, 401, 403, 404, 405, 418, 429, 500, 502, 503,
+];
+
+/// A response a server might send, echoing the token (spelled `echo`) in
+/// body number `body` and `Location` number `location` (each of 0..4).
+fn response(status: u16, echo: &str, body: usize, location: usize) -> HttpResponse {
+    let body = match body {
+        0 => r#"{"errcode":"M_UNKNOWN_TOKEN","error":"Invalid access token passed."}"#.to_owned(),
+        1 => format!(r#"{{"errcode":"M_FORBIDDEN","error":"token {echo} is not allowed"}}"#),
+        2 => format!(r#"{{"errcode":"{echo}","error":"x"}}"#),
+        _ => format!("<html>{echo}</html>"),
+    };
+    let location = match location {
+        0 => format!("https://evil.example/?t={echo}"),
+        1 => format!("https://{echo}.evil.example/"),
+        2 => format!("https://u:{echo}@evil.example/"),
+        _ => format!("/{echo}"),
+    };
+    HttpResponse {
+        status,
+        headers: vec![
+            HttpHeader::new("Location", location),
+            HttpHeader::new("Retry-After", "3"),
+        ],
+        body: body.into_bytes(),
     }
-    out
 }
 
 proptest! {
@@ -94,16 +141,39 @@ proptest! {
         assert_hidden(&format!("{request:?} {request:#?}"), &token)?;
     }
 
-    /// (Tokens a homeserver can issue: a server echoing an invalid one with
-    /// JSON escapes would show a different string, which is checked by
-    /// `validate_access_token` at configuration time instead.)
+    /// Replies echoing the token in any spelling, in the Matrix error, the
+    /// errcode, an HTML body or any part of a `Location`.
     #[test]
-    fn errors_about_responses_never_show_the_token(token in valid_token()) {
+    fn errors_about_responses_never_show_the_token(
+        token in valid_token(),
+        status in prop::sample::select(STATUSES.to_vec()),
+        body in 0usize..4,
+        location in 0usize..4,
+    ) {
         prop_assert!(validate_access_token(&token).is_ok());
         let request = server_now_request(&homeserver(), DEFAULT_ENDPOINT_PATH, Some(&token), 5_000);
-        for response in responses(&token) {
-            let e = response_to_error(&response, &request);
+        for echo in spellings(&token) {
+            let e = response_to_error(&response(status, &echo, body, location), &request);
             assert_hidden(&format!("{e} {e:?}"), &token)?;
+        }
+    }
+
+    /// A foreign transport's failure, whatever spelling its message holds,
+    /// is scrubbed by the one conversion to the crate's error.
+    #[test]
+    fn transport_errors_never_show_the_token(token in valid_token()) {
+        let request = server_now_request(&homeserver(), DEFAULT_ENDPOINT_PATH, Some(&token), 5_000);
+        for echo in spellings(&token) {
+            let reason = format!("IOException: stream closed; request had {echo} in it");
+            for e in [
+                TransportError::Network { reason: reason.clone() },
+                TransportError::Timeout { reason: reason.clone() },
+                TransportError::BadReply { reason: reason.clone() },
+                TransportError::InvalidRequest { reason: reason.clone() },
+            ] {
+                let e = e.into_error(&request);
+                assert_hidden(&format!("{e} {e:?}"), &token)?;
+            }
         }
     }
 
@@ -124,7 +194,6 @@ proptest! {
             Error::InvalidEvent { field: m.clone(), reason: m.clone() },
             Error::NoExpiryRule { event_type: m.clone() },
             Error::InvalidState(m.clone()),
-            Error::Callback(m.clone()),
             Error::Internal(m.clone()),
         ];
         for e in errors {
@@ -140,34 +209,58 @@ proptest! {
             assert_hidden(&format!("{e} {e:?}"), &token)?;
         }
     }
+
+    /// The length limit: up to 4 KiB of token characters pass, more never.
+    #[test]
+    fn token_length_limit(len in 1usize..10_000, c in "[A-Za-z0-9._~+/-]") {
+        let token = c.repeat(len);
+        let r = validate_access_token(&token);
+        prop_assert_eq!(r.is_ok(), len <= MAX_ACCESS_TOKEN_BYTES, "{} bytes: {:?}", len, r);
+        if let Err(e) = r {
+            prop_assert!(e.to_string().contains(&len.to_string()));
+        }
+    }
+}
+
+/// The checker itself: it finds what it must (else every test above would
+/// pass vacuously).
+#[test]
+fn the_leak_checker_sees_every_spelling() {
+    let token = "syt+a1b2c3/d4e5f6+g7h8==";
+    for echo in spellings(token) {
+        let found = assert_hidden(&format!("x {echo} y"), token).is_err();
+        assert!(found, "{echo}");
+    }
+    assert!(assert_hidden("nothing here", token).is_ok());
 }
 
 #[cfg(feature = "http")]
 mod over_the_network {
     use super::*;
-    use mxclock::transport::UreqTransport;
+    use mxclock::transport::{HttpTransport, UreqTransport};
     use std::net::TcpListener;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(32))]
 
-        /// Transport errors (here: connection refused, and headers that
-        /// cannot be sent) never carry the token.
+        /// The built-in transport's own errors (here: connection refused, and
+        /// headers that cannot be sent) never carry the token, before or
+        /// after the conversion.
         #[test]
-        fn transport_errors_never_show_the_token(token in token(), bad in "[\r\n\u{0}]") {
+        fn ureq_errors_never_show_the_token(token in token(), bad in "[\r\n\u{0}]") {
             let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
             let url = HomeserverUrl::parse(&format!("http://{addr}"), false).unwrap();
             let transport = UreqTransport::new();
-            let e = transport
-                .send(server_now_request(&url, DEFAULT_ENDPOINT_PATH, Some(&token), 2_000))
-                .unwrap_err();
-            prop_assert!(matches!(e, Error::Network(_)), "{:?}", e);
+            let request = server_now_request(&url, DEFAULT_ENDPOINT_PATH, Some(&token), 2_000);
+            let e = transport.get(request.clone()).unwrap_err();
+            prop_assert!(matches!(e, TransportError::Network { .. }), "{:?}", e);
+            assert_hidden(&format!("{e} {e:?}"), &token)?;
+            let e = e.into_error(&request);
             assert_hidden(&format!("{e} {e:?}"), &token)?;
 
             let broken = format!("{token}{bad}{token}");
-            let e = transport
-                .send(server_now_request(&url, DEFAULT_ENDPOINT_PATH, Some(&broken), 2_000))
-                .unwrap_err();
+            let request = server_now_request(&url, DEFAULT_ENDPOINT_PATH, Some(&broken), 2_000);
+            let e = transport.get(request).unwrap_err();
             assert_hidden(&format!("{e} {e:?}"), &token)?;
         }
     }

@@ -19,12 +19,30 @@ mod with_http {
     use std::thread;
     use std::time::{Duration, Instant};
 
-    use mxclock::transport::{
+    use mxclock::protocol::{
         is_endpoint_unsupported, parse_date_header, parse_server_now_body, response_to_error,
-        server_now_request, HomeserverUrl, HttpHeader, HttpRequest, HttpResponse, HttpTransport,
-        UreqTransport, DEFAULT_ENDPOINT_PATH, MAX_BODY_BYTES, USER_AGENT,
+        server_now_request, HomeserverUrl, DEFAULT_ENDPOINT_PATH,
+    };
+    use mxclock::transport::{
+        HttpHeader, HttpRequest, HttpResponse, HttpTransport, UreqTransport, MAX_BODY_BYTES,
+        USER_AGENT,
     };
     use mxclock::Error;
+
+    /// The transport's reply, its failure converted the one way a clock
+    /// converts it ([`TransportError::into_error`]).
+    ///
+    /// [`TransportError::into_error`]: mxclock::transport::TransportError::into_error
+    trait SendAsTheClockDoes {
+        fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error>;
+    }
+
+    impl SendAsTheClockDoes for UreqTransport {
+        fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+            self.get(request.clone())
+                .map_err(|e| e.into_error(&request))
+        }
+    }
 
     const SERVER_NOW_MS: i64 = 1_700_000_000_123;
     const DATE: &str = "Tue, 14 Nov 2023 22:13:20 GMT";
@@ -176,7 +194,9 @@ mod with_http {
             SERVER_NOW_MS
         );
         assert_eq!(
-            parse_date_header(response.header("date").unwrap()).unwrap(),
+            parse_date_header(response.header("date").unwrap())
+                .unwrap()
+                .unix_s(),
             1_700_000_000
         );
         assert_eq!(response.header("Content-Type"), Some("application/json"));
@@ -454,6 +474,15 @@ mod with_http {
         if let Error::Timeout { what, .. } = &e {
             assert!(what.contains(&server.addr.to_string()), "{what}");
         }
+        // Said once: "timed out after 500 ms: GET http://…", no second
+        // "after 500 ms" from the transport's own text.
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("timed out after 500 ms: GET http://"),
+            "{shown}"
+        );
+        assert_eq!(shown.matches("500 ms").count(), 1, "{shown}");
+        assert_eq!(shown.matches("timed out").count(), 1, "{shown}");
     }
 
     #[test]

@@ -856,6 +856,9 @@ public func FfiConverterTypeClockListener_lower(_ value: ClockListener) -> UInt6
  * - **not follow redirects**, or at least never to another origin with the
  * `Authorization` header: return a 3xx as a response and mxclock reports it
  * (naming the target origin) without re-sending the token;
+ * - never send a request with the `Authorization` header through a proxy
+ * in clear text (send plain `http://` directly; `https://` may go
+ * through a CONNECT tunnel, which keeps TLS end to end);
  * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
  * waiting for the reply, reading the body) and fail with
  * [`TransportError::Timeout`] when it runs out;
@@ -863,14 +866,14 @@ public func FfiConverterTypeClockListener_lower(_ value: ClockListener) -> UInt6
  * reads the `Date` header of a 404 or 500 too);
  * - cap the body at [`MAX_BODY_BYTES`] and fail with
  * [`TransportError::BadReply`] rather than read more;
- * - be callable from several threads at once (`Send + Sync`);
- * - never put the access token into an error message or log.
+ * - be callable from several threads at once (`Send + Sync`).
  *
  * Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
  * `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
  * From Kotlin or Swift, throw `TransportException` / `TransportError`; any
  * other exception (`IOException`, `URLError`) arrives as `Network` with its
- * message, so keep the token out of that message as well.
+ * message. mxclock scrubs the token from these messages, in any spelling,
+ * but a transport should not put it there in the first place.
  *
  * mxclock measures the round trip around `get`, so an implementation should
  * send the request as soon as it is called (no queueing behind other work).
@@ -895,6 +898,9 @@ public protocol HttpTransport: AnyObject, Sendable {
  * - **not follow redirects**, or at least never to another origin with the
  * `Authorization` header: return a 3xx as a response and mxclock reports it
  * (naming the target origin) without re-sending the token;
+ * - never send a request with the `Authorization` header through a proxy
+ * in clear text (send plain `http://` directly; `https://` may go
+ * through a CONNECT tunnel, which keeps TLS end to end);
  * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
  * waiting for the reply, reading the body) and fail with
  * [`TransportError::Timeout`] when it runs out;
@@ -902,14 +908,14 @@ public protocol HttpTransport: AnyObject, Sendable {
  * reads the `Date` header of a 404 or 500 too);
  * - cap the body at [`MAX_BODY_BYTES`] and fail with
  * [`TransportError::BadReply`] rather than read more;
- * - be callable from several threads at once (`Send + Sync`);
- * - never put the access token into an error message or log.
+ * - be callable from several threads at once (`Send + Sync`).
  *
  * Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
  * `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
  * From Kotlin or Swift, throw `TransportException` / `TransportError`; any
  * other exception (`IOException`, `URLError`) arrives as `Network` with its
- * message, so keep the token out of that message as well.
+ * message. mxclock scrubs the token from these messages, in any spelling,
+ * but a transport should not put it there in the first place.
  *
  * mxclock measures the round trip around `get`, so an implementation should
  * send the request as soon as it is called (no queueing behind other work).
@@ -1257,6 +1263,21 @@ public protocol ServerClockProtocol: AnyObject, Sendable {
     func wallMsToServerMs(wallMs: Int64) throws  -> Int64
     
     /**
+     * Starts a sync that the caller drives with its own HTTP client (see
+     * [`SyncSession`]), at boot time `now_boot_ms` (`boot_ms()`). Joins the
+     * burst in flight, if any. Fails as `sync()` does before its first
+     * request: `InvalidConfig` without a homeserver URL, `RateLimited`
+     * while a 429's `Retry-After` lasts. Needs no transport.
+     */
+    func startSync(nowBootMs: Int64) throws  -> SyncSession
+    
+    /**
+     * As [`start_sync`](Self::start_sync), only if a sync is due and
+     * allowed at `now_boot_ms` (as `sync_if_needed`); `None` otherwise.
+     */
+    func startSyncIfNeeded(nowBootMs: Int64) throws  -> SyncSession?
+    
+    /**
      * Registers `listener`, called after each change of the estimate
      * until [`remove_listener`](Self::remove_listener) with the returned id
      * (or until the clock is dropped).
@@ -1281,8 +1302,11 @@ public protocol ServerClockProtocol: AnyObject, Sendable {
      * Syncs now: a burst of requests (blocking; each request bounded by
      * `request_timeout_ms`, a `Date`-only burst also waits up to a second
      * per probe to time it; the whole sync by `policy.max_sync_ms`, or one
-     * request timeout if that is longer). Concurrent callers share one burst. Honours a
-     * server's 429 `Retry-After` (returns `RateLimited` without a request).
+     * request timeout if that is longer). Concurrent callers share one
+     * burst, also one that a [`SyncSession`](crate::SyncSession) drives.
+     * Honours a server's 429 `Retry-After` (returns `RateLimited` without a
+     * request). To drive a sync with your own HTTP client, see
+     * [`start_sync`](Self::start_sync).
      */
     func sync() throws  -> SyncReport
     
@@ -1695,6 +1719,37 @@ open func wallMsToServerMs(wallMs: Int64)throws  -> Int64  {
 }
     
     /**
+     * Starts a sync that the caller drives with its own HTTP client (see
+     * [`SyncSession`]), at boot time `now_boot_ms` (`boot_ms()`). Joins the
+     * burst in flight, if any. Fails as `sync()` does before its first
+     * request: `InvalidConfig` without a homeserver URL, `RateLimited`
+     * while a 429's `Retry-After` lasts. Needs no transport.
+     */
+open func startSync(nowBootMs: Int64)throws  -> SyncSession  {
+    return try  FfiConverterTypeSyncSession_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_start_sync(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(nowBootMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * As [`start_sync`](Self::start_sync), only if a sync is due and
+     * allowed at `now_boot_ms` (as `sync_if_needed`); `None` otherwise.
+     */
+open func startSyncIfNeeded(nowBootMs: Int64)throws  -> SyncSession?  {
+    return try  FfiConverterOptionTypeSyncSession.lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_start_sync_if_needed(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(nowBootMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Registers `listener`, called after each change of the estimate
      * until [`remove_listener`](Self::remove_listener) with the returned id
      * (or until the clock is dropped).
@@ -1742,8 +1797,11 @@ open func snapshot() -> ClockSnapshot?  {
      * Syncs now: a burst of requests (blocking; each request bounded by
      * `request_timeout_ms`, a `Date`-only burst also waits up to a second
      * per probe to time it; the whole sync by `policy.max_sync_ms`, or one
-     * request timeout if that is longer). Concurrent callers share one burst. Honours a
-     * server's 429 `Retry-After` (returns `RateLimited` without a request).
+     * request timeout if that is longer). Concurrent callers share one
+     * burst, also one that a [`SyncSession`](crate::SyncSession) drives.
+     * Honours a server's 429 `Retry-After` (returns `RateLimited` without a
+     * request). To drive a sync with your own HTTP client, see
+     * [`start_sync`](Self::start_sync).
      */
 open func sync()throws  -> SyncReport  {
     return try  FfiConverterTypeSyncReport_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
@@ -1811,6 +1869,198 @@ public func FfiConverterTypeServerClock_lift(_ handle: UInt64) throws -> ServerC
 #endif
 public func FfiConverterTypeServerClock_lower(_ value: ServerClock) -> UInt64 {
     return FfiConverterTypeServerClock.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A sync driven by the caller (see the [module docs](self)). Obtained from
+ * [`ServerClock::start_sync`]; `Send + Sync`, but the calls of one session
+ * belong in one sequence (next action, reply, next action, ...).
+ * Dropping it before it is done abandons the sync.
+ */
+public protocol SyncSessionProtocol: AnyObject, Sendable {
+    
+    /**
+     * What to do next, at boot time `now_boot_ms`: send a request, wait,
+     * or done. A failed sync returns its error here (every time it is
+     * asked). Fails with `TimeOutOfRange` for a boot time before one
+     * already given or ahead of the clock.
+     */
+    func nextAction(nowBootMs: Int64) throws  -> SyncAction
+    
+    /**
+     * Request `request_id` failed without a reply (network, timeout,
+     * unreadable reply), sent at `sent_boot_ms`, given up at
+     * `received_boot_ms`. Errors as `receive_response`.
+     */
+    func receiveFailure(requestId: UInt64, sentBootMs: Int64, receivedBootMs: Int64, error: TransportError) throws 
+    
+    /**
+     * The reply to request `request_id` (any HTTP status), sent at boot time
+     * `sent_boot_ms` and received at `received_boot_ms`. Fails with
+     * `InvalidArgument` when that request is not waiting for a reply here,
+     * `TimeOutOfRange` for impossible times; the session is then unchanged.
+     */
+    func receiveResponse(requestId: UInt64, sentBootMs: Int64, receivedBootMs: Int64, response: HttpResponse) throws 
+    
+}
+/**
+ * A sync driven by the caller (see the [module docs](self)). Obtained from
+ * [`ServerClock::start_sync`]; `Send + Sync`, but the calls of one session
+ * belong in one sequence (next action, reply, next action, ...).
+ * Dropping it before it is done abandons the sync.
+ */
+open class SyncSession: SyncSessionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_mxclock_fn_clone_syncsession(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_mxclock_fn_free_syncsession(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * What to do next, at boot time `now_boot_ms`: send a request, wait,
+     * or done. A failed sync returns its error here (every time it is
+     * asked). Fails with `TimeOutOfRange` for a boot time before one
+     * already given or ahead of the clock.
+     */
+open func nextAction(nowBootMs: Int64)throws  -> SyncAction  {
+    return try  FfiConverterTypeSyncAction_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_syncsession_next_action(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(nowBootMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Request `request_id` failed without a reply (network, timeout,
+     * unreadable reply), sent at `sent_boot_ms`, given up at
+     * `received_boot_ms`. Errors as `receive_response`.
+     */
+open func receiveFailure(requestId: UInt64, sentBootMs: Int64, receivedBootMs: Int64, error: TransportError)throws   {try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_syncsession_receive_failure(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(requestId),
+        FfiConverterInt64.lower(sentBootMs),
+        FfiConverterInt64.lower(receivedBootMs),
+        FfiConverterTypeTransportError_lower(error),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The reply to request `request_id` (any HTTP status), sent at boot time
+     * `sent_boot_ms` and received at `received_boot_ms`. Fails with
+     * `InvalidArgument` when that request is not waiting for a reply here,
+     * `TimeOutOfRange` for impossible times; the session is then unchanged.
+     */
+open func receiveResponse(requestId: UInt64, sentBootMs: Int64, receivedBootMs: Int64, response: HttpResponse)throws   {try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_syncsession_receive_response(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(requestId),
+        FfiConverterInt64.lower(sentBootMs),
+        FfiConverterInt64.lower(receivedBootMs),
+        FfiConverterTypeHttpResponse_lower(response),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncSession: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = SyncSession
+
+    public static func lift(_ handle: UInt64) throws -> SyncSession {
+        return SyncSession(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: SyncSession) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncSession {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SyncSession, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncSession_lift(_ handle: UInt64) throws -> SyncSession {
+    return try FfiConverterTypeSyncSession.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncSession_lower(_ value: SyncSession) -> UInt64 {
+    return FfiConverterTypeSyncSession.lower(value)
 }
 
 
@@ -2992,7 +3242,7 @@ public func FfiConverterTypeHttpHeader_lower(_ value: HttpHeader) -> RustBuffer 
  * `access_token` query parameter), so the token never reaches a log:
  *
  * ```
- * use mxclock::transport::{server_now_request, HomeserverUrl};
+ * use mxclock::protocol::{server_now_request, HomeserverUrl};
  * let url = HomeserverUrl::parse("https://matrix.example.org", false).unwrap();
  * let req = server_now_request(&url, "/_matrix/client/v3/get_server_now", Some("syt_secret"), 5_000);
  * let shown = format!("{req:?}");
@@ -3107,7 +3357,7 @@ public struct HttpResponse: Equatable, Hashable, CustomDebugStringConvertible {
      */
     public var headers: [HttpHeader]
     /**
-     * Body bytes, at most [`MAX_BODY_BYTES`].
+     * Body bytes, at most 64 KiB (`transport::MAX_BODY_BYTES`).
      */
     public var body: Data
 
@@ -3121,7 +3371,7 @@ public struct HttpResponse: Equatable, Hashable, CustomDebugStringConvertible {
          * Response headers, in the order received.
          */headers: [HttpHeader], 
         /**
-         * Body bytes, at most [`MAX_BODY_BYTES`].
+         * Body bytes, at most 64 KiB (`transport::MAX_BODY_BYTES`).
          */body: Data) {
         self.status = status
         self.headers = headers
@@ -3534,6 +3784,15 @@ public struct SyncReport: Equatable, Hashable {
      */
     public var minRttMs: Int64?
     /**
+     * How far the `Date` header of an MSC4094 reply lay outside the time
+     * its own body gave, ms: positive when the `Date` is ahead. The largest
+     * such gap of the burst; None when every `Date` fitted its body (or no
+     * reply had both). Body and `Date` of one reply cannot disagree if one
+     * clock set them: a gap means a proxy or CDN in front of the homeserver
+     * writes `Date` from its own clock. The estimate uses the body.
+     */
+    public var dateDisagreementMs: Int64?
+    /**
      * The estimate after the sync.
      */
     public var estimate: Estimate
@@ -3560,6 +3819,14 @@ public struct SyncReport: Equatable, Hashable {
          * Shortest round trip of the burst, ms (None if no reply came back).
          */minRttMs: Int64?, 
         /**
+         * How far the `Date` header of an MSC4094 reply lay outside the time
+         * its own body gave, ms: positive when the `Date` is ahead. The largest
+         * such gap of the burst; None when every `Date` fitted its body (or no
+         * reply had both). Body and `Date` of one reply cannot disagree if one
+         * clock set them: a gap means a proxy or CDN in front of the homeserver
+         * writes `Date` from its own clock. The estimate uses the body.
+         */dateDisagreementMs: Int64?, 
+        /**
          * The estimate after the sync.
          */estimate: Estimate) {
         self.requests = requests
@@ -3568,6 +3835,7 @@ public struct SyncReport: Equatable, Hashable {
         self.endpointSupported = endpointSupported
         self.reason = reason
         self.minRttMs = minRttMs
+        self.dateDisagreementMs = dateDisagreementMs
         self.estimate = estimate
     }
 
@@ -3593,6 +3861,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 endpointSupported: FfiConverterBool.read(from: &buf), 
                 reason: FfiConverterOptionTypeSyncReason.read(from: &buf), 
                 minRttMs: FfiConverterOptionInt64.read(from: &buf), 
+                dateDisagreementMs: FfiConverterOptionInt64.read(from: &buf), 
                 estimate: FfiConverterTypeEstimate.read(from: &buf)
         )
     }
@@ -3604,6 +3873,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterBool.write(value.endpointSupported, into: &buf)
         FfiConverterOptionTypeSyncReason.write(value.reason, into: &buf)
         FfiConverterOptionInt64.write(value.minRttMs, into: &buf)
+        FfiConverterOptionInt64.write(value.dateDisagreementMs, into: &buf)
         FfiConverterTypeEstimate.write(value.estimate, into: &buf)
     }
 }
@@ -3956,11 +4226,6 @@ enum MxClockError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case InvalidState(message: String)
     
     /**
-     * A foreign callback (transport or time source) failed.
-     */
-    case Callback(message: String)
-    
-    /**
      * A bug in mxclock: a panic was caught at the boundary.
      */
     case Internal(message: String)
@@ -4050,11 +4315,7 @@ public struct FfiConverterTypeMxClockError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 15: return .Callback(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 16: return .Internal(
+        case 15: return .Internal(
             message: try FfiConverterString.read(from: &buf)
         )
         
@@ -4097,10 +4358,8 @@ public struct FfiConverterTypeMxClockError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(13))
         case .InvalidState(_ /* message is ignored*/):
             writeInt(&buf, Int32(14))
-        case .Callback(_ /* message is ignored*/):
-            writeInt(&buf, Int32(15))
         case .Internal(_ /* message is ignored*/):
-            writeInt(&buf, Int32(16))
+            writeInt(&buf, Int32(15))
 
         
         }
@@ -4285,6 +4544,116 @@ public func FfiConverterTypeSampleSource_lower(_ value: SampleSource) -> RustBuf
 
 
 /**
+ * What a [`SyncSession`] wants done next.
+ */
+
+public enum SyncAction: Equatable, Hashable {
+    
+    /**
+     * Send `request` now (a GET; do not follow redirects), then hand back
+     * the reply with `receive_response`, or the failure with
+     * `receive_failure`, quoting `request_id`.
+     */
+    case send(
+        /**
+         * Quote it when handing back the reply.
+         */requestId: UInt64, 
+        /**
+         * What to send; its `timeout_ms` bounds the whole exchange.
+         */request: HttpRequest
+    )
+    /**
+     * Nothing to do before the boot clock reads `until_boot_ms`; then call
+     * `next_action` again.
+     */
+    case wait(
+        /**
+         * Boot-clock time to wait for, ms.
+         */untilBootMs: Int64
+    )
+    /**
+     * The sync is over and succeeded.
+     */
+    case done(
+        /**
+         * What it did; the estimate after it.
+         */report: SyncReport
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SyncAction: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncAction: FfiConverterRustBuffer {
+    typealias SwiftType = SyncAction
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncAction {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .send(requestId: try FfiConverterUInt64.read(from: &buf), request: try FfiConverterTypeHttpRequest.read(from: &buf)
+        )
+        
+        case 2: return .wait(untilBootMs: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 3: return .done(report: try FfiConverterTypeSyncReport.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SyncAction, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .send(requestId,request):
+            writeInt(&buf, Int32(1))
+            FfiConverterUInt64.write(requestId, into: &buf)
+            FfiConverterTypeHttpRequest.write(request, into: &buf)
+            
+        
+        case let .wait(untilBootMs):
+            writeInt(&buf, Int32(2))
+            FfiConverterInt64.write(untilBootMs, into: &buf)
+            
+        
+        case let .done(report):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeSyncReport.write(report, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncAction_lift(_ buf: RustBuffer) throws -> SyncAction {
+    return try FfiConverterTypeSyncAction.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncAction_lower(_ value: SyncAction) -> RustBuffer {
+    return FfiConverterTypeSyncAction.lower(value)
+}
+
+
+
+/**
  * Why a sync is due.
  */
 
@@ -4381,10 +4750,12 @@ public func FfiConverterTypeSyncReason_lower(_ value: SyncReason) -> RustBuffer 
 
 /**
  * Why an [`HttpTransport`](super::HttpTransport) returned no response.
+ * `reason` says what failed, e.g. `GET https://h/x: connection refused`;
+ * the kind is said by the variant (the display adds "network error: " and
+ * so on), and the timeout's length by the request.
  *
  * Kotlin: throw `TransportException.Network(reason)` and so on; any other
- * exception arrives as `Network` with its message. Never put the access
- * token in `reason`.
+ * exception arrives as `Network` with its message.
  */
 public 
 enum TransportError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -4397,7 +4768,8 @@ enum TransportError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError
     case Network(reason: String
     )
     /**
-     * The whole exchange did not finish within `timeout_ms`.
+     * The whole exchange did not finish within the request's `timeout_ms`;
+     * `reason` names what was being done (`GET https://h/x`).
      */
     case Timeout(reason: String
     )
@@ -4678,6 +5050,30 @@ fileprivate struct FfiConverterOptionTypeHttpTransport: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeHttpTransport.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSyncSession: FfiConverterRustBuffer {
+    typealias SwiftType = SyncSession?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSyncSession.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSyncSession.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5093,6 +5489,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_serverclock_wall_ms_to_server_ms() != 29076) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_mxclock_checksum_method_serverclock_start_sync() != 64289) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_start_sync_if_needed() != 14871) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_mxclock_checksum_method_serverclock_add_listener() != 19594) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5102,10 +5504,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_serverclock_snapshot() != 54131) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_method_serverclock_sync() != 26028) {
+    if (uniffi_mxclock_checksum_method_serverclock_sync() != 59800) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_serverclock_sync_if_needed() != 29163) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_syncsession_next_action() != 64084) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_syncsession_receive_failure() != 72) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_syncsession_receive_response() != 27491) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_clocklistener_estimate_changed() != 37883) {
@@ -5120,7 +5531,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_timesource_boot_id() != 5784) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_method_httptransport_get() != 64652) {
+    if (uniffi_mxclock_checksum_method_httptransport_get() != 21313) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_constructor_serverclock_new() != 61458) {

@@ -432,6 +432,16 @@ RustBuffer uniffi_mxclock_fn_method_serverclock_sync_reason(uint64_t ptr, RustCa
 int64_t uniffi_mxclock_fn_method_serverclock_wall_ms_to_server_ms(uint64_t ptr, int64_t wall_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_START_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_START_SYNC
+uint64_t uniffi_mxclock_fn_method_serverclock_start_sync(uint64_t ptr, int64_t now_boot_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_START_SYNC_IF_NEEDED
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_START_SYNC_IF_NEEDED
+RustBuffer uniffi_mxclock_fn_method_serverclock_start_sync_if_needed(uint64_t ptr, int64_t now_boot_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_ADD_LISTENER
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_ADD_LISTENER
 uint64_t uniffi_mxclock_fn_method_serverclock_add_listener(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
@@ -455,6 +465,31 @@ RustBuffer uniffi_mxclock_fn_method_serverclock_sync(uint64_t ptr, RustCallStatu
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SYNC_IF_NEEDED
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SYNC_IF_NEEDED
 RustBuffer uniffi_mxclock_fn_method_serverclock_sync_if_needed(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CLONE_SYNCSESSION
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CLONE_SYNCSESSION
+uint64_t uniffi_mxclock_fn_clone_syncsession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FREE_SYNCSESSION
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FREE_SYNCSESSION
+void uniffi_mxclock_fn_free_syncsession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SYNCSESSION_NEXT_ACTION
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SYNCSESSION_NEXT_ACTION
+RustBuffer uniffi_mxclock_fn_method_syncsession_next_action(uint64_t ptr, int64_t now_boot_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SYNCSESSION_RECEIVE_FAILURE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SYNCSESSION_RECEIVE_FAILURE
+void uniffi_mxclock_fn_method_syncsession_receive_failure(uint64_t ptr, uint64_t request_id, int64_t sent_boot_ms, int64_t received_boot_ms, RustBuffer error, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SYNCSESSION_RECEIVE_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SYNCSESSION_RECEIVE_RESPONSE
+void uniffi_mxclock_fn_method_syncsession_receive_response(uint64_t ptr, uint64_t request_id, int64_t sent_boot_ms, int64_t received_boot_ms, RustBuffer response, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CLONE_CLOCKLISTENER
@@ -984,6 +1019,18 @@ uint16_t uniffi_mxclock_checksum_method_serverclock_wall_ms_to_server_ms(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_START_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_START_SYNC
+uint16_t uniffi_mxclock_checksum_method_serverclock_start_sync(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_START_SYNC_IF_NEEDED
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_START_SYNC_IF_NEEDED
+uint16_t uniffi_mxclock_checksum_method_serverclock_start_sync_if_needed(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_ADD_LISTENER
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_ADD_LISTENER
 uint16_t uniffi_mxclock_checksum_method_serverclock_add_listener(void
@@ -1011,6 +1058,24 @@ uint16_t uniffi_mxclock_checksum_method_serverclock_sync(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SYNC_IF_NEEDED
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SYNC_IF_NEEDED
 uint16_t uniffi_mxclock_checksum_method_serverclock_sync_if_needed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SYNCSESSION_NEXT_ACTION
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SYNCSESSION_NEXT_ACTION
+uint16_t uniffi_mxclock_checksum_method_syncsession_next_action(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SYNCSESSION_RECEIVE_FAILURE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SYNCSESSION_RECEIVE_FAILURE
+uint16_t uniffi_mxclock_checksum_method_syncsession_receive_failure(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SYNCSESSION_RECEIVE_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SYNCSESSION_RECEIVE_RESPONSE
+uint16_t uniffi_mxclock_checksum_method_syncsession_receive_response(void
     
 );
 #endif

@@ -15,7 +15,8 @@ usage: mxclock <command> [arguments]
 commands:
   demo     sync against an in-process homeserver with a random clock skew
            and a jittery network; print estimate, uncertainty, true error
-  sync     sync against a real homeserver: mxclock sync <url> [--token T] [--json]
+  sync     sync against a real homeserver: mxclock sync <url> [--json]
+           (token from MXCLOCK_ACCESS_TOKEN or --token-file PATH)
   expiry   decide event expiry at a given server time, without network
            (mxclock expiry --help for its arguments)
 ";

@@ -3,11 +3,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mxclock::transport::{
-    parse_age_header, parse_date_header, retry_after_ms, HttpHeader, HttpResponse,
-    MAX_RETRY_AFTER_MS,
+use mxclock::protocol::{
+    parse_age_header, parse_date_header, retry_after_ms, ResponseDate, MAX_RETRY_AFTER_MS,
 };
-use mxclock::Sample;
+use mxclock::transport::{HttpHeader, HttpResponse};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -17,9 +16,9 @@ fuzz_target!(|data: &[u8]| {
     let age = parts.next();
     let retry = parts.next();
 
-    let date_s = parse_date_header(date);
+    let parsed = parse_date_header(date);
     let age_s = age.map(parse_age_header);
-    if let Ok(d) = date_s {
+    if let Ok(d) = parsed {
         // Boot times as a real transport would read them, and extreme ones.
         for (sent, received) in [
             (0, 40),
@@ -30,9 +29,11 @@ fuzz_target!(|data: &[u8]| {
                 Some(Ok(a)) => Some(*a),
                 Some(Err(_)) | None => None,
             };
-            if let Ok(s) = Sample::from_date_header(sent, received, d, age) {
+            let reply = ResponseDate { date: d, age_s: age };
+            if let Ok(s) = reply.sample(sent, received) {
                 assert!(s.lo_ms <= s.hi_ms, "{s:?}");
-                assert!(s.width_ms() >= 1_000, "{s:?}");
+                // A leap second spans two seconds, never less.
+                assert!(s.width_ms() >= d.span_ms(), "{s:?} {d:?}");
             }
         }
     }

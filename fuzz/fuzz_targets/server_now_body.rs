@@ -3,10 +3,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use mxclock::sample::{MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS};
-use mxclock::transport::{
-    is_endpoint_unsupported, matrix_error, parse_server_now_body, retry_after_ms, HttpResponse,
-    MAX_BODY_BYTES,
+use mxclock::protocol::{
+    is_endpoint_unsupported, matrix_error, parse_server_now_body, retry_after_ms,
 };
+use mxclock::transport::{HttpResponse, MAX_BODY_BYTES};
 use mxclock::{Error, Sample};
 
 fuzz_target!(|body: &[u8]| {
@@ -40,7 +40,7 @@ fuzz_target!(|body: &[u8]| {
             assert!(!code.chars().chain(msg.chars()).any(char::is_control));
         }
         if let Some(ms) = retry_after_ms(&r) {
-            assert!(ms <= mxclock::transport::MAX_RETRY_AFTER_MS);
+            assert!(ms <= mxclock::protocol::MAX_RETRY_AFTER_MS);
         }
         let _ = is_endpoint_unsupported(&r);
     }

@@ -114,9 +114,9 @@ pub extern "C" fn mxclock_version() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn mxclock_status_name(status: c_int) -> *const c_char {
     ffi_panic_boundary! { or std::ptr::null();
-        usize::try_from(status)
-            .ok()
-            .and_then(|i| mxclock_status::ALL.get(i))
+        mxclock_status::ALL
+            .iter()
+            .find(|s| **s as c_int == status)
             .map_or(c"MXCLOCK_STATUS_UNKNOWN".as_ptr(), |s| s.name().as_ptr())
     }
 }

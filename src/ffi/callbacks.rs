@@ -8,7 +8,7 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
-use crate::error::{Error, Result};
+use crate::protocol::url_for_message;
 use crate::time::{OsTimeSource, TimeSource};
 use crate::transport::{
     HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError, MAX_BODY_BYTES,
@@ -127,8 +127,18 @@ impl CTransport {
     }
 }
 
+/// What the C side's failures and broken replies become: the transport's
+/// own error, converted to the crate's once, by the caller.
+type Result<T, E = TransportError> = std::result::Result<T, E>;
+
 fn c_str(s: &str, what: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| Error::InvalidArgument(format!("{what} contains a NUL byte")))
+    CString::new(s).map_err(|_| TransportError::InvalidRequest {
+        reason: format!("{what} contains a NUL byte"),
+    })
+}
+
+fn bad_reply(reason: String) -> TransportError {
+    TransportError::BadReply { reason }
 }
 
 /// `p` as a lossy string; NULL is a protocol error naming `what`.
@@ -137,9 +147,7 @@ fn c_str(s: &str, what: &str) -> Result<CString> {
 /// `p` is NULL or NUL-terminated and valid.
 unsafe fn lossy(p: *const c_char, what: &str) -> Result<String> {
     if p.is_null() {
-        return Err(Error::Protocol(format!(
-            "C transport returned a NULL {what}"
-        )));
+        return Err(bad_reply(format!("C transport returned a NULL {what}")));
     }
     // SAFETY: per the caller's contract.
     Ok(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
@@ -148,18 +156,19 @@ unsafe fn lossy(p: *const c_char, what: &str) -> Result<String> {
 /// Copies C's response into Rust memory.
 ///
 /// # Safety
-/// `r` was filled by a `get` that returned 0: its arrays are valid.
-unsafe fn copy_response(r: &mxclock_http_response) -> Result<HttpResponse> {
+/// `r`'s arrays are valid: it was filled by a `get` that returned 0, or
+/// handed to `mxclock_sync_session_receive_response`.
+pub(crate) unsafe fn copy_response(r: &mxclock_http_response) -> Result<HttpResponse> {
     if r.body_len > MAX_BODY_BYTES {
-        return Err(Error::Protocol(format!(
-            "response body of {} bytes is over the {MAX_BODY_BYTES}-byte limit",
+        return Err(bad_reply(format!(
+            "response body of {} bytes is over the {MAX_BODY_BYTES}-byte limit (64 KiB)",
             r.body_len
         )));
     }
     let body = if r.body_len == 0 {
         Vec::new()
     } else if r.body.is_null() {
-        return Err(Error::Protocol(
+        return Err(bad_reply(
             "C transport returned a NULL body with a non-zero length".into(),
         ));
     } else {
@@ -169,7 +178,7 @@ unsafe fn copy_response(r: &mxclock_http_response) -> Result<HttpResponse> {
     let headers = if r.n_headers == 0 {
         Vec::new()
     } else if r.headers.is_null() {
-        return Err(Error::Protocol(
+        return Err(bad_reply(
             "C transport returned NULL headers with a non-zero count".into(),
         ));
     } else {
@@ -192,17 +201,7 @@ unsafe fn copy_response(r: &mxclock_http_response) -> Result<HttpResponse> {
 }
 
 impl HttpTransport for CTransport {
-    fn get(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        // Network, Timeout, Protocol and InvalidArgument map onto the
-        // TransportError kinds and back, messages kept.
-        self.fetch(request).map_err(TransportError::from)
-    }
-}
-
-impl CTransport {
-    /// The exchange, with the crate's error; the trait method converts it
-    /// in one place.
-    fn fetch(&self, request: HttpRequest) -> Result<HttpResponse> {
+    fn get(&self, request: HttpRequest) -> Result<HttpResponse> {
         let url = c_str(&request.url, "the request URL")?;
         let names_values = request
             .headers
@@ -242,13 +241,13 @@ impl CTransport {
             )
         };
         if rc != 0 {
+            let what = format!("GET {}", url_for_message(&request.url));
             return Err(if rc == mxclock_status::Timeout as c_int {
-                Error::Timeout {
-                    what: "C transport".into(),
-                    timeout_ms: request.timeout_ms,
-                }
+                TransportError::Timeout { reason: what }
             } else {
-                Error::Network(format!("C transport failed with code {rc}"))
+                TransportError::Network {
+                    reason: format!("{what}: the C transport failed with code {rc}"),
+                }
             });
         }
         // SAFETY: `get` returned 0, so the response is filled in.

@@ -20,6 +20,7 @@
 mod boundary;
 mod c;
 mod callbacks;
+mod session;
 mod types;
 
 pub use boundary::mxclock_status;
@@ -29,6 +30,7 @@ pub use callbacks::{
     mxclock_time_source, mxclock_transport, mxclock_transport_free_fn, mxclock_transport_get_fn,
     MXCLOCK_BOOT_ID_MAX,
 };
+pub use session::*;
 pub use types::{
     mxclock_config, mxclock_estimate, mxclock_event_expiry, mxclock_event_outcome,
     mxclock_event_outcomes, mxclock_expiry, mxclock_expiry_rule, mxclock_expiry_state,

@@ -422,6 +422,13 @@ pub struct mxclock_sync_report {
     pub has_min_rtt: bool,
     /// Shortest round trip of the burst, ms (0 unless `has_min_rtt`).
     pub min_rtt_ms: i64,
+    /// Whether `date_disagreement_ms` is set: the `Date` header of an
+    /// MSC4094 reply lay outside the time its own body gave (a proxy or CDN
+    /// in front of the homeserver writes `Date` from another clock).
+    pub has_date_disagreement: bool,
+    /// How far outside, ms, positive when the `Date` is ahead; the largest
+    /// gap of the burst (0 unless `has_date_disagreement`).
+    pub date_disagreement_ms: i64,
     /// The estimate after the sync.
     pub estimate: mxclock_estimate,
 }
@@ -436,6 +443,8 @@ impl From<&SyncReport> for mxclock_sync_report {
             reason: r.reason.into(),
             has_min_rtt: r.min_rtt_ms.is_some(),
             min_rtt_ms: r.min_rtt_ms.unwrap_or(0),
+            has_date_disagreement: r.date_disagreement_ms.is_some(),
+            date_disagreement_ms: r.date_disagreement_ms.unwrap_or(0),
             estimate: (&r.estimate).into(),
         }
     }

@@ -1,26 +1,30 @@
 //! The built-in [`HttpTransport`]: ureq 3 with rustls (ring, webpki roots).
 //!
 //! - No redirects are followed: a 3xx comes back as a response, and the
-//!   caller reports it ([`response_to_error`](super::response_to_error))
-//!   without re-sending the token anywhere.
+//!   caller reports it without re-sending the token anywhere.
 //! - Every status is a response (`http_status_as_error(false)`).
 //! - `timeout_ms` bounds the whole exchange: DNS, connect, TLS, sending,
 //!   waiting and reading the body (ureq's global timeout).
-//! - Bodies over [`MAX_BODY_BYTES`] fail with [`Error::Protocol`] without
-//!   being read to the end.
-//! - One agent per transport, so connections are kept alive and reused.
-//! - Proxies from the usual environment variables (`HTTPS_PROXY`, ...,
-//!   `NO_PROXY`) are honoured, as ureq does by default.
+//! - Bodies over [`MAX_BODY_BYTES`] fail with [`TransportError::BadReply`]
+//!   without being read to the end.
+//! - Plain `http://` and loopback hosts connect directly; `https://` to
+//!   other hosts may go through a proxy as a CONNECT tunnel (see
+//!   [the module docs](super#proxies)).
+//! - One connection pool per route, so connections are kept alive and
+//!   reused.
 
 use std::io::Read;
 use std::time::Duration;
 
-use super::url::url_for_message;
+use ::ureq::{Agent, Proxy, ProxyProtocol};
+use http::Uri;
+
 use super::{
-    redact_error, HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError,
-    MAX_BODY_BYTES, USER_AGENT,
+    HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError, MAX_BODY_BYTES,
+    USER_AGENT,
 };
 use crate::error::{Error, Result};
+use crate::protocol::{is_loopback_host, url_for_message};
 
 /// Largest `timeout_ms` accepted (one day): longer means a configuration
 /// mistake, and would park a thread for good.
@@ -30,11 +34,13 @@ pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
 /// call from several threads at once.
 ///
 /// ```no_run
-/// use mxclock::transport::{server_now_request, parse_server_now_body, HomeserverUrl,
-///     UreqTransport, DEFAULT_ENDPOINT_PATH};
+/// use mxclock::protocol::{server_now_request, parse_server_now_body, HomeserverUrl,
+///     DEFAULT_ENDPOINT_PATH};
+/// use mxclock::transport::{HttpTransport, UreqTransport};
 /// let transport = UreqTransport::new();
 /// let url = HomeserverUrl::parse("https://matrix.example.org", false)?;
-/// let response = transport.send(server_now_request(&url, DEFAULT_ENDPOINT_PATH, None, 5_000))?;
+/// let request = server_now_request(&url, DEFAULT_ENDPOINT_PATH, None, 5_000);
+/// let response = transport.get(request.clone()).map_err(|e| e.into_error(&request))?;
 /// if response.status == 200 {
 ///     println!("server time: {} ms", parse_server_now_body(&response.body)?);
 /// }
@@ -42,14 +48,22 @@ pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
 /// ```
 #[derive(Clone)]
 pub struct UreqTransport {
-    agent: ::ureq::Agent,
+    /// Plain `http://`, loopback hosts, and everything when there is no
+    /// proxy.
+    direct: Agent,
+    /// `https://` to other hosts, when there is a proxy.
+    proxied: Option<Agent>,
+    /// Where the proxy came from, for `Debug`.
+    proxy_source: &'static str,
 }
 
 impl std::fmt::Debug for UreqTransport {
-    /// Opaque on purpose: the agent's own `Debug` shows its configuration,
-    /// which includes any proxy URL from the environment and its password.
+    /// Names where the proxy came from, never its URL (which may hold a
+    /// password).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("UreqTransport { .. }")
+        f.debug_struct("UreqTransport")
+            .field("proxy", &self.proxy_source)
+            .finish()
     }
 }
 
@@ -60,27 +74,90 @@ impl Default for UreqTransport {
 }
 
 impl UreqTransport {
-    /// A transport with its own connection pool.
+    /// A transport that uses the proxy from the environment (`ALL_PROXY`,
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, read now) for `https://` to
+    /// non-loopback hosts only, as a CONNECT tunnel.
     pub fn new() -> UreqTransport {
-        let config = ::ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .user_agent(USER_AGENT)
-            .build();
-        UreqTransport {
-            agent: ::ureq::Agent::new_with_config(config),
+        match Proxy::try_from_env() {
+            Some(proxy) => UreqTransport::build(Some(proxy), "environment"),
+            None => UreqTransport::build(None, "none"),
         }
     }
 
-    fn get_inner(&self, request: &HttpRequest) -> Result<HttpResponse> {
+    /// A transport that never uses a proxy, whatever the environment says.
+    pub fn direct() -> UreqTransport {
+        UreqTransport::build(None, "none")
+    }
+
+    /// A transport that sends `https://` requests to non-loopback hosts
+    /// through the proxy at `proxy_url` (`http://host:port` or
+    /// `https://host:port`, with `user:password@` if it needs them) as a
+    /// CONNECT tunnel, and everything else directly. The environment is
+    /// not read. The error never repeats the URL (it may hold a password).
+    ///
+    /// ```
+    /// use mxclock::transport::UreqTransport;
+    /// assert!(UreqTransport::with_proxy("http://proxy.example:3128").is_ok());
+    /// assert!(UreqTransport::with_proxy("socks5://proxy.example:1080").is_err());
+    /// ```
+    pub fn with_proxy(proxy_url: &str) -> Result<UreqTransport> {
+        let proxy = Proxy::new(proxy_url).map_err(|_| {
+            Error::InvalidConfig("the proxy URL is not valid; write it as http://host:port".into())
+        })?;
+        if !matches!(proxy.protocol(), ProxyProtocol::Http | ProxyProtocol::Https) {
+            return Err(Error::InvalidConfig(
+                "only http:// and https:// (CONNECT) proxies are supported".into(),
+            ));
+        }
+        Ok(UreqTransport::build(Some(proxy), "configured"))
+    }
+
+    fn build(proxy: Option<Proxy>, proxy_source: &'static str) -> UreqTransport {
+        let agent = |proxy: Option<Proxy>| {
+            Agent::config_builder()
+                .max_redirects(0)
+                .http_status_as_error(false)
+                .user_agent(USER_AGENT)
+                .proxy(proxy)
+                .build()
+                .new_agent()
+        };
+        UreqTransport {
+            direct: agent(None),
+            proxied: proxy.map(|p| agent(Some(p))),
+            proxy_source,
+        }
+    }
+
+    /// The agent for `url`: the proxied one only for `https://` to a host
+    /// that is not loopback.
+    fn agent_for(&self, url: &str) -> &Agent {
+        let Some(proxied) = &self.proxied else {
+            return &self.direct;
+        };
+        let may_proxy = url.parse::<Uri>().is_ok_and(|uri| {
+            uri.scheme_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case("https"))
+                && uri.host().is_some_and(|h| !is_loopback_host(h))
+        });
+        if may_proxy {
+            proxied
+        } else {
+            &self.direct
+        }
+    }
+
+    fn fetch(&self, request: &HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
         let what = format!("GET {}", url_for_message(&request.url));
         if request.timeout_ms == 0 || request.timeout_ms > MAX_TIMEOUT_MS {
-            return Err(Error::InvalidArgument(format!(
-                "timeout_ms {} for {what} is not between 1 and {MAX_TIMEOUT_MS}",
-                request.timeout_ms
-            )));
+            return Err(TransportError::InvalidRequest {
+                reason: format!(
+                    "{what}: timeout_ms {} is not between 1 and {MAX_TIMEOUT_MS}",
+                    request.timeout_ms
+                ),
+            });
         }
-        let mut builder = self.agent.get(&request.url);
+        let mut builder = self.agent_for(&request.url).get(&request.url);
         for HttpHeader { name, value } in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -122,30 +199,20 @@ impl UreqTransport {
     }
 }
 
-impl UreqTransport {
-    /// One GET, with the crate's error type (what the trait method returns,
-    /// before it is turned into a [`TransportError`]).
-    pub fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
-        // Whatever a message was built from, the token does not leave.
-        self.get_inner(&request)
-            .map_err(|e| redact_error(e, &request))
-    }
-}
-
 impl HttpTransport for UreqTransport {
     fn get(&self, request: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
-        self.send(request).map_err(TransportError::from)
+        self.fetch(&request)
     }
 }
 
-fn too_large(what: &str, content_length: Option<u64>) -> Error {
+fn too_large(what: &str, content_length: Option<u64>) -> TransportError {
     let size = match content_length {
         Some(n) => format!("{n} bytes"),
         None => "more".to_owned(),
     };
-    Error::Protocol(format!(
-        "body larger than 64 KiB ({size}) in the reply to {what}; not read"
-    ))
+    TransportError::BadReply {
+        reason: format!("{what}: body larger than 64 KiB ({size}); not read"),
+    }
 }
 
 fn is_https(url: &str) -> bool {
@@ -153,52 +220,115 @@ fn is_https(url: &str) -> bool {
         .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
 }
 
-fn map_error(e: ::ureq::Error, request: &HttpRequest, what: &str) -> Error {
+/// The transport error for a ureq failure. Messages are built from the kind
+/// of failure and the URL without query or credentials; ureq's own texts
+/// are used only where they name a TLS or protocol problem, never a value
+/// that was sent.
+fn map_error(e: ::ureq::Error, request: &HttpRequest, what: &str) -> TransportError {
     use ::ureq::Error as U;
     use std::io::ErrorKind;
-    let timeout = || Error::Timeout {
-        what: what.to_owned(),
-        timeout_ms: request.timeout_ms,
+    let network = |m: String| TransportError::Network { reason: m };
+    let timeout = || TransportError::Timeout {
+        reason: what.to_owned(),
     };
     match e {
         U::Timeout(_) => timeout(),
         U::Io(io) => match io.kind() {
             ErrorKind::TimedOut | ErrorKind::WouldBlock => timeout(),
-            ErrorKind::ConnectionRefused => Error::Network(format!(
+            ErrorKind::ConnectionRefused => network(format!(
                 "{what}: connection refused; is the server running?"
             )),
             ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
-                Error::Network(format!("{what}: connection reset by the server"))
+                network(format!("{what}: connection reset by the server"))
             }
-            ErrorKind::UnexpectedEof => Error::Network(format!(
+            ErrorKind::UnexpectedEof => network(format!(
                 "{what}: the server closed the connection before the reply was complete"
             )),
             // rustls reports bad records and handshakes as InvalidData.
             ErrorKind::InvalidData if is_https(&request.url) => {
-                Error::Network(format!("{what}: TLS failed: {io}"))
+                network(format!("{what}: TLS failed: {io}"))
             }
-            _ => Error::Network(format!("{what}: {io}")),
+            _ => network(format!("{what}: {io}")),
         },
-        U::HostNotFound => Error::Network(format!("{what}: host not found (DNS)")),
-        U::ConnectionFailed => Error::Network(format!("{what}: connection failed")),
-        U::Tls(msg) => Error::Network(format!("{what}: TLS failed: {msg}")),
-        U::Rustls(err) => Error::Network(format!("{what}: TLS failed: {err}")),
-        U::Pem(_) => Error::Network(format!("{what}: TLS certificate could not be read")),
-        U::TlsRequired => Error::Network(format!("{what}: TLS required but not available")),
-        U::Protocol(err) => Error::Protocol(format!("{what}: malformed HTTP reply: {err}")),
-        U::LargeResponseHeader(..) => {
-            Error::Protocol(format!("{what}: the reply's headers are too large"))
-        }
+        U::HostNotFound => network(format!("{what}: host not found (DNS)")),
+        U::ConnectionFailed => network(format!("{what}: connection failed")),
+        U::Tls(msg) => network(format!("{what}: TLS failed: {msg}")),
+        U::Rustls(err) => network(format!("{what}: TLS failed: {err}")),
+        U::Pem(_) => network(format!("{what}: TLS certificate could not be read")),
+        U::TlsRequired => network(format!("{what}: TLS required but not available")),
+        U::Protocol(err) => TransportError::BadReply {
+            reason: format!("{what}: malformed HTTP reply: {err}"),
+        },
+        U::LargeResponseHeader(..) => TransportError::BadReply {
+            reason: format!("{what}: the reply's headers are too large"),
+        },
         U::BodyExceedsLimit(_) => too_large(what, None),
         // The http crate's errors name the problem, never the value.
-        U::Http(err) => Error::InvalidArgument(format!("{what}: invalid request: {err}")),
-        U::BadUri(_) => Error::InvalidArgument(format!(
-            "{what}: the URL is not a valid absolute http(s) URL"
-        )),
-        U::RequireHttpsOnly(_) => Error::InvalidArgument(format!("{what}: https required")),
-        U::InvalidProxyUrl | U::ConnectProxyFailed(_) => Error::Network(format!(
-            "{what}: the proxy from the environment (HTTPS_PROXY, ...) failed"
-        )),
-        other => Error::Network(format!("{what}: {other}")),
+        U::Http(err) => TransportError::InvalidRequest {
+            reason: format!("{what}: {err}"),
+        },
+        U::BadUri(_) => TransportError::InvalidRequest {
+            reason: format!("{what}: the URL is not a valid absolute http(s) URL"),
+        },
+        U::RequireHttpsOnly(_) => TransportError::InvalidRequest {
+            reason: format!("{what}: https required"),
+        },
+        U::InvalidProxyUrl | U::ConnectProxyFailed(_) => {
+            network(format!("{what}: the proxy failed to open a CONNECT tunnel"))
+        }
+        other => network(format!("{what}: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_to_other_hosts_may_use_the_proxy() {
+        let t = UreqTransport::with_proxy("http://127.0.0.1:9").unwrap();
+        let proxied = t.proxied.as_ref().unwrap() as *const Agent;
+        let uses_proxy = |url: &str| std::ptr::eq(t.agent_for(url), proxied);
+        for url in [
+            "https://matrix.example.org/x",
+            "HTTPS://matrix.example.org",
+            "https://0.0.0.0:8448/x",
+            "https://127.1/x",
+            "https://[2001:db8::1]/x",
+        ] {
+            assert!(uses_proxy(url), "{url}");
+        }
+        for url in [
+            "http://matrix.example.org/x",
+            "http://127.0.0.1:8008/x",
+            "https://127.0.0.1/x",
+            "https://localhost:8448/x",
+            "https://[::1]/x",
+            "HTTP://10.0.0.1/x",
+            "not a url",
+        ] {
+            assert!(!uses_proxy(url), "{url}");
+        }
+        let direct = UreqTransport::direct();
+        assert!(direct.proxied.is_none());
+    }
+
+    #[test]
+    fn proxy_urls_are_checked_and_never_echoed() {
+        for bad in [
+            "socks5://u:hunter2@p:1080",
+            "ftp://u:hunter2@p",
+            "http://u:hunter2@[::1",
+        ] {
+            let e = UreqTransport::with_proxy(bad).unwrap_err();
+            assert!(matches!(e, Error::InvalidConfig(_)), "{bad}: {e:?}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+        let t = UreqTransport::with_proxy("http://u:hunter2@proxy.example:3128").unwrap();
+        let shown = format!("{t:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("configured"),
+            "{shown}"
+        );
     }
 }

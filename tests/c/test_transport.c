@@ -272,7 +272,7 @@ static void test_failures(void) {
         const char *message;
     } cases[] = {
         {FAIL_NETWORK, MXCLOCK_STATUS_NETWORK, "code 7"},
-        {FAIL_TIMEOUT, MXCLOCK_STATUS_TIMEOUT, "4321 ms"},
+        {FAIL_TIMEOUT, MXCLOCK_STATUS_TIMEOUT, "timed out after 4321 ms: GET " ENDPOINT_URL},
         {HUGE_BODY, MXCLOCK_STATUS_PROTOCOL, "70000 bytes"},
         {NULL_HEADER, MXCLOCK_STATUS_PROTOCOL, "NULL header name"},
         {NULL_BODY, MXCLOCK_STATUS_PROTOCOL, "NULL body"},
@@ -334,11 +334,123 @@ static void test_no_free_response(void) {
     mxclock_free(clock);
 }
 
+/* A server that echoes the token in another spelling: percent-encoded,
+ * JSON-escaped, upper-cased, in a Matrix error or a redirect's Location. */
+#define ECHO_TOKEN "syt+c4p1/EchoSecret+0123=="
+
+enum echo { ECHO_PERCENT_401, ECHO_JSON_500, ECHO_UPPER_403, ECHO_LOCATION_302, ECHO_COUNT };
+
+static int echo_get(void *userdata, const char *url, const mxclock_header *headers,
+                    size_t n_headers, uint64_t timeout_ms, mxclock_http_response *out) {
+    static mxclock_header location[1] = {
+        {"Location", "https://syt%2Bc4p1%2FEchoSecret%2B0123%3D%3D.evil.example/"}};
+    static const char percent[] =
+        "{\"errcode\":\"M_UNKNOWN_TOKEN\",\"error\":\"unknown syt%2bc4p1%2fechosecret%2B0123%3d%3D\"}";
+    static const char json[] =
+        "{\"errcode\":\"M_UNKNOWN\",\"error\":\"crash on syt\\u002bc4p1\\/EchoSecret\\u002B0123\"}";
+    static const char upper[] =
+        "{\"errcode\":\"M_FORBIDDEN\",\"error\":\"SYT+C4P1/ECHOSECRET+0123== may not\"}";
+    enum echo e = *(enum echo *)userdata;
+    (void)url;
+    (void)headers;
+    (void)n_headers;
+    (void)timeout_ms;
+    memset(out, 0, sizeof *out);
+    switch (e) {
+    case ECHO_PERCENT_401:
+        out->status = 401;
+        out->body = (const uint8_t *)percent;
+        out->body_len = sizeof percent - 1;
+        break;
+    case ECHO_JSON_500:
+        out->status = 500;
+        out->body = (const uint8_t *)json;
+        out->body_len = sizeof json - 1;
+        break;
+    case ECHO_UPPER_403:
+        out->status = 403;
+        out->body = (const uint8_t *)upper;
+        out->body_len = sizeof upper - 1;
+        break;
+    default:
+        out->status = 302;
+        out->headers = location;
+        out->n_headers = 1;
+        break;
+    }
+    return 0;
+}
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* `in` with %XX, \uXXXX and \/ decoded and ASCII lower-cased: what a reader
+ * of the message could turn back into the token. */
+static void decode_lower(const char *in, char *out, size_t cap) {
+    size_t o = 0;
+    while (*in != '\0' && o + 1 < cap) {
+        int c = (unsigned char)*in, len = 1;
+        if (in[0] == '%' && hex_value(in[1]) >= 0 && hex_value(in[2]) >= 0) {
+            c = hex_value(in[1]) * 16 + hex_value(in[2]);
+            len = 3;
+        } else if (in[0] == '\\' && in[1] == 'u' && in[2] == '0' && in[3] == '0' &&
+                   hex_value(in[4]) >= 0 && hex_value(in[5]) >= 0) {
+            c = hex_value(in[4]) * 16 + hex_value(in[5]);
+            len = 6;
+        } else if (in[0] == '\\' && in[1] == '/') {
+            c = '/';
+            len = 2;
+        }
+        out[o++] = (char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+        in += len;
+    }
+    out[o] = '\0';
+}
+
+static void test_echoed_token_never_in_last_error_message(void) {
+    char token[64], message[2048], piece[9];
+    size_t i, len;
+    enum echo e;
+    decode_lower(ECHO_TOKEN, token, sizeof token);
+    len = strlen(token);
+    for (e = ECHO_PERCENT_401; e < ECHO_COUNT; e++) {
+        mxclock_transport tr;
+        mxclock_config c;
+        mxclock_t *clock = NULL;
+        tr.userdata = &e;
+        tr.get = echo_get;
+        tr.free_response = NULL;
+        CHECK_OK(mxclock_config_default(&c));
+        c.homeserver_url = BASE_URL;
+        c.access_token = ECHO_TOKEN;
+        CHECK_OK(mxclock_new_with_transport(&c, &tr, &clock));
+        CHECK_STATUS(mxclock_sync(clock, NULL), MXCLOCK_STATUS_HTTP);
+        decode_lower(mxclock_last_error_message(), message, sizeof message);
+        /* No 8 characters of the token, in any of those spellings. */
+        for (i = 0; i + 8 <= len; i++) {
+            memcpy(piece, token + i, 8);
+            piece[8] = '\0';
+            if (strstr(message, piece) != NULL) {
+                fprintf(stderr, "  echo %d: \"%s\" of the token in: %s\n", (int)e, piece,
+                        mxclock_last_error_message());
+                CHECK(0);
+                break;
+            }
+        }
+        mxclock_free(clock);
+    }
+}
+
 int main(void) {
     RUN(test_fixed_body);
     RUN(test_deterministic_server);
     RUN(test_not_found_uses_date);
     RUN(test_failures);
     RUN(test_no_free_response);
+    RUN(test_echoed_token_never_in_last_error_message);
     return finish("test_transport");
 }

@@ -802,6 +802,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_mxclock_checksum_method_serverclock_wall_ms_to_server_ms(
     ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_start_sync(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_start_sync_if_needed(
+    ): Int
     external fun uniffi_mxclock_checksum_method_serverclock_add_listener(
     ): Int
     external fun uniffi_mxclock_checksum_method_serverclock_remove_listener(
@@ -811,6 +815,12 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_mxclock_checksum_method_serverclock_sync(
     ): Int
     external fun uniffi_mxclock_checksum_method_serverclock_sync_if_needed(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_syncsession_next_action(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_syncsession_receive_failure(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_syncsession_receive_response(
     ): Int
     external fun uniffi_mxclock_checksum_method_clocklistener_estimate_changed(
     ): Int
@@ -901,6 +911,10 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_mxclock_fn_method_serverclock_wall_ms_to_server_ms(`ptr`: Long,`wallMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_mxclock_fn_method_serverclock_start_sync(`ptr`: Long,`nowBootMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_method_serverclock_start_sync_if_needed(`ptr`: Long,`nowBootMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_mxclock_fn_method_serverclock_add_listener(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_mxclock_fn_method_serverclock_remove_listener(`ptr`: Long,`listenerId`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -911,6 +925,16 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_mxclock_fn_method_serverclock_sync_if_needed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_clone_syncsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_free_syncsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_mxclock_fn_method_syncsession_next_action(`ptr`: Long,`nowBootMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_syncsession_receive_failure(`ptr`: Long,`requestId`: Long,`sentBootMs`: Long,`receivedBootMs`: Long,`error`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_mxclock_fn_method_syncsession_receive_response(`ptr`: Long,`requestId`: Long,`sentBootMs`: Long,`receivedBootMs`: Long,`response`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_mxclock_fn_clone_clocklistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_mxclock_fn_free_clocklistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1899,6 +1923,9 @@ public object FfiConverterTypeClockListener: FfiConverter<ClockListener, Long> {
  * - **not follow redirects**, or at least never to another origin with the
  * `Authorization` header: return a 3xx as a response and mxclock reports it
  * (naming the target origin) without re-sending the token;
+ * - never send a request with the `Authorization` header through a proxy
+ * in clear text (send plain `http://` directly; `https://` may go
+ * through a CONNECT tunnel, which keeps TLS end to end);
  * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
  * waiting for the reply, reading the body) and fail with
  * [`TransportError::Timeout`] when it runs out;
@@ -1906,14 +1933,14 @@ public object FfiConverterTypeClockListener: FfiConverter<ClockListener, Long> {
  * reads the `Date` header of a 404 or 500 too);
  * - cap the body at [`MAX_BODY_BYTES`] and fail with
  * [`TransportError::BadReply`] rather than read more;
- * - be callable from several threads at once (`Send + Sync`);
- * - never put the access token into an error message or log.
+ * - be callable from several threads at once (`Send + Sync`).
  *
  * Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
  * `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
  * From Kotlin or Swift, throw `TransportException` / `TransportError`; any
  * other exception (`IOException`, `URLError`) arrives as `Network` with its
- * message, so keep the token out of that message as well.
+ * message. mxclock scrubs the token from these messages, in any spelling,
+ * but a transport should not put it there in the first place.
  *
  * mxclock measures the round trip around `get`, so an implementation should
  * send the request as soon as it is called (no queueing behind other work).
@@ -1940,6 +1967,9 @@ public interface HttpTransport {
  * - **not follow redirects**, or at least never to another origin with the
  * `Authorization` header: return a 3xx as a response and mxclock reports it
  * (naming the target origin) without re-sending the token;
+ * - never send a request with the `Authorization` header through a proxy
+ * in clear text (send plain `http://` directly; `https://` may go
+ * through a CONNECT tunnel, which keeps TLS end to end);
  * - honour `timeout_ms` for the **whole** exchange (DNS, connect, TLS, send,
  * waiting for the reply, reading the body) and fail with
  * [`TransportError::Timeout`] when it runs out;
@@ -1947,14 +1977,14 @@ public interface HttpTransport {
  * reads the `Date` header of a 404 or 500 too);
  * - cap the body at [`MAX_BODY_BYTES`] and fail with
  * [`TransportError::BadReply`] rather than read more;
- * - be callable from several threads at once (`Send + Sync`);
- * - never put the access token into an error message or log.
+ * - be callable from several threads at once (`Send + Sync`).
  *
  * Failures are [`TransportError`]s: `Network` (DNS, refused, reset, TLS),
  * `Timeout`, `BadReply` (not HTTP, body too large) or `InvalidRequest`.
  * From Kotlin or Swift, throw `TransportException` / `TransportError`; any
  * other exception (`IOException`, `URLError`) arrives as `Network` with its
- * message, so keep the token out of that message as well.
+ * message. mxclock scrubs the token from these messages, in any spelling,
+ * but a transport should not put it there in the first place.
  *
  * mxclock measures the round trip around `get`, so an implementation should
  * send the request as soon as it is called (no queueing behind other work).
@@ -2418,6 +2448,21 @@ public interface ServerClockInterface {
     fun `wallMsToServerMs`(`wallMs`: kotlin.Long): kotlin.Long
     
     /**
+     * Starts a sync that the caller drives with its own HTTP client (see
+     * [`SyncSession`]), at boot time `now_boot_ms` (`boot_ms()`). Joins the
+     * burst in flight, if any. Fails as `sync()` does before its first
+     * request: `InvalidConfig` without a homeserver URL, `RateLimited`
+     * while a 429's `Retry-After` lasts. Needs no transport.
+     */
+    fun `startSync`(`nowBootMs`: kotlin.Long): SyncSession
+    
+    /**
+     * As [`start_sync`](Self::start_sync), only if a sync is due and
+     * allowed at `now_boot_ms` (as `sync_if_needed`); `None` otherwise.
+     */
+    fun `startSyncIfNeeded`(`nowBootMs`: kotlin.Long): SyncSession?
+    
+    /**
      * Registers `listener`, called after each change of the estimate
      * until [`remove_listener`](Self::remove_listener) with the returned id
      * (or until the clock is dropped).
@@ -2442,8 +2487,11 @@ public interface ServerClockInterface {
      * Syncs now: a burst of requests (blocking; each request bounded by
      * `request_timeout_ms`, a `Date`-only burst also waits up to a second
      * per probe to time it; the whole sync by `policy.max_sync_ms`, or one
-     * request timeout if that is longer). Concurrent callers share one burst. Honours a
-     * server's 429 `Retry-After` (returns `RateLimited` without a request).
+     * request timeout if that is longer). Concurrent callers share one
+     * burst, also one that a [`SyncSession`](crate::SyncSession) drives.
+     * Honours a server's 429 `Retry-After` (returns `RateLimited` without a
+     * request). To drive a sync with your own HTTP client, see
+     * [`start_sync`](Self::start_sync).
      */
     fun `sync`(): SyncReport
     
@@ -2970,6 +3018,47 @@ open class ServerClock: Disposable, AutoCloseable, ServerClockInterface
 
     
     /**
+     * Starts a sync that the caller drives with its own HTTP client (see
+     * [`SyncSession`]), at boot time `now_boot_ms` (`boot_ms()`). Joins the
+     * burst in flight, if any. Fails as `sync()` does before its first
+     * request: `InvalidConfig` without a homeserver URL, `RateLimited`
+     * while a 429's `Retry-After` lasts. Needs no transport.
+     */
+    @Throws(MxClockException::class)override fun `startSync`(`nowBootMs`: kotlin.Long): SyncSession {
+            return FfiConverterTypeSyncSession.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_start_sync(
+        it,
+        
+        FfiConverterLong.lower(`nowBootMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * As [`start_sync`](Self::start_sync), only if a sync is due and
+     * allowed at `now_boot_ms` (as `sync_if_needed`); `None` otherwise.
+     */
+    @Throws(MxClockException::class)override fun `startSyncIfNeeded`(`nowBootMs`: kotlin.Long): SyncSession? {
+            return FfiConverterOptionalTypeSyncSession.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_start_sync_if_needed(
+        it,
+        
+        FfiConverterLong.lower(`nowBootMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Registers `listener`, called after each change of the estimate
      * until [`remove_listener`](Self::remove_listener) with the returned id
      * (or until the clock is dropped).
@@ -3029,8 +3118,11 @@ open class ServerClock: Disposable, AutoCloseable, ServerClockInterface
      * Syncs now: a burst of requests (blocking; each request bounded by
      * `request_timeout_ms`, a `Date`-only burst also waits up to a second
      * per probe to time it; the whole sync by `policy.max_sync_ms`, or one
-     * request timeout if that is longer). Concurrent callers share one burst. Honours a
-     * server's 429 `Retry-After` (returns `RateLimited` without a request).
+     * request timeout if that is longer). Concurrent callers share one
+     * burst, also one that a [`SyncSession`](crate::SyncSession) drives.
+     * Honours a server's 429 `Retry-After` (returns `RateLimited` without a
+     * request). To drive a sync with your own HTTP client, see
+     * [`start_sync`](Self::start_sync).
      */
     @Throws(MxClockException::class)override fun `sync`(): SyncReport {
             return FfiConverterTypeSyncReport.lift(
@@ -3136,6 +3228,347 @@ public object FfiConverterTypeServerClock: FfiConverter<ServerClock, Long> {
     override fun allocationSize(value: ServerClock) = 8UL
 
     override fun write(value: ServerClock, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A sync driven by the caller (see the [module docs](self)). Obtained from
+ * [`ServerClock::start_sync`]; `Send + Sync`, but the calls of one session
+ * belong in one sequence (next action, reply, next action, ...).
+ * Dropping it before it is done abandons the sync.
+ */
+public interface SyncSessionInterface {
+    
+    /**
+     * What to do next, at boot time `now_boot_ms`: send a request, wait,
+     * or done. A failed sync returns its error here (every time it is
+     * asked). Fails with `TimeOutOfRange` for a boot time before one
+     * already given or ahead of the clock.
+     */
+    fun `nextAction`(`nowBootMs`: kotlin.Long): SyncAction
+    
+    /**
+     * Request `request_id` failed without a reply (network, timeout,
+     * unreadable reply), sent at `sent_boot_ms`, given up at
+     * `received_boot_ms`. Errors as `receive_response`.
+     */
+    fun `receiveFailure`(`requestId`: kotlin.ULong, `sentBootMs`: kotlin.Long, `receivedBootMs`: kotlin.Long, `error`: TransportException)
+    
+    /**
+     * The reply to request `request_id` (any HTTP status), sent at boot time
+     * `sent_boot_ms` and received at `received_boot_ms`. Fails with
+     * `InvalidArgument` when that request is not waiting for a reply here,
+     * `TimeOutOfRange` for impossible times; the session is then unchanged.
+     */
+    fun `receiveResponse`(`requestId`: kotlin.ULong, `sentBootMs`: kotlin.Long, `receivedBootMs`: kotlin.Long, `response`: HttpResponse)
+    
+    companion object
+}
+
+/**
+ * A sync driven by the caller (see the [module docs](self)). Obtained from
+ * [`ServerClock::start_sync`]; `Send + Sync`, but the calls of one session
+ * belong in one sequence (next action, reply, next action, ...).
+ * Dropping it before it is done abandons the sync.
+ */
+open class SyncSession: Disposable, AutoCloseable, SyncSessionInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_mxclock_fn_free_syncsession(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_mxclock_fn_clone_syncsession(handle, status)
+        }
+    }
+
+    
+    /**
+     * What to do next, at boot time `now_boot_ms`: send a request, wait,
+     * or done. A failed sync returns its error here (every time it is
+     * asked). Fails with `TimeOutOfRange` for a boot time before one
+     * already given or ahead of the clock.
+     */
+    @Throws(MxClockException::class)override fun `nextAction`(`nowBootMs`: kotlin.Long): SyncAction {
+            return FfiConverterTypeSyncAction.lift(
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_syncsession_next_action(
+        it,
+        
+        FfiConverterLong.lower(`nowBootMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Request `request_id` failed without a reply (network, timeout,
+     * unreadable reply), sent at `sent_boot_ms`, given up at
+     * `received_boot_ms`. Errors as `receive_response`.
+     */
+    @Throws(MxClockException::class)override fun `receiveFailure`(`requestId`: kotlin.ULong, `sentBootMs`: kotlin.Long, `receivedBootMs`: kotlin.Long, `error`: TransportException)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_syncsession_receive_failure(
+        it,
+        
+        FfiConverterULong.lower(`requestId`),
+        FfiConverterLong.lower(`sentBootMs`),
+        FfiConverterLong.lower(`receivedBootMs`),
+        FfiConverterTypeTransportError.lower(`error`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The reply to request `request_id` (any HTTP status), sent at boot time
+     * `sent_boot_ms` and received at `received_boot_ms`. Fails with
+     * `InvalidArgument` when that request is not waiting for a reply here,
+     * `TimeOutOfRange` for impossible times; the session is then unchanged.
+     */
+    @Throws(MxClockException::class)override fun `receiveResponse`(`requestId`: kotlin.ULong, `sentBootMs`: kotlin.Long, `receivedBootMs`: kotlin.Long, `response`: HttpResponse)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_syncsession_receive_response(
+        it,
+        
+        FfiConverterULong.lower(`requestId`),
+        FfiConverterLong.lower(`sentBootMs`),
+        FfiConverterLong.lower(`receivedBootMs`),
+        FfiConverterTypeHttpResponse.lower(`response`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncSession: FfiConverter<SyncSession, Long> {
+    override fun lower(value: SyncSession): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): SyncSession {
+        return SyncSession(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): SyncSession {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SyncSession) = 8UL
+
+    override fun write(value: SyncSession, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -4191,7 +4624,7 @@ public object FfiConverterTypeHttpHeader: FfiConverterRustBuffer<HttpHeader> {
  * `access_token` query parameter), so the token never reaches a log:
  *
  * ```
- * use mxclock::transport::{server_now_request, HomeserverUrl};
+ * use mxclock::protocol::{server_now_request, HomeserverUrl};
  * let url = HomeserverUrl::parse("https://matrix.example.org", false).unwrap();
  * let req = server_now_request(&url, "/_matrix/client/v3/get_server_now", Some("syt_secret"), 5_000);
  * let shown = format!("{req:?}");
@@ -4281,7 +4714,7 @@ data class HttpResponse (
     val `headers`: List<HttpHeader>
     , 
     /**
-     * Body bytes, at most [`MAX_BODY_BYTES`].
+     * Body bytes, at most 64 KiB (`transport::MAX_BODY_BYTES`).
      */
     val `body`: kotlin.ByteArray
     
@@ -4595,6 +5028,16 @@ data class SyncReport (
     val `minRttMs`: kotlin.Long?
     , 
     /**
+     * How far the `Date` header of an MSC4094 reply lay outside the time
+     * its own body gave, ms: positive when the `Date` is ahead. The largest
+     * such gap of the burst; None when every `Date` fitted its body (or no
+     * reply had both). Body and `Date` of one reply cannot disagree if one
+     * clock set them: a gap means a proxy or CDN in front of the homeserver
+     * writes `Date` from its own clock. The estimate uses the body.
+     */
+    val `dateDisagreementMs`: kotlin.Long?
+    , 
+    /**
      * The estimate after the sync.
      */
     val `estimate`: Estimate
@@ -4620,6 +5063,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalTypeSyncReason.read(buf),
             FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
             FfiConverterTypeEstimate.read(buf),
         )
     }
@@ -4631,6 +5075,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterBoolean.allocationSize(value.`endpointSupported`) +
             FfiConverterOptionalTypeSyncReason.allocationSize(value.`reason`) +
             FfiConverterOptionalLong.allocationSize(value.`minRttMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`dateDisagreementMs`) +
             FfiConverterTypeEstimate.allocationSize(value.`estimate`)
     )
 
@@ -4641,6 +5086,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterBoolean.write(value.`endpointSupported`, buf)
             FfiConverterOptionalTypeSyncReason.write(value.`reason`, buf)
             FfiConverterOptionalLong.write(value.`minRttMs`, buf)
+            FfiConverterOptionalLong.write(value.`dateDisagreementMs`, buf)
             FfiConverterTypeEstimate.write(value.`estimate`, buf)
     }
 }
@@ -4860,11 +5306,6 @@ sealed class MxClockException(message: String): kotlin.Exception(message) {
         class InvalidState(message: String) : MxClockException(message)
         
     /**
-     * A foreign callback (transport or time source) failed.
-     */
-        class Callback(message: String) : MxClockException(message)
-        
-    /**
      * A bug in mxclock: a panic was caught at the boundary.
      */
         class Internal(message: String) : MxClockException(message)
@@ -4896,8 +5337,7 @@ public object FfiConverterTypeMxClockError : FfiConverterRustBuffer<MxClockExcep
             12 -> MxClockException.InvalidEvent(FfiConverterString.read(buf))
             13 -> MxClockException.NoExpiryRule(FfiConverterString.read(buf))
             14 -> MxClockException.InvalidState(FfiConverterString.read(buf))
-            15 -> MxClockException.Callback(FfiConverterString.read(buf))
-            16 -> MxClockException.Internal(FfiConverterString.read(buf))
+            15 -> MxClockException.Internal(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -4965,12 +5405,8 @@ public object FfiConverterTypeMxClockError : FfiConverterRustBuffer<MxClockExcep
                 buf.putInt(14)
                 Unit
             }
-            is MxClockException.Callback -> {
-                buf.putInt(15)
-                Unit
-            }
             is MxClockException.Internal -> {
-                buf.putInt(16)
+                buf.putInt(15)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -5072,6 +5508,144 @@ public object FfiConverterTypeSampleSource: FfiConverterRustBuffer<SampleSource>
 
 
 /**
+ * What a [`SyncSession`] wants done next.
+ */
+sealed class SyncAction {
+    
+    /**
+     * Send `request` now (a GET; do not follow redirects), then hand back
+     * the reply with `receive_response`, or the failure with
+     * `receive_failure`, quoting `request_id`.
+     */
+    data class Send(
+        /**
+         * Quote it when handing back the reply.
+         */
+        val `requestId`: kotlin.ULong, 
+        /**
+         * What to send; its `timeout_ms` bounds the whole exchange.
+         */
+        val `request`: org.mxclock.HttpRequest) : SyncAction()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Nothing to do before the boot clock reads `until_boot_ms`; then call
+     * `next_action` again.
+     */
+    data class Wait(
+        /**
+         * Boot-clock time to wait for, ms.
+         */
+        val `untilBootMs`: kotlin.Long) : SyncAction()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The sync is over and succeeded.
+     */
+    data class Done(
+        /**
+         * What it did; the estimate after it.
+         */
+        val `report`: org.mxclock.SyncReport) : SyncAction()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncAction : FfiConverterRustBuffer<SyncAction>{
+    override fun read(buf: ByteBuffer): SyncAction {
+        return when(buf.getInt()) {
+            1 -> SyncAction.Send(
+                FfiConverterULong.read(buf),
+                FfiConverterTypeHttpRequest.read(buf),
+                )
+            2 -> SyncAction.Wait(
+                FfiConverterLong.read(buf),
+                )
+            3 -> SyncAction.Done(
+                FfiConverterTypeSyncReport.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: SyncAction): ULong = when(value) {
+        is SyncAction.Send -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`requestId`)
+                + FfiConverterTypeHttpRequest.allocationSize(value.`request`)
+            )
+        }
+        is SyncAction.Wait -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`untilBootMs`)
+            )
+        }
+        is SyncAction.Done -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeSyncReport.allocationSize(value.`report`)
+            )
+        }
+    }
+
+    override fun write(value: SyncAction, buf: ByteBuffer) {
+        when(value) {
+            is SyncAction.Send -> {
+                buf.putInt(1)
+                FfiConverterULong.write(value.`requestId`, buf)
+                FfiConverterTypeHttpRequest.write(value.`request`, buf)
+                Unit
+            }
+            is SyncAction.Wait -> {
+                buf.putInt(2)
+                FfiConverterLong.write(value.`untilBootMs`, buf)
+                Unit
+            }
+            is SyncAction.Done -> {
+                buf.putInt(3)
+                FfiConverterTypeSyncReport.write(value.`report`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * Why a sync is due.
  */
 
@@ -5126,10 +5700,12 @@ public object FfiConverterTypeSyncReason: FfiConverterRustBuffer<SyncReason> {
 
 /**
  * Why an [`HttpTransport`](super::HttpTransport) returned no response.
+ * `reason` says what failed, e.g. `GET https://h/x: connection refused`;
+ * the kind is said by the variant (the display adds "network error: " and
+ * so on), and the timeout's length by the request.
  *
  * Kotlin: throw `TransportException.Network(reason)` and so on; any other
- * exception arrives as `Network` with its message. Never put the access
- * token in `reason`.
+ * exception arrives as `Network` with its message.
  */
 sealed class TransportException: kotlin.Exception() {
     
@@ -5145,7 +5721,8 @@ sealed class TransportException: kotlin.Exception() {
     }
     
     /**
-     * The whole exchange did not finish within `timeout_ms`.
+     * The whole exchange did not finish within the request's `timeout_ms`;
+     * `reason` names what was being done (`GET https://h/x`).
      */
     class Timeout(
         
@@ -5435,6 +6012,38 @@ public object FfiConverterOptionalTypeHttpTransport: FfiConverterRustBuffer<Http
         } else {
             buf.put(1)
             FfiConverterTypeHttpTransport.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSyncSession: FfiConverterRustBuffer<SyncSession?> {
+    override fun read(buf: ByteBuffer): SyncSession? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSyncSession.read(buf)
+    }
+
+    override fun allocationSize(value: SyncSession?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSyncSession.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SyncSession?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSyncSession.write(value, buf)
         }
     }
 }

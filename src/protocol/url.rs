@@ -1,24 +1,28 @@
-//! The homeserver URL: parsed by hand (no `url` crate), strictly, once, at
-//! configuration time (DESIGN.md section 9: HTTPS unless loopback or opted in;
-//! no credentials in URLs).
+//! The homeserver URL and the endpoint path: syntax is `http::Uri`'s, and
+//! only mxclock's own rules are checked on top:
 //!
-//! Accepted: `https://host[:port][/base/path]`, and `http://` only for a
-//! loopback host (`127.0.0.0/8`, `[::1]`, `localhost`) or with
-//! `allow_insecure_http`. `host` is a DNS name (ASCII; IDNs in their `xn--`
-//! form), an IPv4 address in dotted-decimal form, or a bracketed IPv6 literal.
-//! Rejected, each with a message saying what to do: other schemes, user
-//! names and passwords, queries, fragments, whitespace, empty hosts, bad
-//! ports, and `.`/`..`/empty path segments.
+//! - `https://`, or `http://` to a loopback host (`127.0.0.0/8`, `[::1]`,
+//!   `localhost`) or with `allow_insecure_http`;
+//! - no user name or password (the access token is configured apart);
+//! - no query and no fragment;
+//! - no `.`/`..` path segment, also percent-encoded (`%2e%2e`, `%2E.`), and
+//!   no empty one (`//`);
+//! - a port between 1 and 65535.
+//!
+//! The URL is parsed once, when a clock is built, and kept parsed.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
+
+use http::uri::PathAndQuery;
+use http::Uri;
 
 use crate::error::{Error, Result};
 
 /// A validated homeserver base URL.
 ///
 /// ```
-/// use mxclock::transport::HomeserverUrl;
+/// use mxclock::protocol::HomeserverUrl;
 /// let url = HomeserverUrl::parse("https://Matrix.Example.org:8448/base/", false).unwrap();
 /// assert_eq!(url.as_str(), "https://matrix.example.org:8448/base");
 /// assert_eq!(url.origin(), "https://matrix.example.org:8448");
@@ -30,11 +34,13 @@ use crate::error::{Error, Result};
 /// assert!(HomeserverUrl::parse("http://127.0.0.1:8008", false).is_ok());
 /// assert!(HomeserverUrl::parse("http://matrix.example.org", false).is_err());
 /// assert!(HomeserverUrl::parse("http://matrix.example.org", true).is_ok());
+/// // Dot segments are refused in any spelling.
+/// assert!(HomeserverUrl::parse("https://matrix.example.org/%2e%2E/x", false).is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct HomeserverUrl {
     https: bool,
-    /// Lower-cased host; IPv6 literals with their brackets, in canonical form.
+    /// Lower-cased host; IPv6 literals in brackets, in canonical form.
     host: String,
     /// Explicit port when it is not the scheme's default.
     port: Option<u16>,
@@ -68,49 +74,58 @@ impl HomeserverUrl {
                  host name in its xn-- (punycode) form and percent-encode the path",
             ));
         }
-        let Some((scheme, rest)) = s.split_once("://") else {
-            return Err(invalid(
-                "homeserver URL has no scheme; write it as https://host (e.g. https://matrix.example.org)",
-            ));
-        };
-        let https = if scheme.eq_ignore_ascii_case("https") {
-            true
-        } else if scheme.eq_ignore_ascii_case("http") {
-            false
-        } else {
-            return Err(invalid(format!(
-                "homeserver URL scheme `{}` is not supported; use https://",
-                truncate(scheme, 16)
-            )));
-        };
-        if rest.contains('#') {
+        // `http::Uri` drops a fragment silently; a query it keeps, but the
+        // message is clearer from here.
+        if s.contains('#') {
             return Err(invalid(
                 "homeserver URL must not contain a fragment (#...); remove it",
             ));
         }
-        if rest.contains('?') {
+        if s.contains('?') {
             return Err(invalid(
                 "homeserver URL must not contain a query (?...); give the base URL only, \
                  and the access token separately",
             ));
         }
-        if rest.contains('\\') {
-            return Err(invalid(
-                "homeserver URL contains a backslash; use forward slashes",
-            ));
-        }
-        let (authority, path) = match rest.find('/') {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
+        let uri: Uri = s.parse().map_err(|e| {
+            invalid(format!(
+                "homeserver URL is not a valid URL ({e}); write it as https://host[:port][/path]"
+            ))
+        })?;
+        let https = match uri.scheme_str() {
+            Some(scheme) if scheme.eq_ignore_ascii_case("https") => true,
+            Some(scheme) if scheme.eq_ignore_ascii_case("http") => false,
+            Some(scheme) => {
+                return Err(invalid(format!(
+                    "homeserver URL scheme `{}` is not supported; use https://",
+                    truncate(scheme, 16)
+                )))
+            }
+            None => {
+                return Err(invalid(
+                    "homeserver URL has no scheme; write it as https://host \
+                     (e.g. https://matrix.example.org)",
+                ))
+            }
         };
-        if authority.contains('@') {
-            // Do not echo the authority: it holds a user name or password.
+        let authority = uri
+            .authority()
+            .ok_or_else(|| invalid("homeserver URL has no host; write it as https://host"))?;
+        if authority.as_str().contains('@') {
+            // Not echoed: it holds a user name or password.
             return Err(invalid(
                 "homeserver URL must not contain a user name or password (user:pass@host); \
                  remove it and configure the access token separately",
             ));
         }
-        let (host, loopback, port_text) = parse_authority(authority)?;
+        let raw_host = authority.host();
+        if raw_host.is_empty() {
+            return Err(invalid(
+                "homeserver URL has no host; write it as https://host",
+            ));
+        }
+        let (host, loopback) = normalise_host(raw_host)?;
+        let port_text = authority.as_str()[raw_host.len()..].strip_prefix(':');
         let port = match port_text {
             None => None,
             Some(p) => {
@@ -119,7 +134,10 @@ impl HomeserverUrl {
                 (port != default).then_some(port)
             }
         };
-        let base_path = parse_base_path(path)?;
+        let base_path = uri.path().trim_end_matches('/');
+        if !base_path.is_empty() {
+            check_path_segments(base_path, "homeserver URL path")?;
+        }
         if !https && !loopback && !allow_insecure_http {
             return Err(invalid(format!(
                 "homeserver URL http://{host} is not encrypted and {host} is not a loopback \
@@ -130,7 +148,7 @@ impl HomeserverUrl {
             https,
             host,
             port,
-            base_path,
+            base_path: base_path.to_owned(),
             loopback,
         })
     }
@@ -209,9 +227,15 @@ impl std::str::FromStr for HomeserverUrl {
 }
 
 /// Checks a configured endpoint path such as
-/// `/_matrix/client/v3/get_server_now`: it starts with `/`, has no query,
-/// fragment, whitespace, backslash, `.`/`..` or empty segment, and only
-/// URL path characters.
+/// `/_matrix/client/v3/get_server_now`: a URI path (`http::Uri`'s syntax)
+/// that starts with `/`, is ASCII without whitespace, and has no query,
+/// fragment, empty segment or `.`/`..` segment (also percent-encoded).
+///
+/// ```
+/// use mxclock::protocol::validate_endpoint_path;
+/// assert!(validate_endpoint_path("/_matrix/client/v3/get_server_now").is_ok());
+/// assert!(validate_endpoint_path("/_matrix/%2E%2e/admin").is_err());
+/// ```
 pub fn validate_endpoint_path(path: &str) -> Result<()> {
     if !path.starts_with('/') || path.len() < 2 {
         return Err(invalid(format!(
@@ -230,6 +254,11 @@ pub fn validate_endpoint_path(path: &str) -> Result<()> {
             "endpoint path contains whitespace, control or non-ASCII characters; percent-encode them",
         ));
     }
+    PathAndQuery::try_from(path).map_err(|e| {
+        invalid(format!(
+            "endpoint path is not a valid URL path ({e}); percent-encode special characters"
+        ))
+    })?;
     check_path_segments(path, "endpoint path")
 }
 
@@ -243,20 +272,10 @@ fn truncate(s: &str, max_chars: usize) -> String {
     }
 }
 
-/// Splits `host[:port]` / `[v6][:port]`; returns (normalised host, is
-/// loopback, port text).
-fn parse_authority(authority: &str) -> Result<(String, bool, Option<&str>)> {
-    if authority.is_empty() {
-        return Err(invalid(
-            "homeserver URL has no host; write it as https://host",
-        ));
-    }
-    if let Some(after_bracket) = authority.strip_prefix('[') {
-        let Some((literal, after)) = after_bracket.split_once(']') else {
-            return Err(invalid(
-                "homeserver URL has an IPv6 address without its closing `]`",
-            ));
-        };
+/// The host lower-cased (IPv6 literals in canonical form) and whether it
+/// is loopback.
+fn normalise_host(host: &str) -> Result<(String, bool)> {
+    if let Some(literal) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         if literal.contains('%') {
             return Err(invalid(
                 "homeserver URL has an IPv6 zone id (%...); zone ids are not supported, \
@@ -269,99 +288,29 @@ fn parse_authority(authority: &str) -> Result<(String, bool, Option<&str>)> {
                 truncate(literal, 45)
             ))
         })?;
-        let port = match after {
-            "" => None,
-            _ => match after.strip_prefix(':') {
-                Some(p) => Some(p),
-                None => {
-                    return Err(invalid(
-                        "homeserver URL has characters after the IPv6 address; \
-                         only :port may follow the closing ]",
-                    ))
-                }
-            },
-        };
-        let loopback =
-            addr.is_loopback() || addr.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback());
-        return Ok((format!("[{addr}]"), loopback, port));
-    }
-    let (host, port) = match authority.split_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (authority, None),
-    };
-    if host.is_empty() {
-        return Err(invalid(
-            "homeserver URL has no host; write it as https://host",
-        ));
-    }
-    if host.contains(']') || host.contains('[') {
-        return Err(invalid(
-            "homeserver URL has a stray [ or ]; write IPv6 addresses as [2001:db8::1]",
-        ));
+        return Ok((format!("[{addr}]"), is_loopback_ip6(addr)));
     }
     let host = host.to_ascii_lowercase();
-    let loopback = parse_host_name(&host)?;
-    Ok((host, loopback, port))
+    let loopback = is_loopback_host(&host);
+    Ok((host, loopback))
 }
 
-/// Validates a DNS name or dotted IPv4 address (already lower-cased);
-/// returns whether it is loopback.
-fn parse_host_name(host: &str) -> Result<bool> {
-    if host.len() > 253 {
-        return Err(invalid(
-            "homeserver host name is longer than 253 characters",
-        ));
+fn is_loopback_ip6(addr: Ipv6Addr) -> bool {
+    addr.is_loopback() || addr.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+}
+
+/// Whether `host` (as in a URL: IPv6 in brackets) is loopback by mxclock's
+/// rule: `127.0.0.0/8` in dotted-decimal form, `::1` (also IPv4-mapped),
+/// or `localhost`. Other spellings that a resolver might map to loopback
+/// (`127.1`, `2130706433`) are not, so they need HTTPS like any other host.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    if let Some(literal) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return literal.parse::<Ipv6Addr>().is_ok_and(is_loopback_ip6);
     }
-    // A trailing dot (fully qualified name) is legal; look at the labels
-    // without it.
-    let name = host.strip_suffix('.').unwrap_or(host);
-    let labels: Vec<&str> = name.split('.').collect();
-    let last = labels.last().copied().unwrap_or("");
-    // Like browsers: a name whose last label is numeric is an IPv4 address,
-    // and only the plain dotted-decimal form is accepted (no 127.1, 0x7f...).
-    let hex_number = last
-        .strip_prefix("0x")
-        .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
-    if !last.is_empty() && (last.bytes().all(|b| b.is_ascii_digit()) || hex_number) {
-        let addr: Ipv4Addr = name.parse().map_err(|_| {
-            invalid(format!(
-                "homeserver URL host `{}` is not a valid IPv4 address; write four decimal \
-                 numbers 0-255 without leading zeros, e.g. 192.0.2.1",
-                truncate(host, 64)
-            ))
-        })?;
-        return Ok(addr.is_loopback());
+    if let Ok(v4) = host.parse::<Ipv4Addr>() {
+        return v4.is_loopback();
     }
-    for label in &labels {
-        if label.is_empty() {
-            return Err(invalid(format!(
-                "homeserver URL host `{}` has an empty label (.. or a leading dot)",
-                truncate(host, 64)
-            )));
-        }
-        if label.len() > 63 {
-            return Err(invalid(
-                "homeserver URL host has a label longer than 63 characters",
-            ));
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(invalid(format!(
-                "homeserver URL host `{}` contains characters not allowed in a host name \
-                 (letters, digits, - and . only)",
-                truncate(host, 64)
-            )));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Err(invalid(format!(
-                "homeserver URL host `{}` has a label starting or ending with -",
-                truncate(host, 64)
-            )));
-        }
-    }
-    Ok(name == "localhost")
+    host.eq_ignore_ascii_case("localhost") || host.eq_ignore_ascii_case("localhost.")
 }
 
 fn parse_port(p: &str) -> Result<u16> {
@@ -370,119 +319,100 @@ fn parse_port(p: &str) -> Result<u16> {
             "homeserver URL has a `:` but no port; remove the `:` or add a port number",
         ));
     }
-    if !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 5 {
-        return Err(invalid(format!(
+    // `http::Uri` reads an out-of-range port as no port at all (`:65536`
+    // would silently become 443): check the text.
+    match p
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| p.parse::<u32>())
+    {
+        Some(Ok(n @ 1..=65535)) => Ok(n as u16),
+        _ => Err(invalid(format!(
             "homeserver URL port `{}` is not a number between 1 and 65535",
             truncate(p, 16)
-        )));
-    }
-    match p.parse::<u32>() {
-        Ok(n @ 1..=65535) => Ok(n as u16),
-        _ => Err(invalid(format!(
-            "homeserver URL port {p} is not between 1 and 65535"
         ))),
     }
 }
 
-fn parse_base_path(path: &str) -> Result<String> {
-    let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() {
-        return Ok(String::new());
-    }
-    check_path_segments(trimmed, "homeserver URL path")?;
-    Ok(trimmed.to_owned())
-}
-
 /// `path` starts with `/` and has no trailing slash to worry about.
 fn check_path_segments(path: &str, what: &str) -> Result<()> {
+    if path.contains('\\') {
+        return Err(invalid(format!(
+            "{what} contains a backslash; use forward slashes"
+        )));
+    }
     let body = path.strip_prefix('/').unwrap_or(path);
     for segment in body.split('/') {
-        match segment {
-            "" => {
-                return Err(invalid(format!(
-                    "{what} contains an empty segment (//); remove the extra slash"
-                )))
-            }
-            "." | ".." => {
-                return Err(invalid(format!(
-                    "{what} contains a `.` or `..` segment; give the resolved path"
-                )))
-            }
-            _ => {}
+        if segment.is_empty() {
+            return Err(invalid(format!(
+                "{what} contains an empty segment (//); remove the extra slash"
+            )));
         }
-        let bytes = segment.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            if b == b'%' {
-                let ok = bytes.len() > i + 2
-                    && bytes[i + 1].is_ascii_hexdigit()
-                    && bytes[i + 2].is_ascii_hexdigit();
-                if !ok {
-                    return Err(invalid(format!(
-                        "{what} has a `%` that is not followed by two hex digits"
-                    )));
-                }
-                i += 3;
-                continue;
-            }
-            // RFC 3986 pchar: unreserved / sub-delims / ":" / "@".
-            let allowed = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b);
-            if !allowed {
-                return Err(invalid(format!(
-                    "{what} contains `{}`, which must be percent-encoded",
-                    b as char
-                )));
-            }
-            i += 1;
+        // Servers and proxies decode `%2e` before resolving dot segments,
+        // so `/%2e%2e/` climbs like `/../`; some also split at an encoded
+        // `/` or `\`.
+        let decoded = percent_decode(segment, what)?;
+        if decoded
+            .split(|b| *b == b'/' || *b == b'\\')
+            .any(|part| matches!(part, b"." | b".."))
+        {
+            return Err(invalid(format!(
+                "{what} contains a `.` or `..` segment (also percent-encoded, e.g. %2e%2e); \
+                 give the resolved path"
+            )));
         }
     }
     Ok(())
 }
 
+/// The bytes `segment` stands for; an error for a `%` not followed by two
+/// hex digits.
+fn percent_decode(segment: &str, what: &str) -> Result<Vec<u8>> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let hex = segment
+            .get(i + 1..i + 3)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+        let Some(byte) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) else {
+            return Err(invalid(format!(
+                "{what} has a `%` that is not followed by two hex digits"
+            )));
+        };
+        out.push(byte);
+        i += 3;
+    }
+    Ok(out)
+}
+
 /// The origin (`scheme://host[:port]`, lower-cased, default port omitted)
 /// of an absolute `http(s)` URL such as a `Location` header, or `None` when
-/// `s` is not one. Any user name or password is dropped, never returned.
+/// `s` is not one. A user name or password is dropped, never returned.
 pub(crate) fn origin_of(s: &str) -> Option<String> {
-    let (scheme, rest) = s.trim().split_once("://")?;
-    let https = if scheme.eq_ignore_ascii_case("https") {
-        true
-    } else if scheme.eq_ignore_ascii_case("http") {
-        false
-    } else {
-        return None;
+    let uri: Uri = s.trim().parse().ok()?;
+    let https = match uri.scheme_str()? {
+        scheme if scheme.eq_ignore_ascii_case("https") => true,
+        scheme if scheme.eq_ignore_ascii_case("http") => false,
+        _ => return None,
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    let authority = match authority.rfind('@') {
-        Some(at) => &authority[at + 1..],
-        None => authority,
-    };
-    if authority.is_empty()
-        || !authority
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~[]:%".contains(&b))
-    {
-        return None;
+    let host = uri.host().filter(|h| !h.is_empty())?.to_ascii_lowercase();
+    let scheme = if https { "https" } else { "http" };
+    match uri.port_u16() {
+        Some(p) if p != if https { 443 } else { 80 } => Some(format!("{scheme}://{host}:{p}")),
+        _ => Some(format!("{scheme}://{host}")),
     }
-    let authority = authority.to_ascii_lowercase();
-    let default = if https { ":443" } else { ":80" };
-    let authority = authority.strip_suffix(default).unwrap_or(&authority);
-    Some(format!(
-        "{}://{authority}",
-        if https { "https" } else { "http" }
-    ))
 }
 
 /// `url` without user info, query or fragment: safe to name in a message.
 pub(crate) fn url_for_message(url: &str) -> String {
-    let cut = url.find(['?', '#']).unwrap_or(url.len());
-    let url = &url[..cut];
-    match (origin_of(url), url.split_once("://")) {
-        (Some(origin), Some((_, rest))) => {
-            let path = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
-            format!("{origin}{}", truncate(path, 200))
-        }
+    match (origin_of(url), url.trim().parse::<Uri>()) {
+        (Some(origin), Ok(uri)) => format!("{origin}{}", truncate(uri.path(), 200)),
         _ => "<invalid URL>".to_owned(),
     }
 }
@@ -505,12 +435,12 @@ mod tests {
 
     #[test]
     fn accepted_urls_table() {
-        // (input, allow_insecure, as_str, origin, port, loopback)
-        let table: &[(&str, bool, &str, &str, u16, bool)] = &[
+        // (input, allow_insecure, as_str, port, loopback); the origin is
+        // as_str without the base path.
+        let table: &[(&str, bool, &str, u16, bool)] = &[
             (
                 "https://matrix.org",
                 false,
-                "https://matrix.org",
                 "https://matrix.org",
                 443,
                 false,
@@ -519,14 +449,12 @@ mod tests {
                 "https://matrix.org/",
                 false,
                 "https://matrix.org",
-                "https://matrix.org",
                 443,
                 false,
             ),
             (
                 "HTTPS://Matrix.ORG",
                 false,
-                "https://matrix.org",
                 "https://matrix.org",
                 443,
                 false,
@@ -535,14 +463,12 @@ mod tests {
                 "https://matrix.org:443",
                 false,
                 "https://matrix.org",
-                "https://matrix.org",
                 443,
                 false,
             ),
             (
                 "https://matrix.org:8448",
                 false,
-                "https://matrix.org:8448",
                 "https://matrix.org:8448",
                 8448,
                 false,
@@ -551,7 +477,6 @@ mod tests {
                 "https://matrix.org:00443",
                 false,
                 "https://matrix.org",
-                "https://matrix.org",
                 443,
                 false,
             ),
@@ -559,7 +484,6 @@ mod tests {
                 "https://example.org/base",
                 false,
                 "https://example.org/base",
-                "https://example.org",
                 443,
                 false,
             ),
@@ -567,7 +491,6 @@ mod tests {
                 "https://example.org/a/b///",
                 false,
                 "https://example.org/a/b",
-                "https://example.org",
                 443,
                 false,
             ),
@@ -575,7 +498,13 @@ mod tests {
                 "https://example.org/a%20b/c:d@e",
                 false,
                 "https://example.org/a%20b/c:d@e",
-                "https://example.org",
+                443,
+                false,
+            ),
+            (
+                "https://example.org/a..b/.well-known",
+                false,
+                "https://example.org/a..b/.well-known",
                 443,
                 false,
             ),
@@ -583,22 +512,12 @@ mod tests {
                 "https://xn--bcher-kva.example",
                 false,
                 "https://xn--bcher-kva.example",
-                "https://xn--bcher-kva.example",
-                443,
-                false,
-            ),
-            (
-                "https://my_host.example",
-                false,
-                "https://my_host.example",
-                "https://my_host.example",
                 443,
                 false,
             ),
             (
                 "https://example.org.",
                 false,
-                "https://example.org.",
                 "https://example.org.",
                 443,
                 false,
@@ -606,7 +525,6 @@ mod tests {
             (
                 "https://192.0.2.1:8448",
                 false,
-                "https://192.0.2.1:8448",
                 "https://192.0.2.1:8448",
                 8448,
                 false,
@@ -614,7 +532,6 @@ mod tests {
             (
                 "https://[2001:db8::1]",
                 false,
-                "https://[2001:db8::1]",
                 "https://[2001:db8::1]",
                 443,
                 false,
@@ -623,7 +540,6 @@ mod tests {
                 "https://[2001:DB8:0:0:0:0:0:1]:8448/x",
                 false,
                 "https://[2001:db8::1]:8448/x",
-                "https://[2001:db8::1]:8448",
                 8448,
                 false,
             ),
@@ -631,70 +547,25 @@ mod tests {
                 "http://127.0.0.1:8008",
                 false,
                 "http://127.0.0.1:8008",
-                "http://127.0.0.1:8008",
                 8008,
                 true,
             ),
-            (
-                "http://127.255.0.9",
-                false,
-                "http://127.255.0.9",
-                "http://127.255.0.9",
-                80,
-                true,
-            ),
-            (
-                "http://127.0.0.1:80/",
-                false,
-                "http://127.0.0.1",
-                "http://127.0.0.1",
-                80,
-                true,
-            ),
+            ("http://127.255.0.9", false, "http://127.255.0.9", 80, true),
+            ("http://127.0.0.1:80/", false, "http://127.0.0.1", 80, true),
             (
                 "http://localhost:8008",
                 false,
                 "http://localhost:8008",
-                "http://localhost:8008",
                 8008,
                 true,
             ),
-            (
-                "http://LOCALHOST",
-                false,
-                "http://localhost",
-                "http://localhost",
-                80,
-                true,
-            ),
-            (
-                "http://localhost.",
-                false,
-                "http://localhost.",
-                "http://localhost.",
-                80,
-                true,
-            ),
-            (
-                "http://[::1]:8008",
-                false,
-                "http://[::1]:8008",
-                "http://[::1]:8008",
-                8008,
-                true,
-            ),
-            (
-                "http://[0:0:0:0:0:0:0:1]",
-                false,
-                "http://[::1]",
-                "http://[::1]",
-                80,
-                true,
-            ),
+            ("http://LOCALHOST", false, "http://localhost", 80, true),
+            ("http://localhost.", false, "http://localhost.", 80, true),
+            ("http://[::1]:8008", false, "http://[::1]:8008", 8008, true),
+            ("http://[0:0:0:0:0:0:0:1]", false, "http://[::1]", 80, true),
             (
                 "http://[::ffff:127.0.0.1]:1",
                 false,
-                "http://[::ffff:127.0.0.1]:1",
                 "http://[::ffff:127.0.0.1]:1",
                 1,
                 true,
@@ -703,7 +574,6 @@ mod tests {
                 "http://matrix.example.org",
                 true,
                 "http://matrix.example.org",
-                "http://matrix.example.org",
                 80,
                 false,
             ),
@@ -711,24 +581,23 @@ mod tests {
                 "http://10.0.0.1:65535",
                 true,
                 "http://10.0.0.1:65535",
-                "http://10.0.0.1:65535",
                 65535,
                 false,
             ),
-            (
-                "https://localhost",
-                false,
-                "https://localhost",
-                "https://localhost",
-                443,
-                true,
-            ),
+            ("https://localhost", false, "https://localhost", 443, true),
+            // Not loopback by mxclock's rule, though a resolver may say so.
+            ("https://127.1", false, "https://127.1", 443, false),
         ];
-        for &(input, insecure, as_str, origin, port, loopback) in table {
+        for &(input, insecure, as_str, port, loopback) in table {
             let u = ok(input, insecure);
             assert_eq!(u.as_str(), as_str, "{input}");
             assert_eq!(u.to_string(), as_str, "{input}");
-            assert_eq!(u.origin(), origin, "{input}");
+            assert!(as_str.starts_with(&u.origin()), "{input}");
+            assert_eq!(
+                u.origin().len() + u.base_path().len(),
+                as_str.len(),
+                "{input}"
+            );
             assert_eq!(u.port(), port, "{input}");
             assert_eq!(u.is_loopback(), loopback, "{input}");
             // Parsing the normalised form gives the same URL.
@@ -745,9 +614,9 @@ mod tests {
             ("//matrix.org", false, "no scheme"),
             ("ftp://matrix.org", false, "scheme `ftp`"),
             ("wss://matrix.org", false, "use https://"),
-            ("https:/matrix.org", false, "no scheme"),
-            ("https://", false, "no host"),
-            ("https:///path", false, "no host"),
+            ("https:/matrix.org", false, "not a valid URL"),
+            ("https://", false, "not a valid URL"),
+            ("https:///path", false, "not a valid URL"),
             ("https://:8448", false, "no host"),
             (
                 "https://user:pass@matrix.org",
@@ -774,48 +643,39 @@ mod tests {
                 false,
                 "between 1 and 65535",
             ),
-            ("https://matrix.org:-1", false, "between 1 and 65535"),
             ("https://matrix.org:+443", false, "between 1 and 65535"),
-            ("https://matrix.org:44a", false, "between 1 and 65535"),
-            ("https://matrix.org:443:443", false, "between 1 and 65535"),
-            ("https://ma_trix..org", false, "empty label"),
-            ("https://.matrix.org", false, "empty label"),
-            ("https://-matrix.org", false, "starting or ending with -"),
-            ("https://matrix-.org", false, "starting or ending with -"),
-            ("https://mat%72ix.org", false, "not allowed in a host name"),
-            ("https://ma*trix.org", false, "not allowed in a host name"),
-            ("https://ma!trix.org", false, "not allowed in a host name"),
-            ("https://127.1", false, "not a valid IPv4"),
-            ("https://1.2.3.256", false, "not a valid IPv4"),
-            ("https://01.2.3.4", false, "not a valid IPv4"),
-            ("https://example.123", false, "not a valid IPv4"),
-            ("https://0x7f.0.0.1", false, "not a valid IPv4"),
-            ("https://0x7f", false, "not a valid IPv4"),
-            ("https://a.0x", false, "not a valid IPv4"),
-            ("https://[::1", false, "closing"),
-            ("https://[::1]x", false, "only :port"),
+            ("https://matrix.org:443:443", false, "not a valid URL"),
+            ("https://mat%72ix.org", false, "not a valid URL"),
+            ("https://[::1", false, "not a valid URL"),
             ("https://[::1]:", false, "no port"),
             ("https://[::1]:70000", false, "between 1 and 65535"),
             ("https://[fe80::1%25eth0]", false, "zone id"),
             ("https://[::g]", false, "invalid IPv6"),
-            ("https://[]", false, "invalid IPv6"),
-            ("https://[127.0.0.1]", false, "invalid IPv6"),
-            ("https://::1", false, "no host"),
-            ("https://a]b", false, "stray"),
-            ("https://matrix.org\\evil.com", false, "backslash"),
+            ("https://::1", false, "not a valid URL"),
+            ("https://matrix.org\\evil.com", false, "not a valid URL"),
             ("https://matrix.org//x", false, "empty segment"),
             ("https://matrix.org/a//b", false, "empty segment"),
-            ("https://matrix.org/a/../b", false, "`..`"),
-            ("https://matrix.org/./b", false, "`..`"),
+            ("https://matrix.org/a/../b", false, "`..` segment"),
+            ("https://matrix.org/./b", false, "`..` segment"),
+            ("https://matrix.org/a/%2e%2e/b", false, "`..` segment"),
+            ("https://matrix.org/%2E%2E", false, "`..` segment"),
+            ("https://matrix.org/%2e./b", false, "`..` segment"),
+            ("https://matrix.org/.%2E/b", false, "`..` segment"),
+            ("https://matrix.org/%2e/b", false, "`..` segment"),
+            ("https://matrix.org/a/%2e%2e%2fb", false, "`..` segment"),
+            ("https://matrix.org/a/..%5Cb", false, "`..` segment"),
+            ("https://matrix.org/a\\b", false, "backslash"),
             ("https://matrix.org/a%2", false, "two hex digits"),
             ("https://matrix.org/a%zz", false, "two hex digits"),
-            ("https://matrix.org/a\"b", false, "percent-encoded"),
-            ("https://matrix.org/a<b", false, "percent-encoded"),
+            ("https://matrix.org/a<b", false, "not a valid URL"),
             ("http://matrix.example.org", false, "not encrypted"),
             ("http://10.0.0.1:8008", false, "not encrypted"),
             ("http://[2001:db8::1]", false, "not encrypted"),
             ("http://localhost.example.org", false, "not encrypted"),
             ("http://128.0.0.1", false, "not encrypted"),
+            ("http://127.1", false, "not encrypted"),
+            ("http://2130706433", false, "not encrypted"),
+            ("http://0.0.0.0", false, "not encrypted"),
         ];
         for &(input, insecure, want) in table {
             let msg = err(input, insecure);
@@ -824,10 +684,6 @@ mod tests {
                 "{input:?}: message {msg:?} lacks {want:?}"
             );
         }
-        let long_label = format!("https://{}.org", "a".repeat(64));
-        assert!(err(&long_label, false).contains("63"));
-        let long_host = format!("https://{}org", "abcdefghi.".repeat(26));
-        assert!(err(&long_host, false).contains("253"));
     }
 
     #[test]
@@ -863,6 +719,7 @@ mod tests {
         validate_endpoint_path("/_matrix/client/v3/get_server_now").unwrap();
         validate_endpoint_path("/_matrix/client/unstable/org.matrix.msc4094/get_server_now")
             .unwrap();
+        validate_endpoint_path("/a..b/.x/%2e%2ex").unwrap();
         for bad in [
             "",
             "/",
@@ -872,15 +729,47 @@ mod tests {
             "/a b",
             "/a//b",
             "/a/../b",
+            "/a/%2e%2e/b",
+            "/a/%2E./b",
+            "/%2e",
             "/a/",
             "/é",
             "/a%",
             "/a\\b",
+            "/a/..%5cb",
+            "/a/%2E%2E%2Fb",
+            "/a<b",
         ] {
             assert!(
                 matches!(validate_endpoint_path(bad), Err(Error::InvalidConfig(_))),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "127.0.0.1",
+            "127.9.9.9",
+            "localhost",
+            "LocalHost.",
+            "[::1]",
+            "[::ffff:127.0.0.2]",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "127.1",
+            "2130706433",
+            "0.0.0.0",
+            "localhost.example",
+            "[::2]",
+            "::1",
+            "10.0.0.1",
+            "",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
         }
     }
 
@@ -900,6 +789,7 @@ mod tests {
             ("ftp://h/", None),
             ("https://", None),
             ("https://bad host/", None),
+            ("https://syt%2Babc.evil.example/", None),
         ];
         for &(input, want) in cases {
             assert_eq!(origin_of(input).as_deref(), want, "{input}");
