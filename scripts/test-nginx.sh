@@ -12,7 +12,7 @@
 # it prints a line starting "SKIPPED:" and exits 0 (counted as skipped by
 # scripts/test-all.sh).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export CARGO_TERM_COLOR=never
 
 tools=target/tools/nginx
