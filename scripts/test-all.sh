@@ -29,7 +29,10 @@ export CARGO_TERM_COLOR=never
 vendor_dir=${MXCLOCK_VENDOR_DIR:-}
 [[ -z $vendor_dir && -d ../shared/vendor ]] && vendor_dir=../shared/vendor
 if [[ -n $vendor_dir ]]; then
-    vendor_dir=$(cd "$vendor_dir" && pwd) || { echo "test-all: no directory $vendor_dir"; exit 1; }
+    # The physical path: crates whose macros read files relative to their
+    # manifest (askama, in uniffi_bindgen) break when the directory is
+    # reached through a symbolic link.
+    vendor_dir=$(cd "$vendor_dir" && pwd -P) || { echo "test-all: no directory $vendor_dir"; exit 1; }
     # `[source]` tables cannot be set from the environment (CARGO_SOURCE_*
     # is not read), so they go into the config.toml of a CARGO_HOME of our
     # own; rustup's proxies and RUSTUP_HOME are not affected.
