@@ -22,6 +22,15 @@
 #                   ~150 s, ~60 s, ~50 s per target under qemu)
 #   synapse_e2e     needs a Synapse server (scripts/test-synapse.sh)
 #   doc tests       not cross-compiled
+#   security        on aarch64 only (~3 min under qemu on a loaded machine;
+#                   it runs on armv7, where widths differ from x86_64, and
+#                   natively)
+# and two test cases (by name):
+#   proxies_from_the_environment   re-executes its own test binary, which
+#                   needs binfmt_misc to find qemu (containers lack it)
+#   with_http::fault_matrix        its 10 MB-body case must hit the 64 KiB
+#                   cap before the 1.5 s request timeout; emulated and on a
+#                   loaded machine, reading 64 KiB takes about that long
 #
 # Time (2 cores, cold): building ~2-4 min per target, running ~1.5 min per
 # target; the build is cached under target/<triple>/ (debug info off).
@@ -35,6 +44,7 @@ export CARGO_TERM_COLOR=never
 . scripts/lib/cross.sh
 
 excluded_tests="events_json transport_parse_props transport_redaction synapse_e2e"
+skipped_cases=(--skip proxies_from_the_environment --skip with_http::fault_matrix)
 
 # triple → Debian gcc package, gcc prefix, qemu binary
 toolchain() {
@@ -100,9 +110,14 @@ passed=0 failed=0 rc_all=0
 for t in "${targets[@]}"; do
     start=$SECONDS
     log="target/arm-$t.log"
-    echo "--- running on $t under qemu (left out: $excluded_tests, doc tests)"
+    run_args=()
+    for a in "${test_args[@]}"; do
+        [[ $t == aarch64-* && $a == security ]] && { unset 'run_args[${#run_args[@]}-1]'; continue; }
+        run_args+=("$a")
+    done
+    echo "--- running on $t under qemu (left out: $excluded_tests, doc tests; ${skipped_cases[*]})"
     # --no-fail-fast: one failing binary must not hide the others' results.
-    cargo test --no-fail-fast --target "$t" "${test_args[@]}" >"$log" 2>&1
+    cargo test --no-fail-fast --target "$t" "${run_args[@]}" -- "${skipped_cases[@]}" >"$log" 2>&1
     rc=$?
     grep -E '^(test result|     Running|test .* FAILED|---- )' "$log"
     read -r p f < <(awk '/^test result:/ {
