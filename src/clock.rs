@@ -147,6 +147,8 @@ pub struct ServerClock {
     offset_boot_ms: AtomicI64,
     /// The sync burst in flight, shared by every caller that wants one.
     pub(crate) in_flight: Mutex<Option<Arc<crate::session::Flight>>>,
+    /// Told after each estimate change (`src/snapshot.rs`).
+    pub(crate) listeners: RwLock<crate::snapshot::Listeners>,
 }
 
 impl std::fmt::Debug for ServerClock {
@@ -195,6 +197,7 @@ impl ServerClock {
             }),
             offset_boot_ms: AtomicI64::new(NO_OFFSET),
             in_flight: Mutex::new(None),
+            listeners: RwLock::default(),
         })
     }
 
@@ -566,8 +569,12 @@ impl ServerClock {
         self.merge_samples(&mut st, &[sample])?;
         st.policy.record_success();
         let boot_ms = self.time.boot_ms();
-        self.estimate_from(&st, boot_ms, self.time.wall_ms())
-            .ok_or(Error::NotSynced)
+        let estimate = self
+            .estimate_from(&st, boot_ms, self.time.wall_ms())
+            .ok_or(Error::NotSynced);
+        drop(st);
+        self.notify_estimate_changed();
+        estimate
     }
 
     /// The app called the MSC4094 endpoint itself: sent at `sent_boot_ms`,
@@ -670,8 +677,21 @@ impl ServerClock {
         self.merge_samples(&mut st, new)?;
         st.policy.record_success();
         let boot_ms = self.time.boot_ms();
-        self.estimate_from(&st, boot_ms, self.time.wall_ms())
-            .ok_or(Error::NotSynced)
+        let estimate = self
+            .estimate_from(&st, boot_ms, self.time.wall_ms())
+            .ok_or(Error::NotSynced);
+        drop(st);
+        self.notify_estimate_changed();
+        estimate
+    }
+
+    /// θ, the uncertainty at the reference boot time, and that time, of
+    /// the current selection (`ServerClock::snapshot`).
+    pub(crate) fn selection_bounds(&self) -> Option<(i64, i64, i64)> {
+        let st = self.read().ok()?;
+        let sel = st.selection.as_ref()?;
+        let ref_uncertainty_ms = sel.uncertainty_at_ms(sel.ref_boot_ms, self.config.drift_ppm);
+        Some((sel.offset_ms(), ref_uncertainty_ms, sel.ref_boot_ms))
     }
 }
 

@@ -18,6 +18,7 @@ pub mod policy;
 pub mod protocol;
 pub mod sample;
 pub mod session;
+pub mod snapshot;
 mod sync;
 pub mod time;
 pub mod transport;
@@ -36,6 +37,7 @@ pub use policy::{SyncPolicy, SyncReason};
 pub use protocol::HomeserverUrl;
 pub use sample::{Sample, SampleSource};
 pub use session::{SyncAction, SyncSession};
+pub use snapshot::{ClockListener, ClockSnapshot};
 pub use time::{FakeTimeSource, OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
 #[cfg(feature = "http")]
 pub use transport::UreqTransport;

@@ -908,7 +908,13 @@ mod with_http {
         let r = r.unwrap();
         assert_eq!(r.estimate.falsetickers, 1, "{r:?}");
         let after_one = clock.estimate().unwrap();
-        assert_eq!(after_one.boot_offset_ms, before.boot_offset_ms);
+        // It stays within its own uncertainty (widening the older samples
+        // for drift up to the newest one's time can move the midpoint by a
+        // millisecond when syncs are slow, as under qemu).
+        assert!(
+            (after_one.boot_offset_ms - before.boot_offset_ms).abs() <= before.uncertainty_ms,
+            "{before:?} -> {after_one:?}"
+        );
         assert!(!after_one.server_clock_stepped);
 
         // Second sample confirms: the step is taken and reported.
