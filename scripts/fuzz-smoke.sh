@@ -12,29 +12,31 @@
 # Environment: FUZZ_SECONDS (per target), FUZZ_TARGETS (space-separated
 # subset). Longer runs: docs/fuzzing.md.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 seconds=${FUZZ_SECONDS:-30}
-tools="$PWD/target/tools"
+tools="${MXCLOCK_TOOLS_DIR:-$PWD/target/tools}"
 target_dir="$PWD/target/fuzz"
 export PATH="$tools/bin:$PATH"
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=never
+# Pinned (scripts/vendor.sh vendors this version for offline machines).
+CARGO_FUZZ_VERSION=0.13.2
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz: installing cargo-fuzz into $tools"
-    if ! cargo install cargo-fuzz --locked --root "$tools"; then
-        echo "SKIPPED: fuzz: cargo-fuzz could not be installed (no crates.io?)"
+    if ! cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --root "$tools"; then
+        echo "SKIPPED: fuzz: cargo-fuzz could not be installed (no crates.io, and not in the vendored crates?)"
         exit 0
     fi
 fi
 
 all_targets=$(cargo fuzz list --fuzz-dir fuzz)
 targets=${FUZZ_TARGETS:-$all_targets}
-echo "fuzz: building $(echo $targets | wc -w) targets (cached in $target_dir)"
+echo "fuzz: building $(wc -w <<<"$targets") targets (cached in $target_dir)"
 if ! cargo fuzz build --fuzz-dir fuzz --target-dir "$target_dir"; then
     echo "fuzz: build FAILED"
-    echo "fuzz: 0 passed, $(echo $targets | wc -w) failed"
+    echo "fuzz: 0 passed, $(wc -w <<<"$targets") failed"
     exit 1
 fi
 

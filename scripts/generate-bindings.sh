@@ -79,6 +79,7 @@ if [[ $CHECK == 0 ]]; then
     mkdir -p bindings
     rm -rf bindings/kotlin bindings/swift
     cp -R "$TMP/new/kotlin" "$TMP/new/swift" bindings/
+    # shellcheck disable=SC2001 # a prefix on every line
     echo "$files" | sed 's|^|  bindings/|' >&2
     echo "bindings: generated $nfiles files"
     exit 0

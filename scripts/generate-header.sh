@@ -6,12 +6,14 @@
 #                                       showing the diff, if the committed
 #                                       header differs (CI, scripts/test-c.sh)
 #
-# cbindgen is installed once into target/tools (cached between runs).
+# cbindgen is installed once into target/tools, or MXCLOCK_TOOLS_DIR (cached
+# between runs; from the vendored crates on an offline machine, see
+# scripts/test-all.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CBINDGEN_VERSION=0.29.4
-tools=target/tools
+tools=${MXCLOCK_TOOLS_DIR:-target/tools}
 cbindgen=$tools/bin/cbindgen
 header=include/mxclock.h
 

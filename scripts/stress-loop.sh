@@ -5,7 +5,7 @@
 #
 # Usage: scripts/stress-loop.sh [RUNS]
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 runs=${1:-100}
 log_dir=target/stress-loop
 mkdir -p "$log_dir"

@@ -25,7 +25,7 @@
 # Prints "PASS/FAIL <run> <test>" per test case and closes with
 # "c: N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export CARGO_TERM_COLOR=never
 
 profile=debug
@@ -54,6 +54,14 @@ cargo build -p mxclock-test-homeserver --quiet || die "building the test homeser
 for f in "$lib_dir/libmxclock.so" "$lib_dir/libmxclock.a" "$lib_dir/mxclock-test-homeserver"; do
     [[ -f $f ]] || die "$f was not built"
 done
+
+echo "--- the shared library's soname (build.rs)"
+if readelf -d "$lib_dir/libmxclock.so" | grep -q 'SONAME.*\[libmxclock\.so\]'; then
+    passed=$((passed + 1))
+    echo "PASS libmxclock.so has DT_SONAME libmxclock.so"
+else
+    fail "libmxclock.so has no DT_SONAME libmxclock.so"
+fi
 
 echo "--- header up to date"
 if bash scripts/generate-header.sh --check; then
@@ -95,8 +103,7 @@ start_server() { # env-name args...
     rm -f "$info"
     "$lib_dir/mxclock-test-homeserver" --ignore-stdin "$@" >"$info" 2>"$out/hs-$name.log" </dev/null &
     server_pids+=($!)
-    local i
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         [[ -s $info ]] && break
         sleep 0.1
     done
@@ -122,9 +129,9 @@ start_server MXCLOCK_TEST_URL_UNSUPPORTED --no-msc4094 --fault date-missing
 cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -O1 -Iinclude
     "-DMXCLOCK_EXPECTED_VERSION=\"$version\"")
 abs_lib=$(cd "$lib_dir" && pwd)
-link_shared=(-L"$lib_dir" -lmxclock -Wl,-rpath,"$abs_lib" -lpthread)
+link_shared=(-L"$lib_dir" -lmxclock "-Wl,-rpath,$abs_lib" -lpthread)
 link_static=("$lib_dir/libmxclock.a" -lpthread -ldl -lm)
-sanitize=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+sanitize=("-fsanitize=address,undefined" -fno-omit-frame-pointer -fno-sanitize-recover=all)
 
 # Seconds one test binary may take (valgrind is the slow one).
 test_timeout_s=${MXCLOCK_C_TEST_TIMEOUT_S:-300}
@@ -226,7 +233,7 @@ if command -v pkg-config >/dev/null; then
         fail "pkg-config: version '$pc_version', flags '$pc_flags', static '$pc_static'"
     fi
 else
-    echo "SKIPPED: the pkg-config check (pkg-config is not installed)"
+    echo "SKIPPED (part): the pkg-config check (pkg-config is not installed)"
 fi
 
 echo "--- benchmark (strict compile, smoke run)"
@@ -241,7 +248,7 @@ fi
 
 echo
 if ! $have_valgrind; then
-    echo "SKIPPED: the valgrind runs (valgrind is not installed; apt-get install valgrind)"
+    echo "SKIPPED (part): the valgrind runs (valgrind is not installed; apt-get install valgrind)"
 fi
 for f in "${failures[@]}"; do
     echo "  failed: $f"

@@ -38,7 +38,14 @@ for arg in "$@"; do
     esac
 done
 
-env_out="$("$ROOT/scripts/install-kotlin.sh" --env)" || die "installing kotlinc/JNA failed (see above)"
+if ! env_out="$("$ROOT/scripts/install-kotlin.sh" --env)"; then
+    # kotlinc comes from npm: on a machine without npm's registry (or
+    # without npm) the Kotlin tests cannot run there. Loudly not passed.
+    log "installing kotlinc/JNA failed (see above)"
+    echo "SKIPPED: kotlin: kotlinc or JNA could not be installed on this machine (kotlinc comes from npm); the Kotlin tests did NOT run"
+    echo "kotlin: SKIPPED (no Kotlin toolchain)"
+    exit 0
+fi
 eval "$env_out" # KOTLINC, JNA_JAR, KOTLIN_VERSION
 
 if ((${#RUN_ARGS[@]} > 0)); then
@@ -58,7 +65,8 @@ cargo build --quiet -p mxclock-test-homeserver --bin mxclock-test-homeserver ||
     die "building mxclock-test-homeserver failed"
 HOMESERVER="$TARGET_DIR/debug/mxclock-test-homeserver"
 
-mapfile -t SOURCES < <(find bindings/kotlin tests/kotlin -name '*.kt' | LC_ALL=C sort)
+# The generated bindings, the hand-written companion next to them, the tests.
+mapfile -t SOURCES < <(find bindings/kotlin bindings/companion/kotlin tests/kotlin -name '*.kt' | LC_ALL=C sort)
 ((${#SOURCES[@]} > 0)) || die "no Kotlin sources found"
 key=$( (echo "kotlinc $KOTLIN_VERSION"; cat "${SOURCES[@]}") | sha256sum | cut -c1-16)
 JAR="$OUT/mxclock-kotlin-tests-$key.jar"
@@ -81,7 +89,8 @@ log "running against $LIB_DIR on $(java -version 2>&1 | head -n 1) with JNA $JNA
 set +e
 # jna.library.path: where JNA finds libmxclock; Debian's jna.jar finds its own
 # libjnidispatch in /usr/lib/jni itself.
-java -Djna.library.path="$LIB_DIR" -Dmxclock.expectedVersion="$version" \
+# shellcheck disable=SC2086 # MXCLOCK_JVM_FLAGS: extra JVM flags, split on spaces
+java ${MXCLOCK_JVM_FLAGS:-} -Djna.library.path="$LIB_DIR" -Dmxclock.expectedVersion="$version" \
     -Dmxclock.homeserver="$HOMESERVER" \
     -cp "$JAR:$JNA_JAR" org.mxclock.tests.MainKt "${RUN_ARGS[@]}" | tee "$OUT/last-run.log"
 rc=${PIPESTATUS[0]}

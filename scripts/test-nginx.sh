@@ -12,7 +12,7 @@
 # it prints a line starting "SKIPPED:" and exits 0 (counted as skipped by
 # scripts/test-all.sh).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export CARGO_TERM_COLOR=never
 
 tools=target/tools/nginx
@@ -31,10 +31,10 @@ find_nginx() {
 
 # Debian's nginx binary, unpacked where only this project looks.
 unpack_nginx() {
-    command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || {
+    if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
         log "no apt-get/dpkg-deb on this machine"
         return 1
-    }
+    fi
     local tmp deb
     tmp=$(mktemp -d)
     if ! (cd "$tmp" && apt-get download -qq nginx >/dev/null 2>&1); then
@@ -49,7 +49,7 @@ unpack_nginx() {
             return 1
         }
     fi
-    deb=$(ls "$tmp"/nginx_*.deb 2>/dev/null | head -n 1)
+    deb=$(find "$tmp" -maxdepth 1 -name 'nginx_*.deb' | head -n 1)
     [[ -n $deb ]] || { rm -rf "$tmp"; return 1; }
     rm -rf "$tools"
     mkdir -p "$tools"

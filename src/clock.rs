@@ -232,6 +232,8 @@ pub struct ServerClock {
     offset: OffsetCell,
     /// The sync burst in flight, shared by every caller that wants one.
     pub(crate) in_flight: Mutex<Option<Arc<crate::session::Flight>>>,
+    /// Told after each estimate change (`src/snapshot.rs`).
+    pub(crate) listeners: RwLock<crate::snapshot::Listeners>,
 }
 
 impl std::fmt::Debug for ServerClock {
@@ -279,6 +281,7 @@ impl ServerClock {
             }),
             offset: OffsetCell::new(),
             in_flight: Mutex::new(None),
+            listeners: RwLock::default(),
         })
     }
 
@@ -763,8 +766,12 @@ impl ServerClock {
         self.merge_samples(&mut st, &[sample], false)?;
         st.policy.record_success();
         let boot_ms = self.time.boot_ms();
-        self.estimate_from(&st, boot_ms, self.time.wall_ms())
-            .ok_or(Error::NotSynced)
+        let estimate = self
+            .estimate_from(&st, boot_ms, self.time.wall_ms())
+            .ok_or(Error::NotSynced);
+        drop(st);
+        self.notify_estimate_changed();
+        estimate
     }
 
     /// The app called the MSC4094 endpoint itself: sent at `sent_boot_ms`,
@@ -880,8 +887,38 @@ impl ServerClock {
         self.merge_samples(&mut st, new, true)?;
         st.policy.record_success();
         let boot_ms = self.time.boot_ms();
-        self.estimate_from(&st, boot_ms, self.time.wall_ms())
-            .ok_or(Error::NotSynced)
+        let estimate = self
+            .estimate_from(&st, boot_ms, self.time.wall_ms())
+            .ok_or(Error::NotSynced);
+        drop(st);
+        self.notify_estimate_changed();
+        estimate
+    }
+
+    /// θ, the uncertainty at the reference boot time, and that time, of
+    /// the current selection (`ServerClock::snapshot`).
+    pub(crate) fn selection_bounds(&self) -> Option<(i64, i64, i64, u32)> {
+        let st = self.read().ok()?;
+        let sel = st.selection.as_ref()?;
+        let (theta_ms, ref_uncertainty_ms) = sel.reading_at(sel.ref_boot_ms, &st.drift);
+        // A reader that keeps θ fixed grows the uncertainty by the learned
+        // rate too (the estimate moves along it instead); without a learned
+        // drift that is the bound alone, and both agree exactly.
+        let growth = Drift {
+            center_ppb: 0,
+            bound_ppb: st
+                .drift
+                .center_ppb
+                .saturating_abs()
+                .saturating_add(st.drift.bound_ppb),
+            learned: st.drift.learned,
+        };
+        Some((
+            theta_ms,
+            ref_uncertainty_ms,
+            sel.ref_boot_ms,
+            growth.growth_ppm(),
+        ))
     }
 }
 

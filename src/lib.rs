@@ -20,6 +20,7 @@ pub mod probe;
 pub mod protocol;
 pub mod sample;
 pub mod session;
+pub mod snapshot;
 mod sync;
 pub mod time;
 pub mod transport;
@@ -38,6 +39,7 @@ pub use policy::{SyncPolicy, SyncReason};
 pub use protocol::HomeserverUrl;
 pub use sample::{Sample, SampleSource};
 pub use session::{SyncAction, SyncSession};
+pub use snapshot::{ClockListener, ClockSnapshot};
 pub use time::{FakeTimeSource, OsTimeSource, Sleeper, ThreadSleeper, TimeSource};
 #[cfg(feature = "http")]
 pub use transport::UreqTransport;

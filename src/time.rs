@@ -1,4 +1,4 @@
-//! The three clocks of DESIGN.md section 2: boot, wall and (estimated) server.
+//! The three clocks: boot, wall and (estimated) server.
 //!
 //! Everything in mxclock reads time through a [`TimeSource`] so that tests
 //! can drive it deterministically and apps can inject their own clock
@@ -118,10 +118,19 @@ mod os {
             .map(|s| s.trim().to_owned())
             .ok()
             .filter(|s| !s.is_empty())
-            .unwrap_or_else(super::fallback::boot_id)
+            .unwrap_or_else(|| {
+                let wall_ms = super::TimeSource::wall_ms(&super::OsTimeSource);
+                super::boot_time_id(wall_ms, boot_ms())
+            })
     });
 
     /// `/proc/sys/kernel/random/boot_id`, read once per process.
+    ///
+    /// Android lets apps read it from Android 9 (API 28: SELinux type
+    /// `proc_random`, readable by every domain) and before Android 8; on
+    /// Android 8.0 and 8.1 (API 26, 27) the file is labelled `proc`, which
+    /// untrusted apps may not read. There, and wherever the read fails, the
+    /// id is the wall-clock time of boot ([`boot_time_id`](super::boot_time_id)).
     pub fn boot_id() -> String {
         BOOT_ID.clone()
     }
@@ -193,6 +202,26 @@ mod os {
     pub fn boot_id() -> String {
         super::fallback::boot_id()
     }
+}
+
+/// Granularity of [`boot_time_id`]: coarse enough that the jitter of two
+/// clock reads and NTP's slewing rarely change the id within one boot, fine
+/// enough that no real reboot (which takes longer) keeps it.
+const BOOT_TIME_ID_GRANULARITY_MS: i64 = 10_000;
+
+/// A boot id from the wall-clock time of boot (wall − boot clock, in units
+/// of [`BOOT_TIME_ID_GRANULARITY_MS`]), for systems whose boot id cannot be
+/// read. It is stable within a boot while nobody sets the wall clock; when
+/// someone does, the id changes and a restore takes the reboot path (carry
+/// over through the wall clock, with the uncertainty inflated), which is the
+/// cautious side. Apple's `kern.boottime` is the same quantity.
+#[allow(dead_code)]
+fn boot_time_id(wall_ms: i64, boot_ms: i64) -> String {
+    let boot_wall_ms = wall_ms.saturating_sub(boot_ms);
+    format!(
+        "boot-time:{}",
+        boot_wall_ms.div_euclid(BOOT_TIME_ID_GRANULARITY_MS)
+    )
 }
 
 /// `time_t`/`c_long` are 32-bit on ARM32 Android, so the casts are needed
@@ -328,6 +357,20 @@ mod tests {
     fn linux_boot_id_is_the_kernel_one() {
         let kernel = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
         assert_eq!(OsTimeSource::new().boot_id(), kernel.trim());
+    }
+
+    #[test]
+    fn boot_time_id_is_stable_within_a_boot_and_changes_across_boots() {
+        let boot_wall_ms = 1_750_000_123_456;
+        let id = boot_time_id(boot_wall_ms + 5_000, 5_000);
+        // Later in the same boot, with a few ms of read jitter either way.
+        assert_eq!(boot_time_id(boot_wall_ms + 86_400_000 + 3, 86_400_000), id);
+        assert_eq!(boot_time_id(boot_wall_ms + 60_000 - 3, 60_000), id);
+        // A reboot a minute later: the boot clock restarts, the wall goes on.
+        assert_ne!(boot_time_id(boot_wall_ms + 65_000, 1_000), id);
+        // Saturates rather than overflowing on absurd inputs.
+        assert!(!boot_time_id(i64::MIN, i64::MAX).is_empty());
+        assert_eq!(boot_time_id(-1, 0), "boot-time:-1");
     }
 
     #[test]

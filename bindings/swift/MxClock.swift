@@ -624,6 +624,227 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * Told by a [`ServerClock`] after each change of its estimate (a sync, an
+ * added sample). Kotlin and Swift implement it (a uniffi foreign trait).
+ *
+ * The clock calls it on the thread that changed the estimate (often a
+ * sync on a background thread), after releasing its lock: the listener may
+ * call back into the clock (typically [`ServerClock::snapshot`]). It must
+ * return quickly. A panic (or an exception thrown in Kotlin or Swift) is
+ * caught and ignored: it never fails the sync that triggered it.
+ */
+public protocol ClockListener: AnyObject, Sendable {
+    
+    /**
+     * The estimate changed: take a new [`ClockSnapshot`].
+     */
+    func estimateChanged() 
+    
+}
+/**
+ * Told by a [`ServerClock`] after each change of its estimate (a sync, an
+ * added sample). Kotlin and Swift implement it (a uniffi foreign trait).
+ *
+ * The clock calls it on the thread that changed the estimate (often a
+ * sync on a background thread), after releasing its lock: the listener may
+ * call back into the clock (typically [`ServerClock::snapshot`]). It must
+ * return quickly. A panic (or an exception thrown in Kotlin or Swift) is
+ * caught and ignored: it never fails the sync that triggered it.
+ */
+open class ClockListenerImpl: ClockListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_mxclock_fn_clone_clocklistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_mxclock_fn_free_clocklistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The estimate changed: take a new [`ClockSnapshot`].
+     */
+open func estimateChanged()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_clocklistener_estimate_changed(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceClockListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceClockListener = UniffiVTableCallbackInterfaceClockListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeClockListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ClockListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeClockListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ClockListener: handle missing in uniffiClone")
+            }
+        },
+        estimateChanged: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeClockListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.estimateChanged(
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceClockListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceClockListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitClockListener() {
+    uniffi_mxclock_fn_init_callback_vtable_clocklistener(UniffiCallbackInterfaceClockListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClockListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ClockListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ClockListener
+
+    public static func lift(_ handle: UInt64) throws -> ClockListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ClockListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ClockListener) -> UInt64 {
+         if let rustImpl = value as? ClockListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClockListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ClockListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClockListener_lift(_ handle: UInt64) throws -> ClockListener {
+    return try FfiConverterTypeClockListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClockListener_lower(_ value: ClockListener) -> UInt64 {
+    return FfiConverterTypeClockListener.lower(value)
+}
+
+
+
+
+
+
+/**
  * Makes one HTTP GET. Implemented by [`UreqTransport`] (feature `http`),
  * by apps in Kotlin or Swift (OkHttp, URLSession), or by tests.
  *
@@ -1058,6 +1279,27 @@ public protocol ServerClockProtocol: AnyObject, Sendable {
      * allowed at `now_boot_ms` (as `sync_if_needed`); `None` otherwise.
      */
     func startSyncIfNeeded(nowBootMs: Int64) throws  -> SyncSession?
+    
+    /**
+     * Registers `listener`, called after each change of the estimate
+     * until [`remove_listener`](Self::remove_listener) with the returned id
+     * (or until the clock is dropped).
+     */
+    func addListener(listener: ClockListener)  -> UInt64
+    
+    /**
+     * Unregisters the listener `add_listener` returned `listener_id` for.
+     * Returns whether there was one.
+     */
+    func removeListener(listenerId: UInt64)  -> Bool
+    
+    /**
+     * The estimate as a [`ClockSnapshot`], or None before the first sample.
+     * Server time and uncertainty computed from it equal
+     * [`estimate`](Self::estimate) at any later boot time, until the
+     * estimate changes (listeners are told).
+     */
+    func snapshot()  -> ClockSnapshot?
     
     /**
      * Syncs now: a burst of requests (blocking; each request bounded by
@@ -1509,6 +1751,50 @@ open func startSyncIfNeeded(nowBootMs: Int64)throws  -> SyncSession?  {
     uniffi_mxclock_fn_method_serverclock_start_sync_if_needed(
             self.uniffiCloneHandle(),
         FfiConverterInt64.lower(nowBootMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Registers `listener`, called after each change of the estimate
+     * until [`remove_listener`](Self::remove_listener) with the returned id
+     * (or until the clock is dropped).
+     */
+open func addListener(listener: ClockListener) -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_add_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeClockListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Unregisters the listener `add_listener` returned `listener_id` for.
+     * Returns whether there was one.
+     */
+open func removeListener(listenerId: UInt64) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_remove_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(listenerId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The estimate as a [`ClockSnapshot`], or None before the first sample.
+     * Server time and uncertainty computed from it equal
+     * [`estimate`](Self::estimate) at any later boot time, until the
+     * estimate changes (listeners are told).
+     */
+open func snapshot() -> ClockSnapshot?  {
+    return try!  FfiConverterOptionTypeClockSnapshot.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_method_serverclock_snapshot(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -2288,6 +2574,119 @@ public func FfiConverterTypeClockConfig_lift(_ buf: RustBuffer) throws -> ClockC
 #endif
 public func FfiConverterTypeClockConfig_lower(_ value: ClockConfig) -> RustBuffer {
     return FfiConverterTypeClockConfig.lower(value)
+}
+
+
+/**
+ * Everything needed to compute server time and its uncertainty from the
+ * boot clock until the estimate next changes.
+ *
+ * ```
+ * use std::sync::Arc;
+ * use mxclock::{ClockConfig, FakeTimeSource, ServerClock, TimeSource};
+ *
+ * let time = Arc::new(FakeTimeSource::new(1_000, 1_700_000_000_000, "boot"));
+ * let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None)?;
+ * assert!(clock.snapshot().is_none()); // not synced yet
+ * clock.add_endpoint_sample(1_000, 1_060, 1_700_000_037_280)?;
+ *
+ * let snapshot = clock.snapshot().unwrap();
+ * time.advance_ms(3_600_000); // an hour later, no FFI call needed:
+ * let e = clock.estimate().unwrap();
+ * assert_eq!(snapshot.server_now_ms(time.boot_ms()), e.server_now_ms);
+ * assert_eq!(snapshot.uncertainty_ms(time.boot_ms()), e.uncertainty_ms);
+ * # Ok::<(), mxclock::Error>(())
+ * ```
+ */
+public struct ClockSnapshot: Equatable, Hashable {
+    /**
+     * Server minus boot clock (θ): server time is `boot_ms + boot_offset_ms`
+     * on the boot clock of the clock's `TimeSource`.
+     */
+    public var bootOffsetMs: Int64
+    /**
+     * The uncertainty at boot time `ref_boot_ms`.
+     */
+    public var refUncertaintyMs: Int64
+    /**
+     * Boot time at which the uncertainty is `ref_uncertainty_ms` (the
+     * newest sample's); it grows from there.
+     */
+    public var refBootMs: Int64
+    /**
+     * Growth of the uncertainty in ms per 10⁶ ms of boot time since
+     * `ref_boot_ms` (the configured drift bound), rounded up.
+     */
+    public var uncertaintyGrowthPpm: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Server minus boot clock (θ): server time is `boot_ms + boot_offset_ms`
+         * on the boot clock of the clock's `TimeSource`.
+         */bootOffsetMs: Int64, 
+        /**
+         * The uncertainty at boot time `ref_boot_ms`.
+         */refUncertaintyMs: Int64, 
+        /**
+         * Boot time at which the uncertainty is `ref_uncertainty_ms` (the
+         * newest sample's); it grows from there.
+         */refBootMs: Int64, 
+        /**
+         * Growth of the uncertainty in ms per 10⁶ ms of boot time since
+         * `ref_boot_ms` (the configured drift bound), rounded up.
+         */uncertaintyGrowthPpm: UInt32) {
+        self.bootOffsetMs = bootOffsetMs
+        self.refUncertaintyMs = refUncertaintyMs
+        self.refBootMs = refBootMs
+        self.uncertaintyGrowthPpm = uncertaintyGrowthPpm
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ClockSnapshot: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClockSnapshot: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClockSnapshot {
+        return
+            try ClockSnapshot(
+                bootOffsetMs: FfiConverterInt64.read(from: &buf), 
+                refUncertaintyMs: FfiConverterInt64.read(from: &buf), 
+                refBootMs: FfiConverterInt64.read(from: &buf), 
+                uncertaintyGrowthPpm: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ClockSnapshot, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.bootOffsetMs, into: &buf)
+        FfiConverterInt64.write(value.refUncertaintyMs, into: &buf)
+        FfiConverterInt64.write(value.refBootMs, into: &buf)
+        FfiConverterUInt32.write(value.uncertaintyGrowthPpm, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClockSnapshot_lift(_ buf: RustBuffer) throws -> ClockSnapshot {
+    return try FfiConverterTypeClockSnapshot.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClockSnapshot_lower(_ value: ClockSnapshot) -> RustBuffer {
+    return FfiConverterTypeClockSnapshot.lower(value)
 }
 
 
@@ -4931,6 +5330,30 @@ fileprivate struct FfiConverterOptionTypeTimeSource: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeClockSnapshot: FfiConverterRustBuffer {
+    typealias SwiftType = ClockSnapshot?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeClockSnapshot.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeClockSnapshot.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeEstimate: FfiConverterRustBuffer {
     typealias SwiftType = Estimate?
 
@@ -5320,6 +5743,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_serverclock_start_sync_if_needed() != 14871) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_mxclock_checksum_method_serverclock_add_listener() != 19594) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_remove_listener() != 38880) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_serverclock_snapshot() != 54131) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_mxclock_checksum_method_serverclock_sync() != 59800) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5333,6 +5765,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_syncsession_receive_response() != 27491) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_method_clocklistener_estimate_changed() != 37883) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_timesource_boot_ms() != 27415) {
@@ -5357,6 +5792,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitClockListener()
     uniffiCallbackInitHttpTransport()
     uniffiCallbackInitTimeSource()
     return InitializationResult.ok

@@ -243,6 +243,13 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CLOCK_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CLOCK_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceClockListenerMethod0)(uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_TIME_SOURCE_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_TIME_SOURCE_METHOD0
 typedef void (*UniffiCallbackInterfaceTimeSourceMethod0)(uint64_t, int64_t* _Nonnull, 
@@ -269,6 +276,15 @@ typedef void (*UniffiCallbackInterfaceTimeSourceMethod2)(uint64_t, RustBuffer* _
 typedef void (*UniffiCallbackInterfaceHttpTransportMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CLOCK_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CLOCK_LISTENER
+typedef struct UniffiVTableCallbackInterfaceClockListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceClockListenerMethod0 _Nonnull estimateChanged;
+} UniffiVTableCallbackInterfaceClockListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TIME_SOURCE
@@ -426,6 +442,21 @@ uint64_t uniffi_mxclock_fn_method_serverclock_start_sync(uint64_t ptr, int64_t n
 RustBuffer uniffi_mxclock_fn_method_serverclock_start_sync_if_needed(uint64_t ptr, int64_t now_boot_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_ADD_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_ADD_LISTENER
+uint64_t uniffi_mxclock_fn_method_serverclock_add_listener(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_REMOVE_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_REMOVE_LISTENER
+int8_t uniffi_mxclock_fn_method_serverclock_remove_listener(uint64_t ptr, uint64_t listener_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SNAPSHOT
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SNAPSHOT
+RustBuffer uniffi_mxclock_fn_method_serverclock_snapshot(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SYNC
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_SYNC
 RustBuffer uniffi_mxclock_fn_method_serverclock_sync(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -459,6 +490,26 @@ void uniffi_mxclock_fn_method_syncsession_receive_failure(uint64_t ptr, uint64_t
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SYNCSESSION_RECEIVE_RESPONSE
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SYNCSESSION_RECEIVE_RESPONSE
 void uniffi_mxclock_fn_method_syncsession_receive_response(uint64_t ptr, uint64_t request_id, int64_t sent_boot_ms, int64_t received_boot_ms, RustBuffer response, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CLONE_CLOCKLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CLONE_CLOCKLISTENER
+uint64_t uniffi_mxclock_fn_clone_clocklistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FREE_CLOCKLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FREE_CLOCKLISTENER
+void uniffi_mxclock_fn_free_clocklistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_INIT_CALLBACK_VTABLE_CLOCKLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_INIT_CALLBACK_VTABLE_CLOCKLISTENER
+void uniffi_mxclock_fn_init_callback_vtable_clocklistener(const UniffiVTableCallbackInterfaceClockListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_CLOCKLISTENER_ESTIMATE_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_CLOCKLISTENER_ESTIMATE_CHANGED
+void uniffi_mxclock_fn_method_clocklistener_estimate_changed(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CLONE_TIMESOURCE
@@ -980,6 +1031,24 @@ uint16_t uniffi_mxclock_checksum_method_serverclock_start_sync_if_needed(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_ADD_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_ADD_LISTENER
+uint16_t uniffi_mxclock_checksum_method_serverclock_add_listener(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_REMOVE_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_REMOVE_LISTENER
+uint16_t uniffi_mxclock_checksum_method_serverclock_remove_listener(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SNAPSHOT
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SNAPSHOT
+uint16_t uniffi_mxclock_checksum_method_serverclock_snapshot(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SYNC
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SERVERCLOCK_SYNC
 uint16_t uniffi_mxclock_checksum_method_serverclock_sync(void
@@ -1007,6 +1076,12 @@ uint16_t uniffi_mxclock_checksum_method_syncsession_receive_failure(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SYNCSESSION_RECEIVE_RESPONSE
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_SYNCSESSION_RECEIVE_RESPONSE
 uint16_t uniffi_mxclock_checksum_method_syncsession_receive_response(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_CLOCKLISTENER_ESTIMATE_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_METHOD_CLOCKLISTENER_ESTIMATE_CHANGED
+uint16_t uniffi_mxclock_checksum_method_clocklistener_estimate_changed(void
     
 );
 #endif

@@ -159,7 +159,7 @@ pub unsafe extern "C" fn mxclock_last_error_copy(
             let n = message.len().min(buf_len - 1);
             // SAFETY: `buf` holds `buf_len` > n bytes; the regions are distinct.
             unsafe {
-                std::ptr::copy_nonoverlapping(message.as_ptr(), buf as *mut u8, n);
+                std::ptr::copy_nonoverlapping(message.as_ptr(), buf.cast::<u8>(), n);
                 buf.add(n).write(0);
             }
         }

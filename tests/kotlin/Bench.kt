@@ -1,12 +1,19 @@
 package org.mxclock.tests
 
+import com.sun.jna.Memory
 import com.sun.jna.Native
+import com.sun.jna.Pointer
 import java.io.File
 import java.lang.management.ManagementFactory
 import java.nio.ByteBuffer
 import org.mxclock.ClockConfig
 import org.mxclock.FfiConverterSequenceTypeEventOutcome
+import org.mxclock.FfiConverterTypeServerClock
+import org.mxclock.IntegrityCheckingUniffiLib
 import org.mxclock.ServerClock
+import org.mxclock.ServerTimeReader
+import org.mxclock.UniffiLib
+import org.mxclock.UniffiRustCallStatus
 import org.mxclock.osTimeSource
 import org.mxclock.sampleFromEndpoint
 
@@ -18,18 +25,40 @@ private object LibC {
     external fun getpid(): Int
 }
 
+/**
+ * The two native functions behind `ServerClock.serverNowMs()` bound again
+ * by JNA direct mapping, with the call status as a plain Pointer instead of
+ * uniffi's `Structure`: what the call costs without the Structure machinery.
+ */
+private object RawMx {
+    init { Native.register(RawMx::class.java, "mxclock") }
+    external fun uniffi_mxclock_fn_clone_serverclock(handle: Long, status: Pointer): Long
+    external fun uniffi_mxclock_fn_method_serverclock_server_now_ms(handle: Long, status: Pointer): Long
+}
+
 fun bench() {
     val os = osTimeSource()
+    // Wall time per call, and the process's CPU time per call (all threads:
+    // the GC and JNA's cleaner thread work for the allocations too). On a
+    // shared machine the CPU figure is the steadier one.
+    val cpu = java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        as com.sun.management.OperatingSystemMXBean
     fun nsPerCall(name: String, calls: Int, body: () -> Long) {
         var sink = 0L
         repeat(calls / 10) { sink += body() } // warm up the JIT
+        System.gc()
+        val c0 = cpu.processCpuTime
         val t0 = System.nanoTime()
         repeat(calls) { sink += body() }
         val ns = (System.nanoTime() - t0).toDouble() / calls
-        println("bench: %-44s %10.1f ns/call  (%d calls, sink %d)".format(name, ns, calls, sink and 1))
+        val cpuNs = (cpu.processCpuTime - c0).toDouble() / calls
+        println("bench: %-46s %10.1f ns/call %10.1f ns CPU/call  (%d calls, sink %d)".format(name, ns, cpuNs, calls, sink and 1))
     }
     nsPerCall("System.currentTimeMillis()", 2_000_000) { System.currentTimeMillis() }
     nsPerCall("getpid() [JNA direct mapping, no uniffi]", 200_000) { LibC.getpid().toLong() }
+    nsPerCall("contract version [libmxclock, JNA direct, no status]", 200_000) {
+        IntegrityCheckingUniffiLib.ffi_mxclock_uniffi_contract_version().toLong()
+    }
     nsPerCall("osTimeSource().bootMs() [Rust via JNA]", 200_000) { os.bootMs() }
     nsPerCall("sampleFromEndpoint() [record via RustBuffer]", 200_000) {
         sampleFromEndpoint(1_000, 1_040, 1_750_000_000_123).loMs
@@ -40,6 +69,28 @@ fun bench() {
     val b = os.bootMs()
     clock.addEndpointSample(b - 20, b, System.currentTimeMillis() + 5_000)
     nsPerCall("ServerClock.serverNowMs()", 200_000) { clock.serverNowMs() }
+    ServerTimeReader(clock).use { reader ->
+        nsPerCall("ServerTimeReader.serverNowMs() [companion]", 20_000_000) { reader.serverNowMs() }
+        nsPerCall("ServerTimeReader.uncertaintyMs() [companion]", 20_000_000) { reader.uncertaintyMs() }
+    }
+
+    // Where the uniffi call's time goes. serverNowMs() makes two native
+    // calls (clone the object's handle, then the method, which consumes the
+    // clone), each with a new UniffiRustCallStatus JNA Structure that JNA
+    // writes to native memory before and reads back after the call.
+    nsPerCall("  part: new UniffiRustCallStatus()", 200_000) { UniffiRustCallStatus().code.toLong() }
+    val handle = FfiConverterTypeServerClock.lower(clock) // one extra reference, freed below
+    val status = UniffiRustCallStatus()
+    nsPerCall("  part: clone + method, one reused Structure", 200_000) {
+        val h = UniffiLib.uniffi_mxclock_fn_clone_serverclock(handle, status)
+        UniffiLib.uniffi_mxclock_fn_method_serverclock_server_now_ms(h, status)
+    }
+    val raw = Memory(64).also { it.clear() } // >= sizeof(RustCallStatus) = 32
+    nsPerCall("  part: clone + method, status as a Pointer", 2_000_000) {
+        val h = RawMx.uniffi_mxclock_fn_clone_serverclock(handle, raw)
+        RawMx.uniffi_mxclock_fn_method_serverclock_server_now_ms(h, raw)
+    }
+    UniffiLib.uniffi_mxclock_fn_free_serverclock(handle, status)
 
     // 1 000 events of every rule, evaluated in one call.
     val s = clock.serverNowMs()

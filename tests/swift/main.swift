@@ -23,6 +23,7 @@ transportScenarios(harness)
 expiryScenarios(harness)
 ringScenarios(harness)
 readersWhileSyncingScenario(harness)
+companionScenarios(harness)
 if CommandLine.arguments.contains("--bench") {
     bench()
 }

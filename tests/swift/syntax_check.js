@@ -17,7 +17,10 @@
 //   * `#if swift(>=5.8)` / `#if compiler(>=6)` blocks around a bare attribute
 //     or a lone `extension`: these conditions are evaluated as a current
 //     toolchain would (true) and the directive lines blanked;
-//   * the Swift 5.10 modifier `nonisolated(unsafe)` is read as `nonisolated`.
+//   * the Swift 5.10 modifier `nonisolated(unsafe)` is read as `nonisolated`;
+//   * a closure whose body is the empty tuple, `{ () }` (uniffi's
+//     `writeReturn` for callback methods returning nothing), is read as `{}`:
+//     the grammar rejects `()` as a closure's expression.
 // Other `#if` conditions (os, canImport) are left to the grammar.
 //
 // Needs NODE_PATH to hold `tree-sitter` and `tree-sitter-swift`.
@@ -89,7 +92,9 @@ function normalise(text) {
       return top.version || inactive() ? '' : line;
     }
     if (inactive()) return '';
-    return line.replace(/\bnonisolated\(unsafe\)/g, 'nonisolated        ');
+    return line
+      .replace(/\bnonisolated\(unsafe\)/g, 'nonisolated        ')
+      .replace(/\{ \(\) \}/g, '{    }');
   });
   return out.join('\n');
 }
@@ -132,6 +137,8 @@ const selfTests = [
   ['dangling converter', 'struct FfiConverterTypeA {}\nlet x = FfiConverterTypeB_lift(1)\n', true],
   ['declared converter', 'func FfiConverterTypeB_lift(_ v: Int) -> Int { v }\nlet x = FfiConverterTypeB_lift(1)\n', false],
   ['broken inside a version gate', '#if compiler(>=6)\nextension S: Sendable {\n#endif\n', true],
+  ['closure returning the empty tuple', 'let writeReturn = { () }\n', false],
+  ['broken closure', 'let writeReturn = { ( }\n', true],
 ];
 for (const [name, text, bad] of selfTests) {
   const found = faultsOf(text).length > 0;

@@ -650,6 +650,9 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceClockListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceTimeSourceMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: LongByReference,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -661,6 +664,25 @@ internal interface UniffiCallbackInterfaceTimeSourceMethod2 : com.sun.jna.Callba
 }
 internal interface UniffiCallbackInterfaceHttpTransportMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "estimateChanged")
+internal open class UniffiVTableCallbackInterfaceClockListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `estimateChanged`: UniffiCallbackInterfaceClockListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `estimateChanged`: UniffiCallbackInterfaceClockListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceClockListener(`uniffiFree`,`uniffiClone`,`estimateChanged`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceClockListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `estimateChanged` = other.`estimateChanged`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "bootMs", "wallMs", "bootId")
 internal open class UniffiVTableCallbackInterfaceTimeSource(
@@ -784,6 +806,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_mxclock_checksum_method_serverclock_start_sync_if_needed(
     ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_add_listener(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_remove_listener(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_serverclock_snapshot(
+    ): Int
     external fun uniffi_mxclock_checksum_method_serverclock_sync(
     ): Int
     external fun uniffi_mxclock_checksum_method_serverclock_sync_if_needed(
@@ -793,6 +821,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_mxclock_checksum_method_syncsession_receive_failure(
     ): Int
     external fun uniffi_mxclock_checksum_method_syncsession_receive_response(
+    ): Int
+    external fun uniffi_mxclock_checksum_method_clocklistener_estimate_changed(
     ): Int
     external fun uniffi_mxclock_checksum_method_timesource_boot_ms(
     ): Int
@@ -824,6 +854,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "mxclock"))
+        uniffiCallbackInterfaceClockListener.register(this)
         uniffiCallbackInterfaceHttpTransport.register(this)
         uniffiCallbackInterfaceTimeSource.register(this)
         
@@ -884,6 +915,12 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_mxclock_fn_method_serverclock_start_sync_if_needed(`ptr`: Long,`nowBootMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_method_serverclock_add_listener(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_method_serverclock_remove_listener(`ptr`: Long,`listenerId`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_mxclock_fn_method_serverclock_snapshot(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_mxclock_fn_method_serverclock_sync(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_mxclock_fn_method_serverclock_sync_if_needed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -897,6 +934,14 @@ internal object UniffiLib {
     external fun uniffi_mxclock_fn_method_syncsession_receive_failure(`ptr`: Long,`requestId`: Long,`sentBootMs`: Long,`receivedBootMs`: Long,`error`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_mxclock_fn_method_syncsession_receive_response(`ptr`: Long,`requestId`: Long,`sentBootMs`: Long,`receivedBootMs`: Long,`response`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_mxclock_fn_clone_clocklistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_free_clocklistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_mxclock_fn_init_callback_vtable_clocklistener(`vtable`: UniffiVTableCallbackInterfaceClockListener,
+    ): Unit
+    external fun uniffi_mxclock_fn_method_clocklistener_estimate_changed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_mxclock_fn_clone_timesource(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1432,6 +1477,341 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Told by a [`ServerClock`] after each change of its estimate (a sync, an
+ * added sample). Kotlin and Swift implement it (a uniffi foreign trait).
+ *
+ * The clock calls it on the thread that changed the estimate (often a
+ * sync on a background thread), after releasing its lock: the listener may
+ * call back into the clock (typically [`ServerClock::snapshot`]). It must
+ * return quickly. A panic (or an exception thrown in Kotlin or Swift) is
+ * caught and ignored: it never fails the sync that triggered it.
+ */
+public interface ClockListener {
+    
+    /**
+     * The estimate changed: take a new [`ClockSnapshot`].
+     */
+    fun `estimateChanged`()
+    
+    companion object
+}
+
+/**
+ * Told by a [`ServerClock`] after each change of its estimate (a sync, an
+ * added sample). Kotlin and Swift implement it (a uniffi foreign trait).
+ *
+ * The clock calls it on the thread that changed the estimate (often a
+ * sync on a background thread), after releasing its lock: the listener may
+ * call back into the clock (typically [`ServerClock::snapshot`]). It must
+ * return quickly. A panic (or an exception thrown in Kotlin or Swift) is
+ * caught and ignored: it never fails the sync that triggered it.
+ */
+open class ClockListenerImpl: Disposable, AutoCloseable, ClockListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_mxclock_fn_free_clocklistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_mxclock_fn_clone_clocklistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * The estimate changed: take a new [`ClockSnapshot`].
+     */override fun `estimateChanged`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_clocklistener_estimate_changed(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceClockListener {
+    internal object `estimateChanged`: UniffiCallbackInterfaceClockListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeClockListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`estimateChanged`(
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeClockListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeClockListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceClockListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `estimateChanged`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_mxclock_fn_init_callback_vtable_clocklistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeClockListener: FfiConverter<ClockListener, Long> {
+    internal val handleMap = UniffiHandleMap<ClockListener>()
+
+    override fun lower(value: ClockListener): Long {
+        if (value is ClockListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ClockListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ClockListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ClockListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ClockListener) = 8UL
+
+    override fun write(value: ClockListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -2086,6 +2466,27 @@ public interface ServerClockInterface {
     fun `startSyncIfNeeded`(`nowBootMs`: kotlin.Long): SyncSession?
     
     /**
+     * Registers `listener`, called after each change of the estimate
+     * until [`remove_listener`](Self::remove_listener) with the returned id
+     * (or until the clock is dropped).
+     */
+    fun `addListener`(`listener`: ClockListener): kotlin.ULong
+    
+    /**
+     * Unregisters the listener `add_listener` returned `listener_id` for.
+     * Returns whether there was one.
+     */
+    fun `removeListener`(`listenerId`: kotlin.ULong): kotlin.Boolean
+    
+    /**
+     * The estimate as a [`ClockSnapshot`], or None before the first sample.
+     * Server time and uncertainty computed from it equal
+     * [`estimate`](Self::estimate) at any later boot time, until the
+     * estimate changes (listeners are told).
+     */
+    fun `snapshot`(): ClockSnapshot?
+    
+    /**
      * Syncs now: a burst of requests (blocking; each request bounded by
      * `request_timeout_ms`, a `Date`-only burst also waits up to a second
      * per probe to time it; the whole sync by `policy.max_sync_ms`, or one
@@ -2656,6 +3057,62 @@ open class ServerClock: Disposable, AutoCloseable, ServerClockInterface
         it,
         
         FfiConverterLong.lower(`nowBootMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Registers `listener`, called after each change of the estimate
+     * until [`remove_listener`](Self::remove_listener) with the returned id
+     * (or until the clock is dropped).
+     */override fun `addListener`(`listener`: ClockListener): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_add_listener(
+        it,
+        
+        FfiConverterTypeClockListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Unregisters the listener `add_listener` returned `listener_id` for.
+     * Returns whether there was one.
+     */override fun `removeListener`(`listenerId`: kotlin.ULong): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_remove_listener(
+        it,
+        
+        FfiConverterULong.lower(`listenerId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The estimate as a [`ClockSnapshot`], or None before the first sample.
+     * Server time and uncertainty computed from it equal
+     * [`estimate`](Self::estimate) at any later boot time, until the
+     * estimate changes (listeners are told).
+     */override fun `snapshot`(): ClockSnapshot? {
+            return FfiConverterOptionalTypeClockSnapshot.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_method_serverclock_snapshot(
+        it,
+        _status)
 }
     }
     )
@@ -3674,6 +4131,90 @@ public object FfiConverterTypeClockConfig: FfiConverterRustBuffer<ClockConfig> {
             FfiConverterLong.write(value.`eventMaxTransitMs`, buf)
             FfiConverterLong.write(value.`restoreMaxAgeMs`, buf)
             FfiConverterTypeSyncPolicy.write(value.`policy`, buf)
+    }
+}
+
+
+
+/**
+ * Everything needed to compute server time and its uncertainty from the
+ * boot clock until the estimate next changes.
+ *
+ * ```
+ * use std::sync::Arc;
+ * use mxclock::{ClockConfig, FakeTimeSource, ServerClock, TimeSource};
+ *
+ * let time = Arc::new(FakeTimeSource::new(1_000, 1_700_000_000_000, "boot"));
+ * let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None)?;
+ * assert!(clock.snapshot().is_none()); // not synced yet
+ * clock.add_endpoint_sample(1_000, 1_060, 1_700_000_037_280)?;
+ *
+ * let snapshot = clock.snapshot().unwrap();
+ * time.advance_ms(3_600_000); // an hour later, no FFI call needed:
+ * let e = clock.estimate().unwrap();
+ * assert_eq!(snapshot.server_now_ms(time.boot_ms()), e.server_now_ms);
+ * assert_eq!(snapshot.uncertainty_ms(time.boot_ms()), e.uncertainty_ms);
+ * # Ok::<(), mxclock::Error>(())
+ * ```
+ */
+data class ClockSnapshot (
+    /**
+     * Server minus boot clock (θ): server time is `boot_ms + boot_offset_ms`
+     * on the boot clock of the clock's `TimeSource`.
+     */
+    val `bootOffsetMs`: kotlin.Long
+    , 
+    /**
+     * The uncertainty at boot time `ref_boot_ms`.
+     */
+    val `refUncertaintyMs`: kotlin.Long
+    , 
+    /**
+     * Boot time at which the uncertainty is `ref_uncertainty_ms` (the
+     * newest sample's); it grows from there.
+     */
+    val `refBootMs`: kotlin.Long
+    , 
+    /**
+     * Growth of the uncertainty in ms per 10⁶ ms of boot time since
+     * `ref_boot_ms` (the configured drift bound), rounded up.
+     */
+    val `uncertaintyGrowthPpm`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeClockSnapshot: FfiConverterRustBuffer<ClockSnapshot> {
+    override fun read(buf: ByteBuffer): ClockSnapshot {
+        return ClockSnapshot(
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ClockSnapshot) = (
+            FfiConverterLong.allocationSize(value.`bootOffsetMs`) +
+            FfiConverterLong.allocationSize(value.`refUncertaintyMs`) +
+            FfiConverterLong.allocationSize(value.`refBootMs`) +
+            FfiConverterUInt.allocationSize(value.`uncertaintyGrowthPpm`)
+    )
+
+    override fun write(value: ClockSnapshot, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`bootOffsetMs`, buf)
+            FfiConverterLong.write(value.`refUncertaintyMs`, buf)
+            FfiConverterLong.write(value.`refBootMs`, buf)
+            FfiConverterUInt.write(value.`uncertaintyGrowthPpm`, buf)
     }
 }
 
@@ -5678,6 +6219,38 @@ public object FfiConverterOptionalTypeTimeSource: FfiConverterRustBuffer<TimeSou
         } else {
             buf.put(1)
             FfiConverterTypeTimeSource.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeClockSnapshot: FfiConverterRustBuffer<ClockSnapshot?> {
+    override fun read(buf: ByteBuffer): ClockSnapshot? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeClockSnapshot.read(buf)
+    }
+
+    override fun allocationSize(value: ClockSnapshot?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeClockSnapshot.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ClockSnapshot?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeClockSnapshot.write(value, buf)
         }
     }
 }
