@@ -223,3 +223,35 @@ fn forged_histories_are_refused() {
     // The unforged state restores.
     assert!(world.restore(config(), &state.to_string()).is_ok());
 }
+
+#[test]
+fn the_snapshot_grows_by_the_learned_rate_and_bound_and_holds_the_truth() {
+    let world = World::new(40.0);
+    let clock = learned(&world);
+    let snapshot = clock.snapshot().expect("synced");
+    // θ held fixed: the growth covers the 40 ppm the estimate follows, plus
+    // the bound (at least the 15 ppm floor), and stays below the fixed 100.
+    assert!(
+        (55..100).contains(&snapshot.uncertainty_growth_ppm),
+        "{snapshot:?}"
+    );
+    for _ in 0..10 {
+        world.advance(HOUR_MS);
+        let boot = clock.boot_ms();
+        let err = (snapshot.server_now_ms(boot) as f64 - world.truth_ms()).abs();
+        assert!(
+            err <= snapshot.uncertainty_ms(boot) as f64,
+            "{err} {snapshot:?}"
+        );
+        // And it holds every value the estimate allows.
+        let e = clock.estimate().unwrap();
+        assert!(
+            snapshot.server_now_ms(boot) - snapshot.uncertainty_ms(boot)
+                <= e.server_now_ms - e.uncertainty_ms
+        );
+        assert!(
+            snapshot.server_now_ms(boot) + snapshot.uncertainty_ms(boot)
+                >= e.server_now_ms + e.uncertainty_ms
+        );
+    }
+}
