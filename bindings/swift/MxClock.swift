@@ -2615,7 +2615,9 @@ public struct ClockSnapshot: Equatable, Hashable {
     public var refBootMs: Int64
     /**
      * Growth of the uncertainty in ms per 10⁶ ms of boot time since
-     * `ref_boot_ms` (the configured drift bound), rounded up.
+     * `ref_boot_ms`, rounded up: the drift bound (`drift_ppm`, or the
+     * learned bound plus the learned rate, which the estimate follows and
+     * this fixed `boot_offset_ms` does not; see [`crate::drift`]).
      */
     public var uncertaintyGrowthPpm: UInt32
 
@@ -2635,7 +2637,9 @@ public struct ClockSnapshot: Equatable, Hashable {
          */refBootMs: Int64, 
         /**
          * Growth of the uncertainty in ms per 10⁶ ms of boot time since
-         * `ref_boot_ms` (the configured drift bound), rounded up.
+         * `ref_boot_ms`, rounded up: the drift bound (`drift_ppm`, or the
+         * learned bound plus the learned rate, which the estimate follows and
+         * this fixed `boot_offset_ms` does not; see [`crate::drift`]).
          */uncertaintyGrowthPpm: UInt32) {
         self.bootOffsetMs = bootOffsetMs
         self.refUncertaintyMs = refUncertaintyMs

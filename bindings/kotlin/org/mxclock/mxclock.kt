@@ -4177,7 +4177,9 @@ data class ClockSnapshot (
     , 
     /**
      * Growth of the uncertainty in ms per 10⁶ ms of boot time since
-     * `ref_boot_ms` (the configured drift bound), rounded up.
+     * `ref_boot_ms`, rounded up: the drift bound (`drift_ppm`, or the
+     * learned bound plus the learned rate, which the estimate follows and
+     * this fixed `boot_offset_ms` does not; see [`crate::drift`]).
      */
     val `uncertaintyGrowthPpm`: kotlin.UInt
     
