@@ -324,10 +324,15 @@ impl ServerClock {
         if !self.config.learn_drift {
             return DriftStatus::fixed(self.config.drift_ppm);
         }
+        let fresh_uncertainty_ms = st
+            .selection
+            .as_ref()
+            .map_or(0, |sel| sel.reading_at(sel.ref_boot_ms, &st.drift).1);
         DriftStatus {
             growth_ppb: st.drift.bound_ppb,
             learning: !st.drift.learned,
             learned: st.drift.learned,
+            fresh_uncertainty_ms,
         }
     }
 

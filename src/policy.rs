@@ -30,9 +30,10 @@ pub const BURST_MIN_GAP_MS: i64 = 5;
 pub const DATE_TARGET_UNCERTAINTY_MS: i64 = 16;
 
 /// While the boot clock's drift is being learned (no estimate of it yet on
-/// this boot), a sync is due once the uncertainty passes this fraction of
-/// `max_uncertainty_ms`: a second sync soon after the first pins the drift
-/// down, and the estimate is never far off while the rate is unknown.
+/// this boot), a sync is due once the uncertainty has grown by this
+/// fraction of `max_uncertainty_ms` since the last sync: a second sync soon
+/// after the first pins the drift down, and the estimate is never far off
+/// while the rate is unknown.
 pub const LEARNING_UNCERTAINTY_DIVISOR: i64 = 4;
 
 /// What the drift model says, for the policy (see [`crate::drift`]).
@@ -45,6 +46,9 @@ pub struct DriftStatus {
     /// The drift is learned: a network change then makes no sync due (a new
     /// path changes neither clock; the next sync checks it anyway).
     pub learned: bool,
+    /// The uncertainty at the estimate's reference time (right after the
+    /// last sync), ms; 0 without one.
+    pub fresh_uncertainty_ms: i64,
 }
 
 impl DriftStatus {
@@ -54,6 +58,7 @@ impl DriftStatus {
             growth_ppb: i64::from(drift_ppm) * 1_000,
             learning: false,
             learned: false,
+            fresh_uncertainty_ms: 0,
         }
     }
 }
@@ -301,11 +306,16 @@ impl PolicyState {
     }
 }
 
-/// The uncertainty above which a sync is due: `max_uncertainty_ms`, or a
-/// [`LEARNING_UNCERTAINTY_DIVISOR`]th of it while the drift is being learned.
+/// The uncertainty above which a sync is due: `max_uncertainty_ms`, or,
+/// while the drift is being learned, the fresh uncertainty plus a
+/// [`LEARNING_UNCERTAINTY_DIVISOR`]th of it (never more than the maximum).
 pub fn uncertainty_limit_ms(policy: &SyncPolicy, drift: &DriftStatus) -> i64 {
     if drift.learning {
-        policy.max_uncertainty_ms / LEARNING_UNCERTAINTY_DIVISOR
+        drift
+            .fresh_uncertainty_ms
+            .max(0)
+            .saturating_add(policy.max_uncertainty_ms / LEARNING_UNCERTAINTY_DIVISOR)
+            .min(policy.max_uncertainty_ms)
     } else {
         policy.max_uncertainty_ms
     }
@@ -409,6 +419,7 @@ mod tests {
         growth_ppb: 100_000,
         learning: false,
         learned: false,
+        fresh_uncertainty_ms: 0,
     };
 
     #[test]
@@ -456,6 +467,7 @@ mod tests {
             growth_ppb: 20_000,
             learning: false,
             learned: true,
+            fresh_uncertainty_ms: 0,
         };
         s.network_changed = true;
         assert_eq!(s.sync_reason(&p, Some(300), &learned), None);
@@ -468,6 +480,17 @@ mod tests {
         assert_eq!(s.next_sync_due_in_ms(&p, Some(50), &learned, 0), 47_550_000);
         // While learning: 201 ms at 100 ppm.
         assert_eq!(s.next_sync_due_in_ms(&p, Some(50), &learning, 0), 2_010_000);
+        // A wide fresh estimate (a `Date` sync): 250 ms more than it.
+        let wide = DriftStatus {
+            fresh_uncertainty_ms: 200,
+            ..learning
+        };
+        assert_eq!(uncertainty_limit_ms(&p, &wide), 450);
+        let wider = DriftStatus {
+            fresh_uncertainty_ms: 900,
+            ..learning
+        };
+        assert_eq!(uncertainty_limit_ms(&p, &wider), 1000);
     }
 
     #[test]
