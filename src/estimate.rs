@@ -51,12 +51,9 @@ use crate::drift::Drift;
 use crate::error::{Error, Result};
 use crate::sample::{Sample, SampleSource};
 
-/// Phones: assume 100 ppm between boot and server clocks unless configured
-/// (NTP assumes 15 ppm for disciplined clocks; uncalibrated phone crystals
-/// and thermal swings are worse).
-pub const DEFAULT_DRIFT_PPM: u32 = 100;
-/// How many samples to keep, as NTP's clock filter.
-pub const DEFAULT_MAX_SAMPLES: u32 = 8;
+/// The configuration defaults the estimator starts from (declared in
+/// `config`).
+pub use crate::config::{DEFAULT_DRIFT_PPM, DEFAULT_MAX_SAMPLES};
 /// Newest samples that must each contradict the old consensus, and agree
 /// with each other, before a server clock step is believed.
 pub const STEP_WITNESSES: usize = 2;

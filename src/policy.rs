@@ -105,16 +105,17 @@ pub struct SyncPolicy {
 
 impl Default for SyncPolicy {
     fn default() -> Self {
+        use crate::config::*;
         SyncPolicy {
-            max_samples_per_sync: 4,
-            date_probe_budget: 20,
-            target_uncertainty_ms: 50,
-            max_uncertainty_ms: 1000,
-            min_sync_interval_ms: 30_000,
-            backoff_initial_ms: 5_000,
-            backoff_max_ms: 3_600_000,
-            unsupported_retry_ms: 86_400_000,
-            max_sync_ms: 30_000,
+            max_samples_per_sync: DEFAULT_MAX_SAMPLES_PER_SYNC,
+            date_probe_budget: DEFAULT_DATE_PROBE_BUDGET,
+            target_uncertainty_ms: DEFAULT_TARGET_UNCERTAINTY_MS,
+            max_uncertainty_ms: DEFAULT_MAX_UNCERTAINTY_MS,
+            min_sync_interval_ms: DEFAULT_MIN_SYNC_INTERVAL_MS,
+            backoff_initial_ms: DEFAULT_BACKOFF_INITIAL_MS,
+            backoff_max_ms: DEFAULT_BACKOFF_MAX_MS,
+            unsupported_retry_ms: DEFAULT_UNSUPPORTED_RETRY_MS,
+            max_sync_ms: DEFAULT_MAX_SYNC_MS,
         }
     }
 }

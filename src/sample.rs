@@ -17,8 +17,8 @@ pub const ENDPOINT_RESOLUTION_MS: i64 = 1;
 /// Resolution of the local boot clock readings (whole ms, truncated).
 pub const BOOT_RESOLUTION_MS: i64 = 1;
 /// Default bound on how long a sync response spends between the server
-/// building it and the client reading it, for event-age samples.
-pub const DEFAULT_EVENT_MAX_TRANSIT_MS: i64 = 10_000;
+/// building it and the client reading it (declared in `config`).
+pub use crate::config::DEFAULT_EVENT_MAX_TRANSIT_MS;
 /// An `Age` header larger than this (one day) is not believed.
 pub const MAX_AGE_HEADER_S: i64 = 86_400;
 
