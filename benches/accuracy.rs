@@ -731,7 +731,7 @@ fn cross_check(w: &World, mine: &Estimate, tau_eval: f64) {
         tau: Mutex::new(0.0),
         next: AtomicUsize::new(0),
     });
-    let clock = ServerClock::with_sources_and_sleeper(
+    let clock = ServerClock::new_with_sources_and_sleeper(
         ClockConfig::new("https://matrix.example.org"),
         live.clone() as Arc<dyn TimeSource>,
         Some(live.clone() as Arc<dyn HttpTransport>),
@@ -1085,7 +1085,7 @@ fn run_drift_scenario() -> Vec<Summary> {
             });
             let mut config = ClockConfig::new("https://matrix.example.org");
             config.learn_drift = learn;
-            let clock = ServerClock::with_sources_and_sleeper(
+            let clock = ServerClock::new_with_sources_and_sleeper(
                 config,
                 world.clone() as Arc<dyn TimeSource>,
                 Some(world.clone() as Arc<dyn HttpTransport>),

@@ -341,7 +341,7 @@ fn simulate_day(seed: u64, date_only: bool, learn_drift: bool) -> DayResult {
     let time: Arc<dyn TimeSource> = world.clone();
     let transport: Arc<dyn HttpTransport> = world.clone();
     let sleeper: Arc<dyn Sleeper> = world.clone();
-    let mut clock = ServerClock::with_sources_and_sleeper(
+    let mut clock = ServerClock::new_with_sources_and_sleeper(
         config.clone(),
         time.clone(),
         Some(transport.clone()),

@@ -207,7 +207,7 @@ struct SavedState {
 ///
 /// let time = Arc::new(FakeTimeSource::new(5_000, 1_700_000_000_000, "boot-1"));
 /// // No homeserver URL: fed by the app (sans-I/O).
-/// let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
+/// let clock = ServerClock::new_with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
 /// assert!(clock.server_now_ms().is_err()); // not synced yet
 ///
 /// // The app timed a request to the MSC4094 endpoint itself: sent at boot
@@ -285,11 +285,11 @@ impl ServerClock {
         })
     }
 
-    /// As [`with_sources`](Self::with_sources), with the waits of a sync
+    /// As [`new_with_sources`](Self::new_with_sources), with the waits of a sync
     /// (probe timing, request spacing) going through `sleeper`: pass the
     /// [`FakeTimeSource`](crate::FakeTimeSource) itself so that simulations
     /// and tests run without real sleeps. Rust only.
-    pub fn with_sources_and_sleeper(
+    pub fn new_with_sources_and_sleeper(
         config: ClockConfig,
         time_source: Arc<dyn TimeSource>,
         transport: Option<Arc<dyn HttpTransport>>,
@@ -443,7 +443,7 @@ impl ServerClock {
 
     /// As [`restore_with_sources`](Self::restore_with_sources), with the
     /// waits of a sync going through `sleeper` (see
-    /// [`with_sources_and_sleeper`](Self::with_sources_and_sleeper)). Rust
+    /// [`new_with_sources_and_sleeper`](Self::new_with_sources_and_sleeper)). Rust
     /// only.
     pub fn restore_with_sources_and_sleeper(
         config: ClockConfig,
@@ -452,8 +452,7 @@ impl ServerClock {
         transport: Option<Arc<dyn HttpTransport>>,
         sleeper: Arc<dyn Sleeper>,
     ) -> Result<Arc<ServerClock>> {
-        let clock =
-            ServerClock::restore_with_sources(config, state_json, Some(time_source), transport)?;
+        let clock = ServerClock::restore_from(config, state_json, Some(time_source), transport)?;
         // Nothing else holds the clock yet.
         let mut clock = Arc::try_unwrap(clock)
             .map_err(|_| Error::Internal("a clock being restored was shared".into()))?;
@@ -461,7 +460,8 @@ impl ServerClock {
         Ok(Arc::new(clock))
     }
 
-    /// Restores a clock from [`export_state`](Self::export_state) output.
+    /// The body of [`restore_with_sources`](Self::restore_with_sources):
+    /// restores a clock from [`export_state`](Self::export_state) output.
     ///
     /// Every saved sample is checked (a sane interval, taken before the state
     /// was saved); only the newest `max_samples` are kept; the estimate is
@@ -475,7 +475,7 @@ impl ServerClock {
     /// clamped to what a live clock could have set. Garbled, foreign or newer
     /// state, or an invalid sample, is an [`Error::InvalidState`], never a
     /// panic.
-    pub fn restore_with_sources(
+    fn restore_from(
         config: ClockConfig,
         state_json: &str,
         time_source: Option<Arc<dyn TimeSource>>,
@@ -547,9 +547,8 @@ impl ServerClock {
         Ok(Arc::new(clock))
     }
 
-    /// The current state as JSON, to save and pass to
-    /// [`restore_with_sources`](Self::restore_with_sources). Holds no token.
-    pub fn export_state_json(&self) -> Result<String> {
+    /// The body of [`export_state`](Self::export_state).
+    fn saved_state_json(&self) -> Result<String> {
         let st = self.read()?;
         let saved = SavedState {
             format: STATE_FORMAT.into(),
@@ -685,7 +684,7 @@ impl ServerClock {
     /// `SystemClock.elapsedRealtime()`) or `HttpTransport` (OkHttp,
     /// URLSession) here.
     #[cfg_attr(feature = "uniffi", uniffi::constructor)]
-    pub fn with_sources(
+    pub fn new_with_sources(
         config: ClockConfig,
         time_source: Option<Arc<dyn TimeSource>>,
         transport: Option<Arc<dyn HttpTransport>>,
@@ -697,20 +696,40 @@ impl ServerClock {
         )?))
     }
 
-    /// Restores a clock from saved state (see `export_state`).
+    /// Restores a clock from saved state (see `export_state`) on the OS
+    /// clocks and the default transport, as [`new`](Self::new).
+    ///
+    /// Every saved sample is checked (a sane interval, taken before the state
+    /// was saved); only the newest `max_samples` are kept; the estimate is
+    /// recomputed from them as `add_sample` would. Same boot (same boot id,
+    /// boot clock not gone back): the samples stay anchored to the boot
+    /// clock. Otherwise (reboot) the recomputed estimate is carried over
+    /// through the wall clock with its uncertainty inflated by drift and
+    /// `REBOOT_WALL_SLACK_MS`, and a sync is flagged as due; if the state is
+    /// older than `restore_max_age_ms` or the wall clock went backwards, the
+    /// estimate is dropped. Garbled, foreign or newer state, or an invalid
+    /// sample, is an `Error::InvalidState`, never a panic.
     #[cfg_attr(feature = "uniffi", uniffi::constructor)]
-    pub fn restore(
+    pub fn restore(config: ClockConfig, state_json: &str) -> Result<Arc<ServerClock>> {
+        ServerClock::restore_from(config, state_json, None, None)
+    }
+
+    /// As [`restore`](Self::restore), on the given time source and transport
+    /// (None: the defaults), as [`new_with_sources`](Self::new_with_sources).
+    #[cfg_attr(feature = "uniffi", uniffi::constructor)]
+    pub fn restore_with_sources(
         config: ClockConfig,
-        state_json: String,
+        state_json: &str,
         time_source: Option<Arc<dyn TimeSource>>,
         transport: Option<Arc<dyn HttpTransport>>,
     ) -> Result<Arc<ServerClock>> {
-        ServerClock::restore_with_sources(config, &state_json, time_source, transport)
+        ServerClock::restore_from(config, state_json, time_source, transport)
     }
 
-    /// The state as JSON (estimate, samples, policy memory; never the token).
+    /// The state as JSON (estimate, samples, policy memory; never the
+    /// token), to save and pass to [`restore`](Self::restore).
     pub fn export_state(&self) -> Result<String> {
-        self.export_state_json()
+        self.saved_state_json()
     }
 
     /// The estimate now, or None before the first sample.

@@ -156,7 +156,7 @@ impl Sample {
         check_server_ms("Date header", date_ms)?;
         if let Some(age_s) = age_s {
             if !(0..=MAX_AGE_HEADER_S).contains(&age_s) {
-                return Err(Error::Protocol(format!(
+                return Err(Error::ProtocolViolation(format!(
                     "Age header {age_s} s is outside 0..={MAX_AGE_HEADER_S}; a broken cache is in the path"
                 )));
             }

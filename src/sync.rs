@@ -304,7 +304,7 @@ impl Burst {
                     self.push(s);
                     Outcome::Continue
                 }
-                Ok(None) => self.fail(Error::Protocol(
+                Ok(None) => self.fail(Error::ProtocolViolation(
                     "a cache answered (Age header) and the reply has no Date header".into(),
                 )),
                 Err(e) => self.fail(e),
@@ -366,7 +366,7 @@ impl Burst {
         match Self::date_sample(response, sent, received) {
             Ok(Some(s)) => self.push_for(s, purpose),
             Ok(None) => {
-                return self.fail(Error::Protocol(format!(
+                return self.fail(Error::ProtocolViolation(format!(
                     "HTTP {} from the homeserver has no Date header to take the time from",
                     response.status
                 )))
@@ -451,10 +451,9 @@ impl Burst {
         // refusals (auth, 429, 5xx) still fail the sync so the app hears of
         // them; a network failure after good samples only shortens the burst.
         let result = if self.new.is_empty() {
-            Err(self
-                .last_error
-                .take()
-                .unwrap_or_else(|| Error::Protocol("the homeserver gave no usable time".into())))
+            Err(self.last_error.take().unwrap_or_else(|| {
+                Error::ProtocolViolation("the homeserver gave no usable time".into())
+            }))
         } else if let Err(refused) = self.verdict(clock) {
             // Contradictory Date replies: neither the window nor the
             // estimate takes any of them.

@@ -41,7 +41,7 @@ impl World {
         SERVER0_MS + self.tau()
     }
     fn clock(self: &Arc<Self>, config: ClockConfig) -> Arc<ServerClock> {
-        ServerClock::with_sources_and_sleeper(
+        ServerClock::new_with_sources_and_sleeper(
             config,
             self.clone(),
             Some(self.clone()),

@@ -243,7 +243,7 @@ fn run(
         });
         let mut config = ClockConfig::new("https://matrix.example.org");
         setup(&mut config);
-        let clock = ServerClock::with_sources_and_sleeper(
+        let clock = ServerClock::new_with_sources_and_sleeper(
             config,
             time.clone(),
             Some(sim.clone()),

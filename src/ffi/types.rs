@@ -45,13 +45,12 @@ pub(crate) fn sample_source_from_int(v: c_int) -> Option<SampleSource> {
     }
 }
 
-/// Why a sync ran or is due.
+/// Why a sync ran or is due (0 is not a reason: where there may be none,
+/// a `has_reason` flag says so).
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum mxclock_sync_reason {
-    /// None: an explicit `mxclock_sync`, or no sync is due.
-    None = 0,
     /// There is no estimate at all.
     NoEstimate = 1,
     /// The uncertainty grew above `max_uncertainty_ms`.
@@ -62,15 +61,23 @@ pub enum mxclock_sync_reason {
     NetworkChanged = 4,
 }
 
-impl From<Option<SyncReason>> for mxclock_sync_reason {
-    fn from(r: Option<SyncReason>) -> Self {
+impl From<SyncReason> for mxclock_sync_reason {
+    fn from(r: SyncReason) -> Self {
         match r {
-            None => mxclock_sync_reason::None,
-            Some(SyncReason::NoEstimate) => mxclock_sync_reason::NoEstimate,
-            Some(SyncReason::UncertaintyTooHigh) => mxclock_sync_reason::UncertaintyTooHigh,
-            Some(SyncReason::Reboot) => mxclock_sync_reason::Reboot,
-            Some(SyncReason::NetworkChanged) => mxclock_sync_reason::NetworkChanged,
+            SyncReason::NoEstimate => mxclock_sync_reason::NoEstimate,
+            SyncReason::UncertaintyTooHigh => mxclock_sync_reason::UncertaintyTooHigh,
+            SyncReason::Reboot => mxclock_sync_reason::Reboot,
+            SyncReason::NetworkChanged => mxclock_sync_reason::NetworkChanged,
         }
+    }
+}
+
+/// A value that may be absent, the C way of this API: `has` says whether
+/// `value` means anything (when it does not, `value` is `fallback`).
+pub(crate) fn optional<T, C: From<T>>(value: Option<T>, fallback: C) -> (bool, C) {
+    match value {
+        Some(v) => (true, v.into()),
+        None => (false, fallback),
     }
 }
 
@@ -79,37 +86,12 @@ impl From<Option<SyncReason>> for mxclock_sync_reason {
 // `mxclock_expiry_rule`): one declaration, in src/expiry.rs, for Rust, C,
 // Kotlin and Swift.
 
-/// A yes/no answer that may not apply. Compare with the constants: do not
-/// test it as a C boolean (`MXCLOCK_TRISTATE_NONE` is non-zero).
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum mxclock_tristate {
-    /// The question does not apply (e.g. `should_ring` of a membership).
-    None = -1,
-    /// No.
-    False = 0,
-    /// Yes.
-    True = 1,
-}
-
-impl From<Option<bool>> for mxclock_tristate {
-    fn from(b: Option<bool>) -> Self {
-        match b {
-            None => mxclock_tristate::None,
-            Some(false) => mxclock_tristate::False,
-            Some(true) => mxclock_tristate::True,
-        }
-    }
-}
-
-/// Where a verification request's timestamp stands.
+/// Where a verification request's timestamp stands (0 is not a value:
+/// `has_verification_validity` says whether there is one).
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum mxclock_verification_validity {
-    /// Not a verification request.
-    None = 0,
     /// Within 10 min in the past to 5 min in the future: show it.
     Valid = 1,
     /// More than 10 min old: ignore it.
@@ -118,13 +100,12 @@ pub enum mxclock_verification_validity {
     InFuture = 3,
 }
 
-impl From<Option<VerificationValidity>> for mxclock_verification_validity {
-    fn from(v: Option<VerificationValidity>) -> Self {
+impl From<VerificationValidity> for mxclock_verification_validity {
+    fn from(v: VerificationValidity) -> Self {
         match v {
-            None => mxclock_verification_validity::None,
-            Some(VerificationValidity::Valid) => mxclock_verification_validity::Valid,
-            Some(VerificationValidity::TooOld) => mxclock_verification_validity::TooOld,
-            Some(VerificationValidity::InFuture) => mxclock_verification_validity::InFuture,
+            VerificationValidity::Valid => mxclock_verification_validity::Valid,
+            VerificationValidity::TooOld => mxclock_verification_validity::TooOld,
+            VerificationValidity::InFuture => mxclock_verification_validity::InFuture,
         }
     }
 }
@@ -215,6 +196,10 @@ pub struct mxclock_config {
     pub allow_insecure_http: bool,
     /// Assumed worst-case drift of the boot clock against the server, ppm (default 100).
     pub drift_ppm: u32,
+    /// Learn the boot clock's drift from successive syncs on one boot and
+    /// widen the estimate by what remains of it (at least 15 ppm) instead
+    /// of `drift_ppm` (default true).
+    pub learn_drift: bool,
     /// Samples kept for selection (default 8).
     pub max_samples: u32,
     /// Wall-clock changes larger than this are reported, ms (default 1000).
@@ -240,6 +225,7 @@ impl mxclock_config {
             request_timeout_ms: c.request_timeout_ms,
             allow_insecure_http: c.allow_insecure_http,
             drift_ppm: c.drift_ppm,
+            learn_drift: c.learn_drift,
             max_samples: c.max_samples,
             wall_jump_threshold_ms: c.wall_jump_threshold_ms,
             event_max_transit_ms: c.event_max_transit_ms,
@@ -266,6 +252,7 @@ impl mxclock_config {
         c.request_timeout_ms = self.request_timeout_ms;
         c.allow_insecure_http = self.allow_insecure_http;
         c.drift_ppm = self.drift_ppm;
+        c.learn_drift = self.learn_drift;
         c.max_samples = self.max_samples;
         c.wall_jump_threshold_ms = self.wall_jump_threshold_ms;
         c.event_max_transit_ms = self.event_max_transit_ms;
@@ -339,18 +326,20 @@ pub struct mxclock_sync_report {
     pub source: mxclock_sample_source,
     /// Whether the server has the MSC4094 endpoint (as far as known).
     pub endpoint_supported: bool,
-    /// Why the sync ran (`MXCLOCK_SYNC_REASON_NONE` for `mxclock_sync`).
+    /// Whether the sync had a reason (false for `mxclock_sync`).
+    pub has_reason: bool,
+    /// Why the sync ran (only if `has_reason`).
     pub reason: mxclock_sync_reason,
-    /// Whether `min_rtt_ms` is set (false if no reply came back).
-    pub has_min_rtt: bool,
-    /// Shortest round trip of the burst, ms (0 unless `has_min_rtt`).
+    /// Whether a reply came back, so that `min_rtt_ms` is set.
+    pub has_min_rtt_ms: bool,
+    /// Shortest round trip of the burst, ms (only if `has_min_rtt_ms`).
     pub min_rtt_ms: i64,
     /// Whether `date_disagreement_ms` is set: the `Date` header of an
     /// MSC4094 reply lay outside the time its own body gave (a proxy or CDN
     /// in front of the homeserver writes `Date` from another clock).
-    pub has_date_disagreement: bool,
+    pub has_date_disagreement_ms: bool,
     /// How far outside, ms, positive when the `Date` is ahead; the largest
-    /// gap of the burst (0 unless `has_date_disagreement`).
+    /// gap of the burst (only if `has_date_disagreement_ms`).
     pub date_disagreement_ms: i64,
     /// The estimate after the sync.
     pub estimate: mxclock_estimate,
@@ -358,16 +347,20 @@ pub struct mxclock_sync_report {
 
 impl From<&SyncReport> for mxclock_sync_report {
     fn from(r: &SyncReport) -> Self {
+        let (has_reason, reason) = optional(r.reason, mxclock_sync_reason::NoEstimate);
+        let (has_min_rtt_ms, min_rtt_ms) = optional(r.min_rtt_ms, 0);
+        let (has_date_disagreement_ms, date_disagreement_ms) = optional(r.date_disagreement_ms, 0);
         mxclock_sync_report {
             requests: r.requests,
             samples_taken: r.samples_taken,
             source: r.source.into(),
             endpoint_supported: r.endpoint_supported,
-            reason: r.reason.into(),
-            has_min_rtt: r.min_rtt_ms.is_some(),
-            min_rtt_ms: r.min_rtt_ms.unwrap_or(0),
-            has_date_disagreement: r.date_disagreement_ms.is_some(),
-            date_disagreement_ms: r.date_disagreement_ms.unwrap_or(0),
+            has_reason,
+            reason,
+            has_min_rtt_ms,
+            min_rtt_ms,
+            has_date_disagreement_ms,
+            date_disagreement_ms,
             estimate: (&r.estimate).into(),
         }
     }
@@ -413,25 +406,38 @@ pub struct mxclock_event_expiry {
     pub expiry: mxclock_expiry,
     /// The content declares the thing over (left the call, beacon stopped).
     pub ended: bool,
-    /// Ring decision for event types that ring (`m.call.invite`,
-    /// `m.rtc.notification`); `MXCLOCK_TRISTATE_NONE` for the others.
-    pub should_ring: mxclock_tristate,
+    /// Whether the event type rings (`m.call.invite`,
+    /// `m.rtc.notification`), so that `should_ring` is set.
+    pub has_should_ring: bool,
+    /// The ring decision (only if `has_should_ring`).
+    pub should_ring: bool,
     /// A verification request outside its validity window: drop it (its
     /// `expiry` is then expired too, so `state` agrees).
     pub ignore: bool,
-    /// For verification requests: where the timestamp stands.
+    /// Whether the event is a verification request, so that
+    /// `verification_validity` is set.
+    pub has_verification_validity: bool,
+    /// Where the request's timestamp stands (only if
+    /// `has_verification_validity`).
     pub verification_validity: mxclock_verification_validity,
 }
 
 impl From<&EventExpiry> for mxclock_event_expiry {
     fn from(e: &EventExpiry) -> Self {
+        let (has_should_ring, should_ring) = optional(e.should_ring, false);
+        let (has_verification_validity, verification_validity) = optional(
+            e.verification_validity,
+            mxclock_verification_validity::Valid,
+        );
         mxclock_event_expiry {
             rule: e.rule,
             expiry: (&e.expiry).into(),
             ended: e.ended,
-            should_ring: e.should_ring.into(),
+            has_should_ring,
+            should_ring,
             ignore: e.ignore,
-            verification_validity: e.verification_validity.into(),
+            has_verification_validity,
+            verification_validity,
         }
     }
 }
@@ -442,7 +448,7 @@ impl From<&EventExpiry> for mxclock_event_expiry {
 #[derive(Debug)]
 pub struct mxclock_event_outcome {
     /// `MXCLOCK_STATUS_OK` if the event could be evaluated (then `result`
-    /// is set and `error_path`/`error` are NULL); else what
+    /// is set and `error_path`/`error_message` are NULL); else what
     /// `mxclock_evaluate_event_json` would have returned for it
     /// (`MXCLOCK_STATUS_INVALID_EVENT`, `MXCLOCK_STATUS_NO_EXPIRY_RULE`).
     pub status: mxclock_status,
@@ -455,7 +461,7 @@ pub struct mxclock_event_outcome {
     pub error_path: *mut c_char,
     /// Why the event could not be evaluated (naming the path), or NULL if
     /// it was. Owned by the array.
-    pub error: *mut c_char,
+    pub error_message: *mut c_char,
 }
 
 /// The status of an event that could not be evaluated.
@@ -490,9 +496,11 @@ pub(crate) fn empty_event_expiry() -> mxclock_event_expiry {
             fire_at_boot_ms: 0,
         },
         ended: false,
-        should_ring: mxclock_tristate::None,
+        has_should_ring: false,
+        should_ring: false,
         ignore: false,
-        verification_validity: mxclock_verification_validity::None,
+        has_verification_validity: false,
+        verification_validity: mxclock_verification_validity::Valid,
     }
 }
 
@@ -533,7 +541,6 @@ pub(crate) fn expiry_rule_name(v: c_int) -> Option<&'static CStr> {
 
 pub(crate) fn sync_reason_name(v: c_int) -> Option<&'static CStr> {
     match v {
-        0 => Some(c"none"),
         1 => Some(c"no_estimate"),
         2 => Some(c"uncertainty_too_high"),
         3 => Some(c"reboot"),
@@ -571,7 +578,7 @@ mod tests {
             assert_eq!(expiry_state_name(v).unwrap().to_str().unwrap(), s.as_str());
         }
         assert!(sample_source_name(3).is_none() && expiry_state_name(3).is_none());
-        assert!(sync_reason_name(5).is_none());
+        assert!(sync_reason_name(5).is_none() && sync_reason_name(0).is_none());
     }
 
     #[test]
