@@ -315,7 +315,7 @@ typedef struct mxclock_sync_session mxclock_sync_session;
 
 /**
  * When and how hard to sync. `mxclock_config_default` fills in the
- * defaults (in brackets).
+ * defaults (each field's "default").
  */
 typedef struct mxclock_sync_policy {
   /**
@@ -364,7 +364,7 @@ typedef struct mxclock_sync_policy {
  * The configuration of a clock. Fill it with `mxclock_config_default`,
  * then set `homeserver_url` (and `access_token`). mxclock copies every
  * string during `mxclock_new*`/`mxclock_restore*`: they need not outlive
- * that call. Defaults in brackets.
+ * that call. Each field says its default.
  */
 typedef struct mxclock_config {
   /**
@@ -388,7 +388,7 @@ typedef struct mxclock_config {
    */
   uint64_t request_timeout_ms;
   /**
-   * Allow `http://` to a non-loopback host [false].
+   * Allow `http://` to a non-loopback host (default false).
    */
   bool allow_insecure_http;
   /**

@@ -111,7 +111,7 @@ impl From<VerificationValidity> for mxclock_verification_validity {
 }
 
 /// When and how hard to sync. `mxclock_config_default` fills in the
-/// defaults (in brackets).
+/// defaults (each field's "default").
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -175,7 +175,7 @@ impl From<mxclock_sync_policy> for SyncPolicy {
 /// The configuration of a clock. Fill it with `mxclock_config_default`,
 /// then set `homeserver_url` (and `access_token`). mxclock copies every
 /// string during `mxclock_new*`/`mxclock_restore*`: they need not outlive
-/// that call. Defaults in brackets.
+/// that call. Each field says its default.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -192,7 +192,7 @@ pub struct mxclock_config {
     pub endpoint_path: *const c_char,
     /// Timeout of one whole request, ms (default 10000).
     pub request_timeout_ms: u64,
-    /// Allow `http://` to a non-loopback host [false].
+    /// Allow `http://` to a non-loopback host (default false).
     pub allow_insecure_http: bool,
     /// Assumed worst-case drift of the boot clock against the server, ppm (default 100).
     pub drift_ppm: u32,
@@ -579,6 +579,79 @@ mod tests {
         }
         assert!(sample_source_name(3).is_none() && expiry_state_name(3).is_none());
         assert!(sync_reason_name(5).is_none() && sync_reason_name(0).is_none());
+    }
+
+    /// The defaults the header's comments state ("(default N)" on every
+    /// field of `mxclock_config` and `mxclock_sync_policy`) are the ones
+    /// `mxclock_config_default` fills in.
+    #[test]
+    fn header_states_the_defaults() {
+        let header = include_str!("../../include/mxclock.h");
+        let c = mxclock_config::defaults();
+        let p = c.policy;
+        let expected: Vec<(&str, String)> = vec![
+            ("max_samples_per_sync", p.max_samples_per_sync.to_string()),
+            ("date_probe_budget", p.date_probe_budget.to_string()),
+            ("target_uncertainty_ms", p.target_uncertainty_ms.to_string()),
+            ("max_uncertainty_ms", p.max_uncertainty_ms.to_string()),
+            ("min_sync_interval_ms", p.min_sync_interval_ms.to_string()),
+            ("backoff_initial_ms", p.backoff_initial_ms.to_string()),
+            ("backoff_max_ms", p.backoff_max_ms.to_string()),
+            ("unsupported_retry_ms", p.unsupported_retry_ms.to_string()),
+            ("max_sync_ms", p.max_sync_ms.to_string()),
+            ("homeserver_url", "NULL".into()),
+            ("access_token", "NULL".into()),
+            ("endpoint_path", "NULL".into()),
+            ("request_timeout_ms", c.request_timeout_ms.to_string()),
+            ("allow_insecure_http", c.allow_insecure_http.to_string()),
+            ("drift_ppm", c.drift_ppm.to_string()),
+            ("learn_drift", c.learn_drift.to_string()),
+            ("max_samples", c.max_samples.to_string()),
+            (
+                "wall_jump_threshold_ms",
+                c.wall_jump_threshold_ms.to_string(),
+            ),
+            ("event_max_transit_ms", c.event_max_transit_ms.to_string()),
+            ("restore_max_age_ms", c.restore_max_age_ms.to_string()),
+        ];
+        // Each field declaration, with the doc comment just above it.
+        let mut stated: Vec<(String, String)> = Vec::new();
+        let mut comment = String::new();
+        let mut in_struct = false;
+        for line in header.lines() {
+            let t = line.trim();
+            if t.starts_with("typedef struct mxclock_sync_policy {")
+                || t.starts_with("typedef struct mxclock_config {")
+            {
+                in_struct = true;
+            } else if in_struct && t.starts_with('}') {
+                in_struct = false;
+            } else if in_struct && (t.starts_with("/**") || t.starts_with('*')) {
+                comment.push_str(t.trim_start_matches(['/', '*']));
+                comment.push(' ');
+            } else if in_struct && t.ends_with(';') && !t.starts_with("struct ") {
+                let field = t.trim_end_matches(';').rsplit([' ', '*']).next().unwrap();
+                let value = comment
+                    .split("(default ")
+                    .nth(1)
+                    .and_then(|rest| rest.split([')', ';', ',']).next())
+                    .unwrap_or("<none>")
+                    .to_owned();
+                stated.push((field.to_owned(), value));
+                comment.clear();
+            } else if in_struct {
+                comment.clear();
+            }
+        }
+        let expected: Vec<(String, String)> = expected
+            .into_iter()
+            .map(|(f, v)| (f.to_owned(), v))
+            .collect();
+        let mut stated_sorted = stated.clone();
+        stated_sorted.sort();
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort();
+        assert_eq!(stated_sorted, expected_sorted);
     }
 
     #[test]
