@@ -117,6 +117,8 @@ typedef enum mxclock_status {
 
 /**
  * Where a sample came from, best first.
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_sample_source`.
  */
 typedef enum mxclock_sample_source {
   /**
@@ -134,8 +136,10 @@ typedef enum mxclock_sample_source {
 } mxclock_sample_source;
 
 /**
- * Why a sync ran or is due (0 is not a reason: where there may be none,
- * a `has_reason` flag says so).
+ * Why a sync is due.
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_sync_reason` (its
+ * values start at 1, as they always had in C).
  */
 typedef enum mxclock_sync_reason {
   /**
@@ -151,7 +155,7 @@ typedef enum mxclock_sync_reason {
    */
   MXCLOCK_SYNC_REASON_REBOOT = 3,
   /**
-   * The app reported a network change.
+   * The app reported a network change (new path, maybe a new proxy).
    */
   MXCLOCK_SYNC_REASON_NETWORK_CHANGED = 4,
 } mxclock_sync_reason;
@@ -254,8 +258,11 @@ typedef enum mxclock_expiry_rule {
 } mxclock_expiry_rule;
 
 /**
- * Where a verification request's timestamp stands (0 is not a value:
- * `has_verification_validity` says whether there is one).
+ * Whether a verification request's timestamp is acceptable.
+ *
+ * `#[repr(C)]`: this enum is also the C API's
+ * `mxclock_verification_validity` (its values start at 1, as they always
+ * had in C).
  */
 typedef enum mxclock_verification_validity {
   /**
@@ -920,7 +927,7 @@ const char *mxclock_expiry_state_name(int state);
 const char *mxclock_expiry_rule_name(int rule);
 
 /**
- * The name of a `mxclock_sync_reason` value (`"none"`, `"no_estimate"`,
+ * The name of a `mxclock_sync_reason` value (`"no_estimate"`,
  * ...): static, never freed; NULL if unknown.
  * Thread-safe.
  */

@@ -121,18 +121,22 @@ impl Default for SyncPolicy {
 }
 
 /// Why a sync is due.
+///
+/// `#[repr(C)]`: this enum is also the C API's `mxclock_sync_reason` (its
+/// values start at 1, as they always had in C).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
+#[repr(C)]
 pub enum SyncReason {
     /// There is no estimate at all.
-    NoEstimate,
+    NoEstimate = 1,
     /// The uncertainty grew above `max_uncertainty_ms`.
-    UncertaintyTooHigh,
+    UncertaintyTooHigh = 2,
     /// A restore found that the device rebooted since the state was saved.
-    Reboot,
+    Reboot = 3,
     /// The app reported a network change (new path, maybe a new proxy).
-    NetworkChanged,
+    NetworkChanged = 4,
 }
 
 /// What the policy remembers between syncs (saved with the state). Boot-clock

@@ -23,16 +23,19 @@ pub use crate::config::DEFAULT_EVENT_MAX_TRANSIT_MS;
 pub const MAX_AGE_HEADER_S: i64 = 86_400;
 
 /// Where a sample came from, best first.
+///
+/// `#[repr(C)]`: this enum is also the C API's `mxclock_sample_source`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
+#[repr(C)]
 pub enum SampleSource {
     /// MSC4094 `GET /_matrix/client/v3/get_server_now`.
-    Endpoint,
+    Endpoint = 0,
     /// The HTTP `Date` header of any response (1 s resolution).
-    DateHeader,
+    DateHeader = 1,
     /// `origin_server_ts + unsigned.age` of an event (weak).
-    EventAge,
+    EventAge = 2,
 }
 
 impl SampleSource {

@@ -4716,6 +4716,8 @@ public func FfiConverterTypeNotificationType_lower(_ value: NotificationType) ->
 
 /**
  * Where a sample came from, best first.
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_sample_source`.
  */
 
 public enum SampleSource: Equatable, Hashable {
@@ -4911,6 +4913,9 @@ public func FfiConverterTypeSyncAction_lower(_ value: SyncAction) -> RustBuffer 
 
 /**
  * Why a sync is due.
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_sync_reason` (its
+ * values start at 1, as they always had in C).
  */
 
 public enum SyncReason: Equatable, Hashable {
@@ -5133,6 +5138,10 @@ public func FfiConverterTypeTransportError_lower(_ value: TransportError) -> Rus
 
 /**
  * Whether a verification request's timestamp is acceptable.
+ *
+ * `#[repr(C)]`: this enum is also the C API's
+ * `mxclock_verification_validity` (its values start at 1, as they always
+ * had in C).
  */
 
 public enum VerificationValidity: Equatable, Hashable {

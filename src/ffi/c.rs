@@ -28,8 +28,8 @@ use super::callbacks::{mxclock_http_transport, mxclock_time_source, CTimeSource,
 use super::types::{
     empty_event_expiry, event_error_status, expiry_rule_name, expiry_state_name, mxclock_config,
     mxclock_estimate, mxclock_event_expiry, mxclock_event_outcome, mxclock_event_outcomes,
-    mxclock_expiry, mxclock_sample, mxclock_sync_reason, mxclock_sync_report,
-    sample_source_from_int, sample_source_name, sync_reason_name,
+    mxclock_expiry, mxclock_sample, mxclock_sync_report, sample_source_from_int,
+    sample_source_name, sync_reason_name,
 };
 
 /// A server clock for one homeserver (opaque). Created by `mxclock_new*` or
@@ -215,7 +215,7 @@ pub extern "C" fn mxclock_expiry_rule_name(rule: c_int) -> *const c_char {
     }
 }
 
-/// The name of a `mxclock_sync_reason` value (`"none"`, `"no_estimate"`,
+/// The name of a `mxclock_sync_reason` value (`"no_estimate"`,
 /// ...): static, never freed; NULL if unknown.
 /// Thread-safe.
 #[no_mangle]
@@ -452,7 +452,7 @@ pub unsafe extern "C" fn mxclock_sync_if_needed(
 pub unsafe extern "C" fn mxclock_get_sync_reason(
     clock: *const mxclock_server_clock,
     out_has_reason: *mut bool,
-    out_reason: *mut mxclock_sync_reason,
+    out_reason: *mut crate::policy::SyncReason,
 ) -> mxclock_status {
     ffi_panic_boundary! {
         let out_has_reason = out_ptr(out_has_reason, "out_has_reason")?;
@@ -462,7 +462,7 @@ pub unsafe extern "C" fn mxclock_get_sync_reason(
         unsafe {
             write_out(out_has_reason, reason.is_some());
             if let Some(r) = reason {
-                write_opt(out_reason, r.into());
+                write_opt(out_reason, r);
             }
         }
         Ok(())

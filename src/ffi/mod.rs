@@ -33,6 +33,6 @@ pub use callbacks::{
 pub use session::*;
 pub use types::{
     mxclock_config, mxclock_estimate, mxclock_event_expiry, mxclock_event_outcome,
-    mxclock_event_outcomes, mxclock_expiry, mxclock_sample, mxclock_sample_source,
-    mxclock_sync_policy, mxclock_sync_reason, mxclock_sync_report, mxclock_verification_validity,
+    mxclock_event_outcomes, mxclock_expiry, mxclock_sample, mxclock_sync_policy,
+    mxclock_sync_report,
 };

@@ -12,28 +12,10 @@ use crate::sample::SampleSource;
 
 use super::boundary::{mxclock_status, opt_str_arg, Failure};
 
-/// Where a sample came from, best first.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum mxclock_sample_source {
-    /// MSC4094 `GET /_matrix/client/v3/get_server_now`.
-    Endpoint = 0,
-    /// The HTTP `Date` header of any response (1 s resolution).
-    DateHeader = 1,
-    /// `origin_server_ts + unsigned.age` of an event (weak).
-    EventAge = 2,
-}
-
-impl From<SampleSource> for mxclock_sample_source {
-    fn from(s: SampleSource) -> Self {
-        match s {
-            SampleSource::Endpoint => mxclock_sample_source::Endpoint,
-            SampleSource::DateHeader => mxclock_sample_source::DateHeader,
-            SampleSource::EventAge => mxclock_sample_source::EventAge,
-        }
-    }
-}
+// The sample sources, sync reasons, verification validities, expiry states
+// and rules are the core's own enums, `#[repr(C)]`, given their C names in
+// cbindgen.toml (`mxclock_sample_source`, ...): one declaration each, for
+// Rust, C, Kotlin and Swift.
 
 /// The source for a C integer (C may pass any int where an enum is meant).
 pub(crate) fn sample_source_from_int(v: c_int) -> Option<SampleSource> {
@@ -45,68 +27,12 @@ pub(crate) fn sample_source_from_int(v: c_int) -> Option<SampleSource> {
     }
 }
 
-/// Why a sync ran or is due (0 is not a reason: where there may be none,
-/// a `has_reason` flag says so).
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum mxclock_sync_reason {
-    /// There is no estimate at all.
-    NoEstimate = 1,
-    /// The uncertainty grew above `max_uncertainty_ms`.
-    UncertaintyTooHigh = 2,
-    /// A restore found that the device rebooted since the state was saved.
-    Reboot = 3,
-    /// The app reported a network change.
-    NetworkChanged = 4,
-}
-
-impl From<SyncReason> for mxclock_sync_reason {
-    fn from(r: SyncReason) -> Self {
-        match r {
-            SyncReason::NoEstimate => mxclock_sync_reason::NoEstimate,
-            SyncReason::UncertaintyTooHigh => mxclock_sync_reason::UncertaintyTooHigh,
-            SyncReason::Reboot => mxclock_sync_reason::Reboot,
-            SyncReason::NetworkChanged => mxclock_sync_reason::NetworkChanged,
-        }
-    }
-}
-
 /// A value that may be absent, the C way of this API: `has` says whether
 /// `value` means anything (when it does not, `value` is `fallback`).
-pub(crate) fn optional<T, C: From<T>>(value: Option<T>, fallback: C) -> (bool, C) {
+pub(crate) fn optional<T>(value: Option<T>, fallback: T) -> (bool, T) {
     match value {
-        Some(v) => (true, v.into()),
+        Some(v) => (true, v),
         None => (false, fallback),
-    }
-}
-
-// The expiry states and rules are the core's own enums, `#[repr(C)]`, given
-// their C names in cbindgen.toml (`mxclock_expiry_state`,
-// `mxclock_expiry_rule`): one declaration, in src/expiry.rs, for Rust, C,
-// Kotlin and Swift.
-
-/// Where a verification request's timestamp stands (0 is not a value:
-/// `has_verification_validity` says whether there is one).
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum mxclock_verification_validity {
-    /// Within 10 min in the past to 5 min in the future: show it.
-    Valid = 1,
-    /// More than 10 min old: ignore it.
-    TooOld = 2,
-    /// More than 5 min in the future: ignore it.
-    InFuture = 3,
-}
-
-impl From<VerificationValidity> for mxclock_verification_validity {
-    fn from(v: VerificationValidity) -> Self {
-        match v {
-            VerificationValidity::Valid => mxclock_verification_validity::Valid,
-            VerificationValidity::TooOld => mxclock_verification_validity::TooOld,
-            VerificationValidity::InFuture => mxclock_verification_validity::InFuture,
-        }
     }
 }
 
@@ -278,7 +204,7 @@ pub struct mxclock_estimate {
     /// Boot-clock time of this reading.
     pub boot_ms: i64,
     /// Source of the best (narrowest) sample used.
-    pub source: mxclock_sample_source,
+    pub source: SampleSource,
     /// Samples that agree and were used.
     pub samples: u32,
     /// Samples outvoted as outliers.
@@ -302,7 +228,7 @@ impl From<&Estimate> for mxclock_estimate {
             offset_ms: e.offset_ms,
             boot_offset_ms: e.boot_offset_ms,
             boot_ms: e.boot_ms,
-            source: e.source.into(),
+            source: e.source,
             samples: e.samples,
             falsetickers: e.falsetickers,
             newest_sample_boot_ms: e.newest_sample_boot_ms,
@@ -323,13 +249,13 @@ pub struct mxclock_sync_report {
     /// Usable samples obtained.
     pub samples_taken: u32,
     /// Source of the best sample of the resulting estimate.
-    pub source: mxclock_sample_source,
+    pub source: SampleSource,
     /// Whether the server has the MSC4094 endpoint (as far as known).
     pub endpoint_supported: bool,
     /// Whether the sync had a reason (false for `mxclock_sync`).
     pub has_reason: bool,
     /// Why the sync ran (only if `has_reason`).
-    pub reason: mxclock_sync_reason,
+    pub reason: SyncReason,
     /// Whether a reply came back, so that `min_rtt_ms` is set.
     pub has_min_rtt_ms: bool,
     /// Shortest round trip of the burst, ms (only if `has_min_rtt_ms`).
@@ -347,13 +273,13 @@ pub struct mxclock_sync_report {
 
 impl From<&SyncReport> for mxclock_sync_report {
     fn from(r: &SyncReport) -> Self {
-        let (has_reason, reason) = optional(r.reason, mxclock_sync_reason::NoEstimate);
+        let (has_reason, reason) = optional(r.reason, SyncReason::NoEstimate);
         let (has_min_rtt_ms, min_rtt_ms) = optional(r.min_rtt_ms, 0);
         let (has_date_disagreement_ms, date_disagreement_ms) = optional(r.date_disagreement_ms, 0);
         mxclock_sync_report {
             requests: r.requests,
             samples_taken: r.samples_taken,
-            source: r.source.into(),
+            source: r.source,
             endpoint_supported: r.endpoint_supported,
             has_reason,
             reason,
@@ -419,16 +345,14 @@ pub struct mxclock_event_expiry {
     pub has_verification_validity: bool,
     /// Where the request's timestamp stands (only if
     /// `has_verification_validity`).
-    pub verification_validity: mxclock_verification_validity,
+    pub verification_validity: VerificationValidity,
 }
 
 impl From<&EventExpiry> for mxclock_event_expiry {
     fn from(e: &EventExpiry) -> Self {
         let (has_should_ring, should_ring) = optional(e.should_ring, false);
-        let (has_verification_validity, verification_validity) = optional(
-            e.verification_validity,
-            mxclock_verification_validity::Valid,
-        );
+        let (has_verification_validity, verification_validity) =
+            optional(e.verification_validity, VerificationValidity::Valid);
         mxclock_event_expiry {
             rule: e.rule,
             expiry: (&e.expiry).into(),
@@ -500,7 +424,7 @@ pub(crate) fn empty_event_expiry() -> mxclock_event_expiry {
         should_ring: false,
         ignore: false,
         has_verification_validity: false,
-        verification_validity: mxclock_verification_validity::Valid,
+        verification_validity: VerificationValidity::Valid,
     }
 }
 
@@ -569,7 +493,7 @@ mod tests {
             SampleSource::DateHeader,
             SampleSource::EventAge,
         ] {
-            let v = mxclock_sample_source::from(s) as c_int;
+            let v = s as c_int;
             assert_eq!(sample_source_from_int(v), Some(s));
             assert_eq!(sample_source_name(v).unwrap().to_str().unwrap(), s.as_str());
         }
@@ -579,6 +503,15 @@ mod tests {
         }
         assert!(sample_source_name(3).is_none() && expiry_state_name(3).is_none());
         assert!(sync_reason_name(5).is_none() && sync_reason_name(0).is_none());
+        for r in [
+            SyncReason::NoEstimate,
+            SyncReason::UncertaintyTooHigh,
+            SyncReason::Reboot,
+            SyncReason::NetworkChanged,
+        ] {
+            let name = sync_reason_name(r as c_int).unwrap().to_str().unwrap();
+            assert_eq!(format!("\"{name}\""), serde_json::to_string(&r).unwrap());
+        }
     }
 
     /// The defaults the header's comments state ("(default N)" on every

@@ -5643,6 +5643,8 @@ public object FfiConverterTypeNotificationType: FfiConverterRustBuffer<Notificat
 
 /**
  * Where a sample came from, best first.
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_sample_source`.
  */
 
 enum class SampleSource {
@@ -5828,6 +5830,9 @@ public object FfiConverterTypeSyncAction : FfiConverterRustBuffer<SyncAction>{
 
 /**
  * Why a sync is due.
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_sync_reason` (its
+ * values start at 1, as they always had in C).
  */
 
 enum class SyncReason {
@@ -6026,6 +6031,10 @@ public object FfiConverterTypeTransportError : FfiConverterRustBuffer<TransportE
 
 /**
  * Whether a verification request's timestamp is acceptable.
+ *
+ * `#[repr(C)]`: this enum is also the C API's
+ * `mxclock_verification_validity` (its values start at 1, as they always
+ * had in C).
  */
 
 enum class VerificationValidity {
