@@ -5,7 +5,10 @@
  * - Every fallible function returns mxclock_status; MXCLOCK_STATUS_OK is 0.
  *   Out-parameters are written only when it returns MXCLOCK_STATUS_OK.
  * - On failure, mxclock_last_error_message() gives this thread's message.
- * - A clock (mxclock_t) is thread-safe: share one pointer between threads.
+ * - An absent value is a NULL pointer, or for any other type a
+ *   `bool has_<name>` next to the value (read the value only if it is true).
+ * - Names are the Rust/Kotlin/Swift ones: `mxclock_` + the method or type.
+ * - A clock (mxclock_server_clock) is thread-safe: share one pointer between threads.
  *   Only mxclock_free must not run concurrently with other calls on it.
  * - Strings passed in are copied. Strings returned are freed with
  *   mxclock_string_free; outcome arrays with mxclock_event_outcomes_free.
