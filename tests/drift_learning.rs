@@ -196,6 +196,40 @@ fn a_same_boot_restore_keeps_learning_and_a_reboot_drops_it() {
 }
 
 #[test]
+fn a_reboot_carries_the_learned_rate_into_the_estimate_but_not_into_the_bound() {
+    let world = World::new(-40.0);
+    let clock = learned(&world);
+    world.advance(HOUR_MS);
+    let state = clock.export_state().unwrap();
+    world.state.lock().unwrap().1 = "boot-b".into();
+    let rebooted = world.restore(config(), &state).unwrap();
+    rebooted.sync().unwrap();
+    let fresh = rebooted.estimate().unwrap().uncertainty_ms;
+    // No early learning sync: the carried rate keeps the estimate near; the
+    // next sync is due when the fixed bound (widened by the carried 40 ppm,
+    // 140 ppm) has used up the headroom, about 2 h.
+    let due = rebooted.next_sync_due_in_ms();
+    assert!(due > (1.5 * HOUR_MS) as i64, "due in {due} ms");
+    world.advance(1.5 * HOUR_MS);
+    let err = world.check(&rebooted);
+    // Uncorrected, 40 ppm over 1.5 h is 216 ms.
+    assert!(err < 20.0, "error {err} ms");
+    let grown = rebooted.estimate().unwrap().uncertainty_ms - fresh;
+    assert!(
+        grown >= 540 + 216,
+        "the fixed bound plus the carried rate: grew {grown} ms in 1.5 h"
+    );
+    // The carried history survives a restore on the new boot and another
+    // reboot (this boot learned nothing yet).
+    let state = rebooted.export_state().unwrap();
+    world.state.lock().unwrap().1 = "boot-c".into();
+    let again = world.restore(config(), &state).unwrap();
+    again.sync().unwrap();
+    world.advance(HOUR_MS);
+    assert!(world.check(&again) < 20.0);
+}
+
+#[test]
 fn forged_histories_are_refused() {
     let world = World::new(10.0);
     let clock = learned(&world);
