@@ -15,7 +15,9 @@
 //!
 //! Each successful sync also leaves its own interval for θ in a per-boot
 //! drift history ([`crate::drift`]); the learned drift moves the estimate
-//! and bounds its growth. The history is dropped on a reboot.
+//! and bounds its growth. The history is dropped on a reboot; the rate it
+//! learned is carried over to move the estimate (never to bound it) until
+//! the new boot learns its own ([`drift::learn_with_carried`]).
 
 use std::sync::atomic::{fence, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -117,6 +119,10 @@ struct State {
     drift_history: Vec<SyncInterval>,
     /// Learned from `drift_history` (or the fixed bound).
     drift: Drift,
+    /// The latest earlier boot's history that learned a rate: carried
+    /// across reboots to move the estimate (never to bound it) until this
+    /// boot learns its own ([`drift::learn_with_carried`]).
+    previous_boot_history: Vec<SyncInterval>,
 }
 
 /// θ at a reference boot time and the rate it moves at, readable without a
@@ -172,6 +178,7 @@ impl OffsetCell {
                 center_ppb: center,
                 bound_ppb: 0,
                 learned: true,
+                carried: false,
             };
             let elapsed = boot_ms.saturating_sub(reference).max(0);
             return Some(reading_ms_from_us(
@@ -197,6 +204,10 @@ struct SavedState {
     /// Evidence for the drift (checked and recomputed on restore).
     #[serde(default)]
     drift_history: Vec<SyncInterval>,
+    /// An earlier boot's drift history that learned a rate (checked and
+    /// recomputed on restore; it moves the estimate, never bounds it).
+    #[serde(default)]
+    previous_boot_drift_history: Vec<SyncInterval>,
 }
 
 /// The server clock of one homeserver. `Send + Sync`: share it in an `Arc`.
@@ -330,7 +341,9 @@ impl ServerClock {
             .map_or(0, |sel| sel.reading_at(sel.ref_boot_ms, &st.drift).1);
         DriftStatus {
             growth_ppb: st.drift.bound_ppb,
-            learning: !st.drift.learned,
+            // A carried rate keeps the estimate near while this boot learns
+            // its own: no early sync for it.
+            learning: !st.drift.learned && !st.drift.carried,
             learned: st.drift.learned,
             fresh_uncertainty_ms,
         }
@@ -339,7 +352,9 @@ impl ServerClock {
     /// Recomputes the drift from the history (fixed when learning is off).
     fn relearn(&self, st: &mut State) {
         st.drift = if self.config.learn_drift {
-            drift::learn(&st.drift_history, self.config.drift_ppm)
+            let carried =
+                drift::carried_center_ppb(&st.previous_boot_history, self.config.drift_ppm);
+            drift::learn_with_carried(&st.drift_history, self.config.drift_ppm, carried)
         } else {
             Drift::fixed(self.config.drift_ppm)
         };
@@ -500,6 +515,7 @@ impl ServerClock {
                 st.policy = saved.policy;
                 st.policy.clamp_to_boot(&clock.config.policy, boot_ms);
                 st.drift_history = saved.drift_history;
+                st.previous_boot_history = saved.previous_boot_drift_history;
                 clock.relearn(&mut st);
                 match clock.merge_samples(&mut st, &samples, false) {
                     // No samples, or inconsistent ones (which stay, without an
@@ -514,6 +530,16 @@ impl ServerClock {
                 st.wall_minus_boot_ms = saved.wall_minus_boot_ms;
             } else {
                 st.policy.reset_for_new_boot();
+                // The crystal is the same: the rate the last boot learned
+                // (or, if it learned none, the one before it) may move the
+                // estimate until this boot learns its own.
+                st.previous_boot_history =
+                    if drift::learn(&saved.drift_history, clock.config.drift_ppm).learned {
+                        saved.drift_history
+                    } else {
+                        saved.previous_boot_drift_history
+                    };
+                clock.relearn(&mut st);
                 let wall_elapsed = wall_ms.saturating_sub(saved.saved_wall_ms);
                 let fresh_enough = (0..=clock.config.restore_max_age_ms).contains(&wall_elapsed);
                 let selection = select(&samples, clock.config.drift_ppm).ok();
@@ -561,6 +587,7 @@ impl ServerClock {
             policy: st.policy.clone(),
             wall_minus_boot_ms: st.wall_minus_boot_ms,
             drift_history: st.drift_history.clone(),
+            previous_boot_drift_history: st.previous_boot_history.clone(),
         };
         serde_json::to_string(&saved)
             .map_err(|e| Error::Internal(format!("state serialisation: {e}")))
@@ -635,6 +662,8 @@ fn parse_state(json: &str) -> Result<SavedState> {
     }
     let mut saved = saved;
     saved.drift_history = drift::validate_history(std::mem::take(&mut saved.drift_history))?;
+    saved.previous_boot_drift_history =
+        drift::validate_history(std::mem::take(&mut saved.previous_boot_drift_history))?;
     for s in &saved.samples {
         s.validate()
             .map_err(|e| Error::InvalidState(format!("a saved sample is invalid: {e}")))?;
@@ -884,6 +913,14 @@ impl ServerClock {
 }
 
 impl ServerClock {
+    /// What the drift model says now, as the policy sees it.
+    pub(crate) fn current_drift_status(&self) -> DriftStatus {
+        match self.read() {
+            Ok(st) => self.drift_status(&st),
+            Err(_) => DriftStatus::fixed(self.config.drift_ppm),
+        }
+    }
+
     pub(crate) fn policy_state(&self) -> Result<PolicyState> {
         Ok(self.read()?.policy.clone())
     }
@@ -936,6 +973,7 @@ impl ServerClock {
                 .saturating_abs()
                 .saturating_add(st.drift.bound_ppb),
             learned: st.drift.learned,
+            carried: st.drift.carried,
         };
         Some((
             theta_ms,

@@ -23,7 +23,7 @@
 //! | spacing between requests | [`Burst::send_at`] | [`BURST_MIN_GAP_MS`] |
 //! | what a reply is worth | [`Burst::endpoint_reply`], [`Burst::date_reply`] | `Sample::from_*`, [`protocol`] |
 //! | the endpoint is missing | [`Burst::endpoint_reply`] | [`protocol::is_endpoint_unsupported`], `PolicyState::mark_endpoint_unsupported` |
-//! | enough samples | [`Burst::good_enough`] | [`burst_target_uncertainty_ms`], [`burst_complete`]; `Date`: [`DateBurst::complete`], [`DateBurst::refused`] |
+//! | enough samples | [`Burst::good_enough`] | [`burst_target_uncertainty_ms`], [`refresh_target_uncertainty_ms`], [`burst_complete`]; `Date`: [`DateBurst::complete`], [`DateBurst::refused`] |
 //! | a `Date` burst is refused, what it keeps | [`Burst::finish`] | [`DateBurst::verdict`], [`DateBurst::evidence`] |
 //! | what the policy remembers | [`Burst::finish`] | `PolicyState::record_*` |
 //!
@@ -35,7 +35,7 @@ use crate::clock::{ServerClock, SyncReport};
 use crate::error::{Error, Result};
 use crate::policy::{
     burst_complete, burst_has_majority, burst_request_limit, burst_target_uncertainty_ms,
-    SyncReason, BURST_MIN_GAP_MS,
+    is_refresh, refresh_target_uncertainty_ms, SyncReason, BURST_MIN_GAP_MS,
 };
 use crate::probe::{DateBurst, DateProbePurpose};
 use crate::protocol::{self, HomeserverUrl};
@@ -89,6 +89,9 @@ pub(crate) struct Burst {
     last_received_boot_ms: Option<i64>,
     /// Largest gap seen between an endpoint reply's body and its own `Date`.
     date_disagreement_ms: Option<i64>,
+    /// The sync only refreshes an estimate whose drift is learned: a looser
+    /// target ([`refresh_target_uncertainty_ms`]).
+    refresh: bool,
 }
 
 impl Burst {
@@ -137,6 +140,7 @@ impl Burst {
             min_rtt_ms: None,
             last_received_boot_ms: None,
             date_disagreement_ms: None,
+            refresh: is_refresh(reason, &clock.current_drift_status()),
         })
     }
 
@@ -395,11 +399,12 @@ impl Burst {
     }
 
     fn target_ms(&self, clock: &ServerClock) -> i64 {
-        burst_target_uncertainty_ms(
+        let target = burst_target_uncertainty_ms(
             &clock.config.policy,
             self.endpoint_supported,
             self.min_rtt_ms,
-        )
+        );
+        refresh_target_uncertainty_ms(&clock.config.policy, target, self.refresh)
     }
 
     /// Enough: the estimate is tight, confirmed by two agreeing samples, and
