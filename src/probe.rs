@@ -413,6 +413,8 @@ impl DateBurst {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drift::Drift;
+    use crate::estimate::burst_proves_step;
     use crate::policy::{burst_target_uncertainty_ms, SyncPolicy};
 
     const T0: i64 = 1_750_000_000_000;
@@ -561,6 +563,45 @@ mod tests {
             burst.verdict(100, Some(2), 16),
             Err(Error::Inconsistent(_))
         ));
+    }
+
+    #[test]
+    fn a_step_between_two_bursts_is_never_split() {
+        // A leap second or an NTP step between two syncs: the second burst's
+        // replies each overlap the first burst's (a second wide), and only
+        // together say which clock they saw. The window of both bursts must
+        // hold the new clock (or the old one), never a point between them.
+        let mut wrong = Vec::new();
+        let mut runs = 0;
+        for (up, down) in [(1, 1), (3, 5), (20, 30)] {
+            for step in [1_000, -1_000, 970, -1_030, 700, -300] {
+                for phase in (0..1000).step_by(29) {
+                    let theta = T0 + phase;
+                    let (first, verdict) = run(&|_| theta, up, down, 100_000 + phase);
+                    verdict.unwrap();
+                    let (second, verdict) = run(&|_| theta + step, up, down, 160_000 + phase);
+                    if verdict.is_err() {
+                        continue;
+                    }
+                    runs += 1;
+                    // As the clock merges a sync's samples into its window.
+                    let old = select(&first, 100).unwrap();
+                    let window = if burst_proves_step(&old, &second, &Drift::fixed(100)) {
+                        second
+                    } else {
+                        [first, second].concat()
+                    };
+                    if let Ok(sel) = select(&window, 100) {
+                        let holds = |c: i64| sel.lo_ms <= c && c <= sel.hi_ms;
+                        if !holds(theta + step) && !holds(theta) {
+                            wrong.push((up + down, step, phase));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(runs > 500, "{runs}");
+        assert!(wrong.is_empty(), "{} of {runs}: {wrong:?}", wrong.len());
     }
 
     #[test]
