@@ -381,7 +381,7 @@ pub fn select_with_drift(samples: &[Sample], drift: &Drift) -> Result<Selection>
 /// lies between the two clocks (a leap second between two syncs). One lying
 /// sample cannot prove a step: the bounds of two or more samples where all
 /// but one agree hold the truth, and so do `old`'s.
-pub fn burst_proves_step(old: &Selection, new: &[Sample], drift: &Drift) -> bool {
+pub(crate) fn burst_proves_step(old: &Selection, new: &[Sample], drift: &Drift) -> bool {
     if new.len() < 2 {
         return false;
     }

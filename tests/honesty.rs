@@ -915,6 +915,35 @@ mod loopback {
         }
     }
 
+    /// A leap second between two `Date`-only syncs of one clock (the
+    /// second sync's replies each overlap the first's), side by side.
+    #[test]
+    fn date_leap_second_between_two_syncs() {
+        let handles: Vec<_> = [1_000.0, -1_000.0, 1_000.0, -1_000.0]
+            .into_iter()
+            .enumerate()
+            .map(|(i, step_ms)| {
+                std::thread::spawn(move || {
+                    let server = start(false, Fault::None, 200 + i as u64);
+                    let clock = ServerClock::new(config(&server)).unwrap();
+                    let mut c = Count::default();
+                    judge(&clock, &server, &[0.0], &mut c, "before the step");
+                    server.set_skew_ms(server.skew_ms() + step_ms);
+                    // The clock before the step is `-step` from the new one.
+                    judge(&clock, &server, &[0.0, -step_ms], &mut c, "leap second");
+                    c
+                })
+            })
+            .collect();
+        for h in handles {
+            let c = h.join().unwrap();
+            eprintln!(
+                "| loopback, Date only: leap second between two syncs | {} | {} | {} |",
+                c.runs, c.answered, c.refused
+            );
+        }
+    }
+
     /// `Date`-only modes, one sync each, side by side (each probe waits for
     /// a second boundary).
     #[test]
