@@ -23,7 +23,10 @@
 //!    old survivor's, and no wider than twice the widest old survivor (plus
 //!    10 ms for round trips that vary). A `Date` or event-age sample overlaps
 //!    almost anything and can never witness a step against endpoint evidence;
-//!    one lying reply can never make a step.
+//!    one lying reply can never make a step. A whole sync can, between
+//!    syncs: two or more samples that all agree, with bounds disjoint from
+//!    the current selection's (a `Date` burst's replies say which clock they
+//!    saw only together), start the window again (`ServerClock`'s merge).
 //! 3. **The reported interval.** No single sample sets an edge: the bounds
 //!    are where all survivors but at most one agree (NTP's selection with one
 //!    falseticker tolerated among the survivors), i.e. the second-highest
