@@ -63,6 +63,9 @@ struct Misbehaviour {
     /// A LAN (1 ms each way, no jitter): replies of two clocks a whole
     /// second apart then line up to the millisecond.
     lan: bool,
+    /// A busy device: every wait overshoots by up to this many ms (a probe
+    /// timed to a second boundary leaves late).
+    late_ms: i64,
 }
 
 impl Misbehaviour {
@@ -74,6 +77,7 @@ impl Misbehaviour {
             endpoint,
             mobile: false,
             lan: false,
+            late_ms: 0,
         }
     }
 }
@@ -177,6 +181,22 @@ impl HttpTransport for Sim {
     }
 }
 
+/// Waits on simulated time, overshooting each by up to `late_ms`.
+struct Late {
+    time: Arc<FakeTimeSource>,
+    late_ms: i64,
+    rng: Mutex<Rng>,
+}
+
+impl mxclock::Sleeper for Late {
+    fn sleep_ms(&self, ms: i64) {
+        let late = self.rng.lock().unwrap().below(self.late_ms + 1);
+        if ms > 0 {
+            self.time.advance_ms(ms + late);
+        }
+    }
+}
+
 /// One scenario's tally.
 #[derive(Default, Debug)]
 struct Tally {
@@ -254,13 +274,14 @@ fn run(
         });
         let mut config = ClockConfig::new("https://matrix.example.org");
         setup(&mut config);
-        let clock = ServerClock::with_sources_and_sleeper(
-            config,
-            time.clone(),
-            Some(sim.clone()),
-            time.clone(),
-        )
-        .unwrap();
+        let sleeper = Arc::new(Late {
+            time: time.clone(),
+            late_ms: sim.how.late_ms,
+            rng: Mutex::new(Rng(rng.next())),
+        });
+        let clock =
+            ServerClock::with_sources_and_sleeper(config, time.clone(), Some(sim.clone()), sleeper)
+                .unwrap();
         prepare(&clock, &sim);
         let before = *sim.replies.lock().unwrap();
         let result = clock.sync();
@@ -660,6 +681,30 @@ fn scenarios() -> Vec<Scenario> {
                 },
             )
         },
+        scenario(
+            "Date, busy device (waits up to 40 ms late): +1 s on alternate replies",
+            Promise::Honest,
+            |rng| Misbehaviour {
+                late_ms: 40,
+                ..two_backends(false, 1_000, BackendOrder::Alternate)(rng)
+            },
+        ),
+        scenario(
+            "Date, busy device (waits up to 40 ms late): two backends 700 ms, in turn",
+            Promise::Honest,
+            |rng| Misbehaviour {
+                late_ms: 40,
+                ..two_backends(false, 700, BackendOrder::Alternate)(rng)
+            },
+        ),
+        scenario(
+            "Date, busy device (waits up to 40 ms late): clean",
+            Promise::Answer,
+            |_| Misbehaviour {
+                late_ms: 40,
+                ..Misbehaviour::new(false, Fault::None)
+            },
+        ),
         scenario(
             "Date: step +1 h mid-burst",
             Promise::Honest,
