@@ -698,6 +698,22 @@ fn scenarios() -> Vec<Scenario> {
             },
         ),
         scenario(
+            "Date, busy device (waits up to 40 ms late): step +1 s mid-burst",
+            Promise::Honest,
+            |rng| Misbehaviour {
+                late_ms: 40,
+                ..step(false, 1_000)(rng)
+            },
+        ),
+        scenario(
+            "Date, busy device (waits up to 40 ms late): step −1 s mid-burst",
+            Promise::Honest,
+            |rng| Misbehaviour {
+                late_ms: 40,
+                ..step(false, -1_000)(rng)
+            },
+        ),
+        scenario(
             "Date, busy device (waits up to 40 ms late): clean",
             Promise::Answer,
             |_| Misbehaviour {
