@@ -28,7 +28,8 @@ use crate::config::ClockConfig;
 use crate::drift::{self, Drift, SyncInterval};
 use crate::error::{Error, Result};
 use crate::estimate::{
-    drift_widening_ms, reading_ms_from_us, select, select_with_drift, trim_window, Selection,
+    burst_proves_step, drift_widening_ms, reading_ms_from_us, select, select_with_drift,
+    trim_window, Selection,
 };
 use crate::policy::{DriftStatus, PolicyState, SyncReason};
 use crate::protocol::HomeserverUrl;
@@ -411,10 +412,25 @@ impl ServerClock {
         for s in new {
             s.validate()?;
         }
-        let mut window = st.samples.clone();
+        let stepped_between_syncs = burst
+            && st
+                .selection
+                .as_ref()
+                .is_some_and(|old| burst_proves_step(old, new, &st.drift));
+        let mut window = if stepped_between_syncs {
+            Vec::new()
+        } else {
+            st.samples.clone()
+        };
         window.extend_from_slice(new);
         trim_window(&mut window, self.config.max_samples as usize);
         let mut result = select_with_drift(&window, &st.drift);
+        if stepped_between_syncs {
+            if let Ok(sel) = result.as_mut() {
+                sel.dropped_by_step.extend(st.samples.iter().copied());
+                sel.server_stepped = true;
+            }
+        }
         // A burst outvoted by old samples carried along a learned drift: the
         // drift is no longer what was learned. Start learning again. (One
         // sample alone is just a falseticker.)

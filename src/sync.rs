@@ -18,7 +18,7 @@
 //! | decision | method | pure function |
 //! |---|---|---|
 //! | which request next, or stop (budget, `max_sync_ms`) | [`Burst::plan`] | [`Burst::next_step`], [`Burst::within_sync_bound`] |
-//! | go on past the budget while there is no majority (endpoint) | [`Burst::next_step`] | [`burst_has_majority`], [`burst_request_limit`] |
+//! | go on past the budget while there is no majority (endpoint) or one reply contradicts (`Date`) | [`Burst::next_step`] | [`burst_has_majority`], [`DateBurst::contradicted`], [`burst_request_limit`] |
 //! | when a `Date` probe leaves, and what for | [`Burst::plan`] | [`DateBurst::next_probe`] |
 //! | spacing between requests | [`Burst::send_at`] | [`BURST_MIN_GAP_MS`] |
 //! | what a reply is worth | [`Burst::endpoint_reply`], [`Burst::date_reply`] | `Sample::from_*`, [`protocol`] |
@@ -172,12 +172,15 @@ impl Burst {
                 policy.date_probe_budget,
             )
         };
-        // A `Date` burst has its own rules for disagreement (crate::probe).
+        // A `Date` burst has its own rules for disagreement (crate::probe):
+        // one reply that contradicts the others must not cost the answer, so
+        // it goes on to confirm the rest.
+        let drift_ppm = clock.config.drift_ppm;
         let limit = if self.endpoint_supported {
-            let majority = burst_has_majority(&self.window, &self.new, clock.config.drift_ppm);
+            let majority = burst_has_majority(&self.window, &self.new, drift_ppm);
             burst_request_limit(budget, majority)
         } else {
-            budget
+            burst_request_limit(budget, !self.date.contradicted(drift_ppm))
         };
         (self.requests < limit).then_some(step)
     }
