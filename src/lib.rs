@@ -22,6 +22,8 @@ pub mod sample;
 pub mod session;
 pub mod snapshot;
 mod sync;
+#[cfg(test)]
+mod tests;
 pub mod time;
 pub mod transport;
 #[cfg(feature = "uniffi")]

@@ -51,7 +51,7 @@
 //! often as it happens to answer a confirmation probe: each one it answers
 //! while the burst sits between the two clocks contradicts an edge. Of such
 //! syncs, a share gives an interval between the clocks (measured in
-//! `tests/honesty.rs`).
+//! `tests/sans_io/honesty.rs`).
 
 use crate::error::{Error, Result};
 use crate::estimate::{drift_widening_ms, falsetickers_needed, select, Selection};

@@ -11,7 +11,7 @@
 //! `{"error":"…"}`; otherwise a table. Exit status: 0 if every event was
 //! evaluated, 1 if the input or an event could not be, 2 for bad arguments.
 //! Messages go to stderr. Everything but reading the file is in plain
-//! functions so `tests/cli_expiry.rs` can test it.
+//! functions so `tests/sans_io/cli_expiry.rs` can test it.
 
 use std::io::{Read, Write};
 

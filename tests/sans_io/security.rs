@@ -27,17 +27,6 @@ use {
 
 const T: i64 = 1_750_000_000_000;
 
-/// The checks over the built-in transport need the `http` feature; without
-/// it, say so loudly (the sans-I/O checks below still run).
-#[cfg(not(feature = "http"))]
-#[test]
-fn http_checks_need_the_http_feature() {
-    eprintln!(
-        "SKIPPED security (real-server echo, redirects, 64 KiB cap, export after sync, \
-         proxies): built without the `http` feature"
-    );
-}
-
 /// Boot times come from apps (sans-I/O calls, foreign time sources, the C
 /// ABI): extreme ones give a typed error, never an overflow panic.
 #[test]
@@ -890,7 +879,7 @@ fn extreme_numbers_in_events_give_an_outcome_or_invalid_event() {
 // hex), JSON-escaped, case-folded, or only a piece of it.
 // ---------------------------------------------------------------------------
 
-#[path = "support/spelling.rs"]
+#[path = "../support/spelling.rs"]
 mod spelling;
 
 use spelling::{json_escape_all, percent_encode, token_piece_in};
@@ -1508,7 +1497,7 @@ fn proxies_from_the_environment() {
                     let mut child = std::process::Command::new(std::env::current_exe().unwrap());
                     child.args([
                         "--exact",
-                        "proxies_from_the_environment",
+                        "security::proxies_from_the_environment",
                         "--nocapture",
                         "--test-threads=1",
                     ]);

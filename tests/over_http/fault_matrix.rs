@@ -13,15 +13,6 @@
 //!
 //! Run with `--nocapture` to see the table of outcomes and durations.
 
-/// Without the `http` feature there is no built-in transport to test: say so
-/// loudly rather than pass with zero tests.
-#[cfg(not(feature = "http"))]
-#[test]
-fn needs_the_http_feature() {
-    eprintln!("SKIPPED fault_matrix: built without the `http` feature (no UreqTransport)");
-}
-
-#[cfg(feature = "http")]
 mod with_http {
     use std::cell::Cell;
     use std::net::TcpListener;

@@ -1,8 +1,6 @@
 //! ServerClock::sync against the loopback test homeserver: skews, asymmetric
 //! delays, the Date-header fallback, single flight, and the token.
 
-#![cfg(feature = "http")]
-
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -66,7 +64,7 @@ fn endpoint_sync_covers_the_truth_at_any_skew_and_asymmetry() {
             // No single reply sets an edge: the bound covers the slower of
             // the replies backing it (on a shared machine one of them may be
             // held up by scheduling), from an estimate that may sit at one
-            // end of it; never more. `sync_sim.rs` checks the round-trip
+            // end of it; never more. `src/tests/sync_sim.rs` checks the round-trip
             // bound itself on simulated time. + 1: a bounding sample that is
             // not the newest was widened by drift, rounded up.
             let state: serde_json::Value =

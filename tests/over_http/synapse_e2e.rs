@@ -27,8 +27,6 @@
 //! dropped), and by the harness's watchdog when this process dies without
 //! running it (`--watch-pid`).
 
-#![cfg(feature = "http")]
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! be slow), so what is tested here is exactly what the binary runs.
 
 #[allow(dead_code)]
-#[path = "../examples/mxclock/expiry.rs"]
+#[path = "../../examples/mxclock/expiry.rs"]
 mod expiry_cli;
 
 use expiry_cli::{human_ms, iso_utc, json_line, parse_args, run, run_with_input, Args, Parsed};

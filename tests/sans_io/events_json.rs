@@ -3,7 +3,7 @@
 //! naming the problem), the batch call (per-event errors, rings ended by
 //! their answers), the differences with the reference implementations that
 //! only show on whole events (each test cites its source; the versions read
-//! are listed in `tests/expiry_rules.rs` and `docs/expiry.md`), and property
+//! are listed in `tests/sans_io/expiry_rules.rs` and `docs/expiry.md`), and property
 //! tests that no JSON at all makes it panic.
 
 use std::collections::BTreeMap;
