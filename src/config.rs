@@ -3,12 +3,9 @@
 use crate::error::{Error, Result};
 use crate::estimate::{DEFAULT_DRIFT_PPM, DEFAULT_MAX_SAMPLES};
 use crate::policy::SyncPolicy;
+use crate::protocol::DEFAULT_ENDPOINT_PATH;
 use crate::protocol::{validate_access_token, validate_endpoint_path, HomeserverUrl};
 use crate::sample::DEFAULT_EVENT_MAX_TRANSIT_MS;
-
-/// The MSC4094 path and the `Date` probe path, relative to the homeserver
-/// URL (one definition each, in the protocol).
-pub use crate::protocol::{DATE_PROBE_PATH, DEFAULT_ENDPOINT_PATH};
 
 /// Everything a [`ServerClock`](crate::ServerClock) needs; every field but
 /// `homeserver_url` has a default.

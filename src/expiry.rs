@@ -169,7 +169,7 @@ impl Expiry {
     /// The decision for a deadline on the server clock.
     ///
     /// ```
-    /// use mxclock::expiry::{Expiry, ExpiryState, ServerNow};
+    /// use mxclock::{Expiry, ExpiryState, ServerNow};
     /// let now = ServerNow { server_now_ms: 1_000_000, uncertainty_ms: 50, boot_ms: 7_000 };
     /// let e = Expiry::at(1_000_100, &now);
     /// assert_eq!(e.remaining_ms, 100);

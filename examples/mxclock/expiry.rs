@@ -15,8 +15,7 @@
 
 use std::io::{Read, Write};
 
-use mxclock::events::{evaluate_event_json, evaluate_events_json, EventExpiry};
-use mxclock::expiry::ServerNow;
+use mxclock::{evaluate_event_json, evaluate_events_json, EventExpiry, ServerNow};
 
 pub const USAGE: &str = "\
 usage: mxclock expiry --server-now-ms N [--uncertainty-ms U] [--received-server-ms R]

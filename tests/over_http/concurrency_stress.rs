@@ -19,10 +19,8 @@ mod with_http {
     use std::sync::{Arc, Barrier, Mutex, Weak};
     use std::time::{Duration, Instant};
 
-    use mxclock::transport::{
-        HttpRequest, HttpResponse, HttpTransport, TransportError, UreqTransport,
-    };
     use mxclock::{ClockConfig, Error, ServerClock, SyncReport};
+    use mxclock::{HttpRequest, HttpResponse, HttpTransport, TransportError, UreqTransport};
     use mxclock_test_homeserver::{Delay, Fault, HomeserverConfig, TestHomeserver};
 
     /// One-way delay of the slow server, each direction.

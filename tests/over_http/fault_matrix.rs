@@ -21,10 +21,8 @@ mod with_http {
     use std::sync::{Arc, Mutex, Once};
     use std::time::{Duration, Instant};
 
-    use mxclock::transport::{
-        HttpRequest, HttpResponse, HttpTransport, TransportError, UreqTransport,
-    };
     use mxclock::{ClockConfig, Error, Estimate, SampleSource, ServerClock, SyncReport};
+    use mxclock::{HttpRequest, HttpResponse, HttpTransport, TransportError, UreqTransport};
     use mxclock_test_homeserver::{Delay, Fault, HomeserverConfig, TestHomeserver};
 
     /// Per-request timeout of every case: long enough that a loopback reply is
@@ -411,7 +409,7 @@ mod with_http {
                 }),
                 expect: Err("RateLimited default", |e| {
                     matches!(e, Error::RateLimited { retry_after_ms }
-                        if *retry_after_ms == mxclock::protocol::DEFAULT_RETRY_AFTER_MS)
+                        if *retry_after_ms == mxclock::__internal::DEFAULT_RETRY_AFTER_MS)
                 }),
             },
             Case {

@@ -56,8 +56,8 @@ fn endpoint_sync_covers_the_truth_at_any_skew_and_asymmetry() {
             // (at least 1 ms, rounded up, as soon as any time has passed).
             let rtt = report.min_rtt_ms.unwrap();
             let e = report.estimate;
-            let drift = mxclock::estimate::drift_widening_ms(
-                mxclock::estimate::DEFAULT_DRIFT_PPM,
+            let drift = mxclock::__internal::drift_widening_ms(
+                mxclock::__internal::DEFAULT_DRIFT_PPM,
                 e.boot_ms - e.newest_sample_boot_ms,
             );
             let u_at_sample = e.uncertainty_ms - drift;

@@ -7,8 +7,7 @@
 mod expiry_cli;
 
 use expiry_cli::{human_ms, iso_utc, json_line, parse_args, run, run_with_input, Args, Parsed};
-use mxclock::events::evaluate_events_json;
-use mxclock::expiry::ServerNow;
+use mxclock::{evaluate_events_json, ServerNow};
 use serde_json::Value;
 
 const T0: i64 = 1_700_000_000_000;
