@@ -8,8 +8,9 @@
 #                                        # worktree (target/public-api)
 #   bash scripts/public-api.sh --list    # also print every item path
 #
-# Items under the `__internal` module (shared with the benches and fuzz
-# targets, no semver promise) are counted apart.
+# `#[doc(hidden)]` items (the `__internal` module shared with the benches,
+# fuzz targets and tests, no semver promise) are not in rustdoc's list; its
+# re-exports are counted from src/lib.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,5 +41,11 @@ items=$(sed 's/<h3 id="/\n&/g; s/<li>/\n<li>/g' "$all" |
          /^<li><a href=/ && kind != "" { sub(/^<li><a href="[^"]*">/, ""); sub(/<\/a>.*/, ""); print kind "\t" $0 }')
 
 $list && printf '%s\n' "$items"
-echo "${rev:-work tree}: $(grep -vc $'\t__internal::' <<<"$items") public items, $(grep -c $'\t__internal::' <<<"$items" || true) in __internal"
-printf '%s\n' "$items" | grep -v $'\t__internal::' | cut -f1 | sort | uniq -c | sed 's/^/  /'
+# The names in the `pub use` lists of `pub mod __internal { ... }`.
+src_lib=src/lib.rs
+[[ -n $rev ]] && src_lib=$tree/src/lib.rs
+hidden=$(awk '/^pub mod __internal/ { on = 1 } on && /^}/ { on = 0 } on' "$src_lib" |
+    awk '/pub use/ { on = 1 } on { print } /;/ { on = 0 }' |
+    sed 's/pub use [a-z_:]*//; s/[{};,]/ /g' | tr ' ' '\n' | grep -c '^[A-Za-z_]' || true)
+echo "${rev:-work tree}: $(grep -c . <<<"$items") public items; $hidden more hidden in __internal"
+printf '%s\n' "$items" | cut -f1 | sort | uniq -c | sed 's/^/  /'
