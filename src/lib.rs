@@ -6,6 +6,80 @@
 //! See `DESIGN.md` (in the steering repository) for the time model and the
 //! algorithms; each module's docs say which section it implements.
 //!
+//! ## Quick start
+//!
+//! A [`ServerClock`] is made from a [`ClockConfig`]; [`ServerClock::sync`]
+//! (feature `http`) or a [`SyncSession`] measures the server, and apps may
+//! feed it measurements of their own ([`Sample`]). Its [`Estimate`] and
+//! [`ServerNow`] answer what time it is on the server, and the expiry rules
+//! ([`evaluate_event_json`], [`expiry_at`], [`rules`]) what that means for an
+//! event:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mxclock::{evaluate_event_json, ClockConfig, ExpiryState, FakeTimeSource, ServerClock};
+//!
+//! // Simulated clocks; ServerClock::new(config) reads the OS ones.
+//! let time = Arc::new(FakeTimeSource::new(1_000, 1_700_000_000_000, "boot"));
+//! let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time), None)?;
+//!
+//! // A request sent at boot 1 000 ms came back at 1 060 ms saying the
+//! // server's time: the server is 37 s ahead of this device.
+//! clock.add_endpoint_sample(1_000, 1_060, 1_700_000_037_280)?;
+//! let e = clock.estimate().expect("one sample is enough");
+//! assert!((e.offset_ms - 37_250).abs() <= e.uncertainty_ms);
+//!
+//! // A call invite sent 10 s ago (server time) with a 60 s lifetime rings.
+//! let now = clock.server_now()?;
+//! let invite = format!(
+//!     r#"{{"type":"m.call.invite","origin_server_ts":{},"content":{{"call_id":"c1","lifetime":60000,"version":"1"}}}}"#,
+//!     now.server_now_ms - 10_000
+//! );
+//! let decision = evaluate_event_json(&invite, &now, None)?;
+//! assert_eq!(decision.expiry.state, ExpiryState::Live);
+//! assert_eq!(decision.should_ring, Some(true));
+//! # Ok::<(), mxclock::Error>(())
+//! ```
+//!
+//! ## Your own HTTP client
+//!
+//! The clock sends its requests through an [`HttpTransport`]:
+//! [`UreqTransport`] (feature `http`) by default, or one of the app's (its
+//! contract is in the trait's docs). A transport that answers at once:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mxclock::{
+//!     ClockConfig, HttpHeader, HttpRequest, HttpResponse, HttpTransport, ServerClock,
+//!     TransportError,
+//! };
+//!
+//! /// A homeserver that answers every request at once (an app's HTTP stack
+//! /// goes here).
+//! struct Canned;
+//!
+//! impl HttpTransport for Canned {
+//!     fn get(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+//!         assert!(request.url.starts_with("https://matrix.example.org/"));
+//!         let now_ms = std::time::SystemTime::now()
+//!             .duration_since(std::time::UNIX_EPOCH)
+//!             .unwrap()
+//!             .as_millis();
+//!         Ok(HttpResponse {
+//!             status: 200,
+//!             headers: vec![HttpHeader::new("Content-Type", "application/json")],
+//!             body: format!(r#"{{"server_now":{now_ms}}}"#).into_bytes(),
+//!         })
+//!     }
+//! }
+//!
+//! let config = ClockConfig::new("https://matrix.example.org");
+//! let clock = ServerClock::with_sources(config, None, Some(Arc::new(Canned)))?;
+//! let report = clock.sync()?;
+//! assert!(report.estimate.uncertainty_ms < 1_000);
+//! # Ok::<(), mxclock::Error>(())
+//! ```
+//!
 //! ## The sync session
 //!
 //! A sync that the caller drives: the clock says what to do next, the
