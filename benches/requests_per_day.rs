@@ -50,11 +50,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use mxclock::protocol::DEFAULT_ENDPOINT_PATH;
-use mxclock::transport::TransportError;
 use mxclock::{
     ClockConfig, HttpHeader, HttpRequest, HttpResponse, HttpTransport, ServerClock, Sleeper,
-    SyncReason, TimeSource,
+    SyncReason, TimeSource, TransportError, DEFAULT_ENDPOINT_PATH,
 };
 use serde_json::json;
 use sim::{Network, Rng, SERVER_EPOCH_MS};

@@ -1,8 +1,6 @@
 //! ServerClock::sync against the loopback test homeserver: skews, asymmetric
 //! delays, the Date-header fallback, single flight, and the token.
 
-#![cfg(feature = "http")]
-
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,15 +56,15 @@ fn endpoint_sync_covers_the_truth_at_any_skew_and_asymmetry() {
             // (at least 1 ms, rounded up, as soon as any time has passed).
             let rtt = report.min_rtt_ms.unwrap();
             let e = report.estimate;
-            let drift = mxclock::estimate::drift_widening_ms(
-                mxclock::estimate::DEFAULT_DRIFT_PPM,
+            let drift = mxclock::__internal::drift_widening_ms(
+                mxclock::__internal::DEFAULT_DRIFT_PPM,
                 e.boot_ms - e.newest_sample_boot_ms,
             );
             let u_at_sample = e.uncertainty_ms - drift;
             // No single reply sets an edge: the bound covers the slower of
             // the replies backing it (on a shared machine one of them may be
             // held up by scheduling), from an estimate that may sit at one
-            // end of it; never more. `sync_sim.rs` checks the round-trip
+            // end of it; never more. `src/tests/sync_sim.rs` checks the round-trip
             // bound itself on simulated time. + 1: a bounding sample that is
             // not the newest was widened by drift, rounded up.
             let state: serde_json::Value =

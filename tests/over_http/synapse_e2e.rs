@@ -27,8 +27,6 @@
 //! dropped), and by the harness's watchdog when this process dies without
 //! running it (`--watch-pid`).
 
-#![cfg(feature = "http")]
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -335,8 +333,8 @@ fn real_wall_ms() -> f64 {
         * 1000.0
 }
 
-const ENDPOINT_PATH: &str = mxclock::config::DEFAULT_ENDPOINT_PATH;
-const DATE_PROBE_PATH: &str = mxclock::config::DATE_PROBE_PATH;
+const ENDPOINT_PATH: &str = mxclock::DEFAULT_ENDPOINT_PATH;
+const DATE_PROBE_PATH: &str = mxclock::DATE_PROBE_PATH;
 
 /// One test at a time talks to the servers, even without
 /// `--test-threads=1`: the request counts read from Synapse's access log
