@@ -117,7 +117,11 @@ fn date_only_sync_refines_below_the_second() {
     let clock = ServerClock::new(config(&server)).unwrap();
     let report = clock.sync().unwrap();
     assert_eq!(report.source, SampleSource::DateHeader);
-    assert!(report.requests <= 10, "{report:?}");
+    // Within the budget. How many a calm network needs (about 9) is measured
+    // by the accuracy bench and printed by the Synapse test; on a busy or
+    // emulated machine (qemu) the probes' timing slips and bursts run longer.
+    let budget = mxclock::SyncPolicy::default().date_probe_budget;
+    assert!(report.requests <= budget, "{report:?}");
     let (err, u) = measure(&clock, &server);
     eprintln!(
         "Date only: one sample ±{u1} ms (error {err1:.1}); {} requests ±{u} ms (error {err:.1})",
