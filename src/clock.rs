@@ -546,6 +546,12 @@ impl ServerClock {
                 st.wall_minus_boot_ms = saved.wall_minus_boot_ms;
             } else {
                 st.policy.reset_for_new_boot();
+                st.policy.carry_several_clocks(
+                    &saved.policy,
+                    saved.saved_boot_ms,
+                    wall_ms.saturating_sub(saved.saved_wall_ms),
+                    boot_ms,
+                );
                 // The crystal is the same: the rate the last boot learned
                 // (or, if it learned none, the one before it) may move the
                 // estimate until this boot learns its own.

@@ -48,6 +48,13 @@ pub(crate) const LEARNING_UNCERTAINTY_DIVISOR: i64 = 4;
 /// search (see [`refresh_target_uncertainty_ms`]).
 pub const REFRESH_TARGET_DIVISOR: i64 = 8;
 
+/// How long a server whose `Date` replies contradicted each other (a second
+/// clock, or a lie) is remembered as one with several clocks (24 h, from the
+/// last contradiction): its `Date` bursts need more confirmations and
+/// refuse at the first contradiction ([`crate::probe::DateBurst::suspect`]).
+/// A server that never showed one is not affected.
+pub const SEVERAL_CLOCKS_MEMORY_MS: i64 = 86_400_000;
+
 /// What the drift model says, for the policy (see [`crate::drift`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DriftStatus {
@@ -173,6 +180,13 @@ pub(crate) struct PolicyState {
     pub network_changed: bool,
     /// A restore found a reboot; cleared by the next successful sync.
     pub reboot_detected: bool,
+    /// Until this boot time, `Date` bursts treat the server as one that
+    /// answers with more than one clock (several backends behind a load
+    /// balancer): a `Date` reply of an earlier burst contradicted the
+    /// others ([`SEVERAL_CLOCKS_MEMORY_MS`], `crate::probe`). Absent in
+    /// state saved by earlier versions.
+    #[serde(default)]
+    pub several_clocks_until_boot_ms: Option<i64>,
 }
 
 impl PolicyState {
@@ -249,6 +263,44 @@ impl PolicyState {
             Some(now_boot_ms.saturating_add(policy.unsupported_retry_ms));
     }
 
+    /// Whether the server has shown more than one clock within the last
+    /// [`SEVERAL_CLOCKS_MEMORY_MS`].
+    pub(crate) fn several_clocks(&self, now_boot_ms: i64) -> bool {
+        self.several_clocks_until_boot_ms
+            .is_some_and(|t| now_boot_ms < t)
+    }
+
+    /// A `Date` reply contradicted the others of its burst.
+    pub(crate) fn record_several_clocks(&mut self, now_boot_ms: i64) {
+        self.several_clocks_until_boot_ms =
+            Some(now_boot_ms.saturating_add(SEVERAL_CLOCKS_MEMORY_MS));
+    }
+
+    /// After a reboot (this state is fresh, `saved` the one restored):
+    /// keeps what remains of `saved`'s memory of several clocks, measured
+    /// by the wall clock (`wall_elapsed_ms` since `saved` was saved at boot
+    /// time `saved_boot_ms`), from `now_boot_ms` on. A wall clock that went
+    /// back, or a memory longer than [`SEVERAL_CLOCKS_MEMORY_MS`], keeps at
+    /// most that much.
+    pub(crate) fn carry_several_clocks(
+        &mut self,
+        saved: &PolicyState,
+        saved_boot_ms: i64,
+        wall_elapsed_ms: i64,
+        now_boot_ms: i64,
+    ) {
+        let Some(until) = saved.several_clocks_until_boot_ms else {
+            return;
+        };
+        let remaining = until
+            .saturating_sub(saved_boot_ms)
+            .saturating_sub(wall_elapsed_ms.max(0))
+            .min(SEVERAL_CLOCKS_MEMORY_MS);
+        if remaining > 0 {
+            self.several_clocks_until_boot_ms = Some(now_boot_ms.saturating_add(remaining));
+        }
+    }
+
     /// A sync is starting.
     pub(crate) fn record_attempt(&mut self, now_boot_ms: i64) {
         self.last_attempt_boot_ms = Some(now_boot_ms);
@@ -318,6 +370,9 @@ impl PolicyState {
         self.endpoint_unsupported_until_boot_ms = self
             .endpoint_unsupported_until_boot_ms
             .map(|t| t.min(now_boot_ms.saturating_add(policy.unsupported_retry_ms)));
+        self.several_clocks_until_boot_ms = self
+            .several_clocks_until_boot_ms
+            .map(|t| t.min(now_boot_ms.saturating_add(SEVERAL_CLOCKS_MEMORY_MS)));
     }
 
     /// Forget boot-clock times (after a reboot they mean nothing).
@@ -703,6 +758,61 @@ mod tests {
         s.mark_endpoint_unsupported(&p, 0);
         assert!(!s.endpoint_supported(86_399_999));
         assert!(s.endpoint_supported(86_400_000));
+    }
+
+    #[test]
+    fn several_clocks_are_remembered_for_a_day_and_across_a_reboot() {
+        let p = SyncPolicy::default();
+        let mut s = PolicyState::default();
+        assert!(!s.several_clocks(0));
+        s.record_several_clocks(1_000);
+        assert!(s.several_clocks(1_000));
+        assert!(s.several_clocks(1_000 + SEVERAL_CLOCKS_MEMORY_MS - 1));
+        assert!(!s.several_clocks(1_000 + SEVERAL_CLOCKS_MEMORY_MS));
+        // Forged state: at most a day from a restore.
+        let mut forged = PolicyState {
+            several_clocks_until_boot_ms: Some(i64::MAX),
+            ..PolicyState::default()
+        };
+        forged.clamp_to_boot(&p, 5_000);
+        assert_eq!(
+            forged.several_clocks_until_boot_ms,
+            Some(5_000 + SEVERAL_CLOCKS_MEMORY_MS)
+        );
+        // A reboot keeps what remains by the wall clock: saved at boot
+        // 2 000, an hour after the contradiction, restored an hour later.
+        let saved = PolicyState {
+            several_clocks_until_boot_ms: Some(SEVERAL_CLOCKS_MEMORY_MS - 3_600_000 + 2_000),
+            ..PolicyState::default()
+        };
+        let mut fresh = PolicyState::default();
+        fresh.reset_for_new_boot();
+        assert!(!fresh.several_clocks(0));
+        fresh.carry_several_clocks(&saved, 2_000, 3_600_000, 50);
+        assert!(fresh.several_clocks(50 + SEVERAL_CLOCKS_MEMORY_MS - 7_200_001));
+        assert!(!fresh.several_clocks(50 + SEVERAL_CLOCKS_MEMORY_MS - 7_200_000));
+        // Past the day, or nothing saved: nothing carried; a wall clock
+        // that went back carries no more than was left.
+        let mut late = PolicyState::default();
+        late.carry_several_clocks(&saved, 2_000, SEVERAL_CLOCKS_MEMORY_MS, 50);
+        assert_eq!(late.several_clocks_until_boot_ms, None);
+        let mut none = PolicyState::default();
+        none.carry_several_clocks(&PolicyState::default(), 2_000, 0, 50);
+        assert_eq!(none.several_clocks_until_boot_ms, None);
+        let mut back = PolicyState::default();
+        back.carry_several_clocks(&forged, 0, -1_000_000, 50);
+        assert_eq!(
+            back.several_clocks_until_boot_ms,
+            Some(50 + SEVERAL_CLOCKS_MEMORY_MS)
+        );
+        // State saved before the field existed reads as "not seen".
+        let old: PolicyState = serde_json::from_str(
+            r#"{"last_attempt_boot_ms":null,"consecutive_failures":0,"retry_at_boot_ms":null,
+                "endpoint_unsupported_until_boot_ms":null,"network_changed":false,
+                "reboot_detected":false}"#,
+        )
+        .unwrap();
+        assert_eq!(old.several_clocks_until_boot_ms, None);
     }
 
     #[test]

@@ -31,8 +31,9 @@
 //!    of replies after the reply that set it: with two backends taking
 //!    turns, the backend that did not set it answers, whatever probes were
 //!    wasted before (the edge not in turn waits for the next reply). Once a
-//!    reply contradicted the others, each edge needs two confirmations, and
-//!    the burst may go past its budget for them.
+//!    reply contradicted the others, each edge needs
+//!    [`CONTRADICTED_CONFIRMATIONS`], and the burst may go past its budget
+//!    for them.
 //!    Replies that cannot be narrowed below a second (cached: `Age`; or a
 //!    round trip of a second) are not confirmed.
 //! 3. **Refuse.** The burst's own replies must agree but for at most one
@@ -54,8 +55,14 @@
 //! A second backend that answers at random (not in turn) is caught only as
 //! often as it happens to answer a confirmation probe: each one it answers
 //! while the burst sits between the two clocks contradicts an edge. Of such
-//! syncs, a share gives an interval between the clocks (measured in
-//! `tests/sans_io/honesty.rs`).
+//! syncs, a share gives an interval between the clocks. So the policy
+//! remembers, for [`crate::policy::SEVERAL_CLOCKS_MEMORY_MS`] (saved with
+//! the state), a server whose `Date` replies contradicted each other, and
+//! its next bursts are [`DateBurst::suspect`]: each edge needs
+//! [`SUSPECT_CONFIRMATIONS`], the burst may go past its budget for them
+//! (within `max_sync_ms`), and one contradiction refuses it. A server that
+//! never contradicted itself is not affected; its first sync is as exposed
+//! as before (measured, over several syncs, in `tests/sans_io/honesty.rs`).
 
 use crate::error::{Error, Result};
 use crate::estimate::{drift_widening_ms, falsetickers_needed, select, Selection};
@@ -125,6 +132,9 @@ pub(crate) fn confirm_margin_ms(rtt_ms: i64, drift_ppm: u32) -> i64 {
 /// purpose of the probe that drew it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DateBurst {
+    /// The server has shown more than one clock lately: each edge needs
+    /// [`SUSPECT_CONFIRMATIONS`] confirmations.
+    suspect: bool,
     samples: Vec<Sample>,
     /// Replies to probes sent to confirm the lower edge.
     lower_confirmations: Vec<Sample>,
@@ -167,10 +177,40 @@ struct Standing {
 /// otherwise draw every later probe towards itself.
 const STALE_EDGE_REPLIES: usize = 5;
 
+/// Confirmations each edge needs once a reply of the burst contradicted
+/// the others: with two backends taking turns, one of each pair comes from
+/// the other backend; with two answering at random, each confirmation
+/// misses the other clock half the time, and the agreement that a
+/// contradiction leaves (the reply voted out may be either one) is
+/// confirmed afresh.
+pub const CONTRADICTED_CONFIRMATIONS: usize = 3;
+
+/// Confirmations each edge needs in a burst against a server that has
+/// shown more than one clock lately ([`DateBurst::suspect`]): with a
+/// second clock answering at random, an agreement between the two clocks
+/// passes all of them once in 2⁸.
+pub const SUSPECT_CONFIRMATIONS: usize = 4;
+
 impl DateBurst {
     /// An empty burst.
     pub fn new() -> DateBurst {
         DateBurst::default()
+    }
+
+    /// An empty burst against a server that has shown more than one clock
+    /// lately: each edge needs [`SUSPECT_CONFIRMATIONS`] confirmations, the
+    /// burst may go past its budget for them, and one that ends before it
+    /// has them is refused.
+    pub fn suspect() -> DateBurst {
+        DateBurst {
+            suspect: true,
+            ..DateBurst::default()
+        }
+    }
+
+    /// Whether this burst was started as [`suspect`](Self::suspect).
+    pub fn is_suspect(&self) -> bool {
+        self.suspect
     }
 
     /// Records a reply to a probe sent for `purpose` (the first reply of a
@@ -195,12 +235,17 @@ impl DateBurst {
         let sel = select(taken, drift_ppm).ok()?;
         let margin = confirm_margin_ms(rtt_allowance_ms(taken, rtt_ms), drift_ppm);
         // A reply that contradicts the others was either a lie or a second
-        // clock: each edge then needs two confirmations, so that a second
-        // clock taking turns answers one of each pair.
-        let required = if sel.falsetickers.is_empty() && sel.dropped_by_step.is_empty() {
-            1
+        // clock: each edge then needs more confirmations (so that a second
+        // clock taking turns answers one of each pair, and one answering at
+        // random is likely to answer one), and more still when the server
+        // has shown a second clock before.
+        let contradicted = !(sel.falsetickers.is_empty() && sel.dropped_by_step.is_empty());
+        let required = if self.suspect {
+            SUSPECT_CONFIRMATIONS
+        } else if contradicted {
+            CONTRADICTED_CONFIRMATIONS
         } else {
-            2
+            1
         };
         let widened = |s: &Sample| {
             let w = drift_widening_ms(drift_ppm, sel.ref_boot_ms.saturating_sub(s.taken_boot_ms));
@@ -403,8 +448,9 @@ impl DateBurst {
     /// Whether the burst has done enough: its replies agree on an interval
     /// at most `target_ms` wide on each side, each edge is backed by a
     /// confirmation reply taken after the one that set it (within
-    /// [`confirm_margin_ms`] outside it; two each once a reply contradicted
-    /// the others), and the newest reply is among the survivors (at least
+    /// [`confirm_margin_ms`] outside it; [`CONTRADICTED_CONFIRMATIONS`] each
+    /// once a reply contradicted the others, [`SUSPECT_CONFIRMATIONS`] in a
+    /// [`suspect`](Self::suspect) burst), and the newest reply is among the survivors (at least
     /// two: one reply alone never sets an edge).
     pub fn complete(&self, drift_ppm: u32, rtt_ms: Option<i64>, target_ms: i64) -> bool {
         let rtt = rtt_ms.unwrap_or(0).max(0);
@@ -441,17 +487,51 @@ impl DateBurst {
         falsetickers_needed(&self.samples, drift_ppm) == 1
     }
 
+    /// Whether the burst may send more requests than its budget: while one
+    /// reply contradicts the others, and throughout a
+    /// [`suspect`](Self::suspect) burst.
+    pub fn may_exceed_budget(&self, drift_ppm: u32) -> bool {
+        self.suspect || self.contradicted(drift_ppm)
+    }
+
+    /// Whether some reply of the burst contradicted the others: the server
+    /// showed more than one clock (or lied once).
+    pub fn showed_another_clock(&self, drift_ppm: u32) -> bool {
+        falsetickers_needed(&self.samples, drift_ppm) >= 1
+    }
+
     /// Whether the burst must stop and be refused already: its replies need
     /// two or more falsetickers to agree.
     pub fn refused(&self, drift_ppm: u32) -> bool {
-        falsetickers_needed(&self.samples, drift_ppm) >= 2
+        falsetickers_needed(&self.samples, drift_ppm) >= self.falsetickers_refused()
+    }
+
+    /// Falsetickers that refuse the burst: two, or one in a
+    /// [`suspect`](Self::suspect) burst (the server has shown a second
+    /// clock before: a reply that contradicts the others is far more likely
+    /// that clock again than a lie, and voting it out moves the agreement
+    /// between the two clocks as often as onto one of them).
+    fn falsetickers_refused(&self) -> usize {
+        if self.suspect {
+            1
+        } else {
+            2
+        }
     }
 
     /// The verdict on a finished burst: `Ok` to use its samples,
     /// [`Error::Inconsistent`] to refuse them (see the module documentation).
     pub fn verdict(&self, drift_ppm: u32, rtt_ms: Option<i64>, target_ms: i64) -> Result<()> {
         let falsetickers = falsetickers_needed(&self.samples, drift_ppm);
-        if falsetickers >= 2 {
+        if self.suspect && falsetickers == 1 {
+            return Err(Error::Inconsistent(
+                "a Date reply of this sync contradicts the others, and the server has shown \
+                 more than one clock lately (several backends with different clocks), so none \
+                 of them were used"
+                    .into(),
+            ));
+        }
+        if falsetickers >= self.falsetickers_refused() {
             return Err(Error::Inconsistent(format!(
                 "{falsetickers} of the {} Date replies of this sync contradict the others; the \
                  server answers with more than one clock (several backends, or a clock step \
@@ -463,6 +543,13 @@ impl DateBurst {
             return Err(Error::Inconsistent(
                 "a Date reply contradicted the others and the sync ran out of requests before \
                  it could confirm the rest; none of them were used"
+                    .into(),
+            ));
+        }
+        if self.suspect && !self.complete(drift_ppm, rtt_ms, target_ms) {
+            return Err(Error::Inconsistent(
+                "the server has shown more than one clock lately, and this sync ended before \
+                 enough Date replies confirmed its result; none of them were used"
                     .into(),
             ));
         }
@@ -489,12 +576,26 @@ mod tests {
         down: i64,
         start: i64,
     ) -> (Vec<Sample>, Result<()>) {
+        drive(DateBurst::new(), &mut |i| clock_of(i), up, down, start).0
+    }
+
+    /// As [`run`], for `burst` (maybe [`DateBurst::suspect`]), stopping
+    /// also where a sync's `max_sync_ms` (30 s, 10 s request timeout)
+    /// would. Also returns the burst.
+    fn drive(
+        mut burst: DateBurst,
+        clock_of: &mut dyn FnMut(usize) -> i64,
+        up: i64,
+        down: i64,
+        start: i64,
+    ) -> ((Vec<Sample>, Result<()>), DateBurst) {
         let policy = SyncPolicy::default();
-        let mut burst = DateBurst::new();
         let mut now = start;
         let mut rtt: Option<i64> = None;
         let mut i = 0;
-        while i < burst_request_limit(BUDGET as u32, !burst.contradicted(100)) as usize {
+        while i < burst_request_limit(BUDGET as u32, !burst.may_exceed_budget(100)) as usize
+            && now - start + 11_000 <= 30_000
+        {
             let target = burst_target_uncertainty_ms(&policy, false, rtt);
             let p = burst.next_probe(100, rtt, target, now + 5);
             let server = p.send_at_boot_ms + up + clock_of(i);
@@ -516,7 +617,7 @@ mod tests {
         }
         let target = burst_target_uncertainty_ms(&policy, false, rtt);
         let verdict = burst.verdict(100, rtt, target);
-        (burst.evidence(100, rtt, target), verdict)
+        ((burst.evidence(100, rtt, target), verdict), burst)
     }
 
     fn covers(taken: &[Sample], theta: i64) -> bool {
@@ -664,6 +765,119 @@ mod tests {
         }
         assert!(runs > 500, "{runs}");
         assert!(wrong.is_empty(), "{} of {runs}: {wrong:?}", wrong.len());
+    }
+
+    /// SplitMix64: which backend answers, reproducibly.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+    }
+
+    /// Runs bursts made by `new_burst` against two backends `gap` ms apart
+    /// that answer at random. Returns (runs, answers, answers holding no
+    /// clock, requests).
+    fn two_random_backends(new_burst: fn() -> DateBurst) -> (u32, u32, u32, usize) {
+        let (mut runs, mut answers, mut wrong, mut requests) = (0, 0, 0, 0);
+        let mut rng = Rng(7);
+        for gap in [300, 700, -300, -700] {
+            for (up, down) in [(1, 1), (3, 5), (20, 30)] {
+                for phase in (0..1000).step_by(13) {
+                    let a = T0 + phase;
+                    let mut clock = |_| if rng.next() % 2 == 0 { a } else { a + gap };
+                    let ((taken, verdict), burst) =
+                        drive(new_burst(), &mut clock, up, down, 100_000 + phase);
+                    runs += 1;
+                    requests += burst.samples().len();
+                    if verdict.is_ok() {
+                        answers += 1;
+                        if !covers(&taken, a) && !covers(&taken, a + gap) {
+                            wrong += 1;
+                        }
+                    }
+                }
+            }
+        }
+        (runs, answers, wrong, requests)
+    }
+
+    #[test]
+    fn a_suspect_burst_rarely_settles_between_two_random_clocks() {
+        // A first burst settles between the two clocks in about one run in
+        // seven; a suspect one (the server showed two clocks before) in
+        // about one in 2⁸ of those that converge between them.
+        let (runs, answers, wrong, _) = two_random_backends(DateBurst::new);
+        assert!(
+            wrong * 10 > runs,
+            "a first burst: {wrong} of {runs} ({answers} answered)"
+        );
+        let (runs, answers, wrong, _) = two_random_backends(DateBurst::suspect);
+        assert!(
+            wrong * 200 <= runs,
+            "suspect: {wrong} of {runs} ({answers} answered)"
+        );
+    }
+
+    #[test]
+    fn a_suspect_burst_confirms_each_edge_more_and_refuses_one_contradiction() {
+        let target = burst_target_uncertainty_ms(&SyncPolicy::default(), false, Some(8));
+        for phase in (0..1000).step_by(97) {
+            let theta = T0 + phase;
+            // One clock: answered, with each edge confirmed four times.
+            let ((taken, verdict), plain) =
+                drive(DateBurst::new(), &mut |_| theta, 3, 5, 100_000 + phase);
+            verdict.unwrap();
+            let ((suspect_taken, verdict), suspect) =
+                drive(DateBurst::suspect(), &mut |_| theta, 3, 5, 100_000 + phase);
+            verdict.unwrap();
+            assert!(covers(&taken, theta) && covers(&suspect_taken, theta));
+            assert!(suspect.is_suspect() && !plain.is_suspect());
+            let confirmations =
+                suspect.lower_confirmations.len() + suspect.upper_confirmations.len();
+            assert!(
+                confirmations >= 2 * SUSPECT_CONFIRMATIONS,
+                "{phase}: {confirmations}"
+            );
+            assert!(suspect.samples().len() > plain.samples().len());
+            // The same replies without the last confirmation: not complete,
+            // and refused (a plain burst would take them).
+            let mut short = DateBurst::suspect();
+            let mut plain_short = DateBurst::new();
+            let n = suspect.samples().len() - 1;
+            for s in &suspect.samples()[..n] {
+                let purpose = if suspect.lower_confirmations.contains(s) {
+                    DateProbePurpose::ConfirmLower
+                } else if suspect.upper_confirmations.contains(s) {
+                    DateProbePurpose::ConfirmUpper
+                } else {
+                    DateProbePurpose::Narrow
+                };
+                short.record(*s, purpose);
+                plain_short.record(*s, purpose);
+            }
+            assert!(!short.complete(100, Some(8), target), "{phase}");
+            assert!(matches!(
+                short.verdict(100, Some(8), target),
+                Err(Error::Inconsistent(_))
+            ));
+            plain_short.verdict(100, Some(8), target).unwrap();
+            // One reply 1 s off: a plain burst votes it out and answers; a
+            // suspect one refuses.
+            let liar = |i: usize| if i == 3 { theta + 1_000 } else { theta };
+            let ((_, verdict), plain) = drive(DateBurst::new(), &mut |i| liar(i), 3, 5, 100_000);
+            verdict.unwrap();
+            assert!(plain.showed_another_clock(100));
+            let ((_, verdict), suspect) =
+                drive(DateBurst::suspect(), &mut |i| liar(i), 3, 5, 100_000);
+            assert!(matches!(verdict, Err(Error::Inconsistent(_))));
+            assert!(suspect.refused(100) && suspect.showed_another_clock(100));
+        }
     }
 
     #[test]

@@ -133,7 +133,11 @@ impl Burst {
             started_boot_ms: now_boot_ms,
             window: clock.window()?,
             new: Vec::new(),
-            date: DateBurst::new(),
+            date: if policy_state.several_clocks(now_boot_ms) {
+                DateBurst::suspect()
+            } else {
+                DateBurst::new()
+            },
             requests: 0,
             endpoint_supported: policy_state.endpoint_supported(now_boot_ms),
             last_error: None,
@@ -180,7 +184,7 @@ impl Burst {
             let majority = burst_has_majority(&self.window, &self.new, drift_ppm);
             burst_request_limit(budget, majority)
         } else {
-            burst_request_limit(budget, !self.date.contradicted(drift_ppm))
+            burst_request_limit(budget, !self.date.may_exceed_budget(drift_ppm))
         };
         (self.requests < limit).then_some(step)
     }
@@ -455,6 +459,11 @@ impl Burst {
     /// Ends the burst at `now_boot_ms`: commits its samples and updates the
     /// policy memory.
     pub(crate) fn finish(mut self, clock: &ServerClock, now_boot_ms: i64) -> Result<SyncReport> {
+        // A `Date` reply that contradicted the others: the server may answer
+        // with more than one clock; its next `Date` bursts are stricter.
+        if !self.endpoint_supported && self.date.showed_another_clock(clock.config.drift_ppm) {
+            clock.update_policy(|p| p.record_several_clocks(now_boot_ms))?;
+        }
         // Samples are kept whatever happened after them. The server's own
         // refusals (auth, 429, 5xx) still fail the sync so the app hears of
         // them; a network failure after good samples only shortens the burst.

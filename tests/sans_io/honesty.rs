@@ -235,13 +235,15 @@ fn contains_a_clock(time: &FakeTimeSource, e: &Estimate, clocks: &BTreeSet<i64>)
     (error <= e.uncertainty_ms, error)
 }
 
-/// Runs one sync per seed against `how` and tallies the outcomes. `setup`
-/// may change the configuration; `prepare` runs before the sync (earlier
-/// syncs, app samples).
+/// Runs `syncs` syncs per seed (10 minutes apart, one clock, as an app
+/// sees them) against `how` and tallies each one's outcome. `setup` may
+/// change the configuration; `prepare` runs before the first sync
+/// (earlier syncs, app samples).
 fn run(
     how: &dyn Fn(&mut Rng) -> Misbehaviour,
     setup: &dyn Fn(&mut ClockConfig),
     prepare: &dyn Fn(&ServerClock, &Sim),
+    syncs: u32,
 ) -> Tally {
     let mut tally = Tally::default();
     for seed in 0..SEEDS {
@@ -287,41 +289,51 @@ fn run(
         )
         .unwrap();
         prepare(&clock, &sim);
-        let before = *sim.replies.lock().unwrap();
-        let result = clock.sync();
-        let requests = (*sim.replies.lock().unwrap() - before) as u32;
-        tally.runs += 1;
-        tally.requests += requests;
-        tally.max_requests = tally.max_requests.max(requests);
-        match result {
-            Ok(report) => {
-                tally.answered += 1;
-                let e = clock.estimate().unwrap();
-                assert_eq!(report.estimate.boot_offset_ms, e.boot_offset_ms);
-                let (inside, error) = contains_a_clock(&time, &e, &sim.clocks());
-                if inside {
-                    tally.covered += 1;
-                    tally.max_error_ms = tally.max_error_ms.max(error);
-                } else {
-                    eprintln!(
-                        "seed {seed}: {e:?} contains none of {:?} (wall {})",
-                        sim.clocks(),
-                        time.wall_ms()
-                    );
-                }
+        for sync in 0..syncs {
+            if sync > 0 {
+                time.advance_ms(600_000);
             }
-            Err(Error::Inconsistent(_)) => {
-                tally.refused += 1;
-                // A refused sync leaves no new estimate behind.
-                if let Some(e) = clock.estimate() {
-                    let (inside, _) = contains_a_clock(&time, &e, &sim.clocks());
-                    assert!(
-                        inside,
-                        "seed {seed}: refused, but the old estimate moved: {e:?}"
-                    );
+            // Whether the estimate before this sync holds a clock: a
+            // refusal must leave it so.
+            let held_before = clock
+                .estimate()
+                .is_some_and(|e| contains_a_clock(&time, &e, &sim.clocks()).0);
+            let before = *sim.replies.lock().unwrap();
+            let result = clock.sync();
+            let requests = (*sim.replies.lock().unwrap() - before) as u32;
+            tally.runs += 1;
+            tally.requests += requests;
+            tally.max_requests = tally.max_requests.max(requests);
+            match result {
+                Ok(report) => {
+                    tally.answered += 1;
+                    let e = clock.estimate().unwrap();
+                    assert_eq!(report.estimate.boot_offset_ms, e.boot_offset_ms);
+                    let (inside, error) = contains_a_clock(&time, &e, &sim.clocks());
+                    if inside {
+                        tally.covered += 1;
+                        tally.max_error_ms = tally.max_error_ms.max(error);
+                    } else {
+                        eprintln!(
+                            "seed {seed}, sync {sync}: {e:?} contains none of {:?} (wall {})",
+                            sim.clocks(),
+                            time.wall_ms()
+                        );
+                    }
                 }
+                Err(Error::Inconsistent(_)) => {
+                    tally.refused += 1;
+                    // A refused sync leaves no new estimate behind.
+                    if let (true, Some(e)) = (held_before, clock.estimate()) {
+                        let (inside, _) = contains_a_clock(&time, &e, &sim.clocks());
+                        assert!(
+                            inside,
+                            "seed {seed}, sync {sync}: refused, but the old estimate moved: {e:?}"
+                        );
+                    }
+                }
+                Err(e) => panic!("seed {seed}, sync {sync}: unexpected {e:?}"),
             }
-            Err(e) => panic!("seed {seed}: unexpected {e:?}"),
         }
     }
     tally
@@ -350,6 +362,8 @@ struct Scenario {
     how: Box<dyn Fn(&mut Rng) -> Misbehaviour>,
     setup: fn(&mut ClockConfig),
     prepare: fn(&ServerClock, &Sim),
+    /// Syncs per seed, one clock (an app's view of the server over time).
+    syncs: u32,
 }
 
 fn scenario(
@@ -363,6 +377,7 @@ fn scenario(
         how: Box::new(how),
         setup: none,
         prepare: nothing,
+        syncs: 1,
     }
 }
 
@@ -745,6 +760,52 @@ fn scenarios() -> Vec<Scenario> {
             Promise::Measured(0.3),
             two_backends(false, 1_500, BackendOrder::Random),
         ),
+        Scenario {
+            syncs: 5,
+            ..scenario(
+                "Date: two backends 300 ms, at random, 5 syncs",
+                Promise::Measured(0.25),
+                two_backends(false, 300, BackendOrder::Random),
+            )
+        },
+        Scenario {
+            syncs: 5,
+            ..scenario(
+                "Date: two backends 700 ms, at random, 5 syncs",
+                Promise::Measured(0.3),
+                two_backends(false, 700, BackendOrder::Random),
+            )
+        },
+        Scenario {
+            syncs: 5,
+            ..scenario(
+                "Date: two backends 1000 ms, at random, 5 syncs",
+                Promise::Measured(0.25),
+                two_backends(false, 1_000, BackendOrder::Random),
+            )
+        },
+        Scenario {
+            syncs: 5,
+            ..scenario(
+                "Date: two backends 1500 ms, at random, 5 syncs",
+                Promise::Measured(0.3),
+                two_backends(false, 1_500, BackendOrder::Random),
+            )
+        },
+        Scenario {
+            syncs: 5,
+            ..scenario("Date only, clean, 5 syncs", Promise::Answer, |_| {
+                Misbehaviour::new(false, Fault::None)
+            })
+        },
+        Scenario {
+            syncs: 5,
+            ..scenario(
+                "Date: one reply ±0.3–1 s (any index), 5 syncs",
+                Promise::Honest,
+                one_liar(false, true, &[300, -300, 700, -1_000]),
+            )
+        },
         scenario(
             "endpoint: Date ±0.3–1 s off the body, every reply",
             Promise::Answer,
@@ -778,7 +839,7 @@ fn scenario_table() {
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for sc in scenarios() {
-        let t = run(&*sc.how, &sc.setup, &sc.prepare);
+        let t = run(&*sc.how, &sc.setup, &sc.prepare, sc.syncs);
         let wrong = t.answered - t.covered;
         match sc.promise {
             Promise::Measured(share) if f64::from(wrong) > share * f64::from(t.runs) => failures
