@@ -59,8 +59,9 @@ const TRIALS: usize = 5_000;
 /// Requests every strategy may spend (issue 8: the same budget for all).
 const BUDGET: usize = 4;
 /// Network draws per trial: enough for the default `Date` budget
-/// (`SyncPolicy::date_probe_budget`), used by an extra, informational row.
-const DRAWS: usize = 20;
+/// (`SyncPolicy::date_probe_budget`), used by an extra, informational row,
+/// and for a burst that goes past it (`burst_request_limit`).
+const DRAWS: usize = 60;
 /// Trials per endpoint scenario also run through `ServerClock::sync()` to
 /// check that the bench's burst is the library's.
 const CROSS_CHECKED_TRIALS: usize = TRIALS;
@@ -571,12 +572,15 @@ fn mxclock_burst(w: &World, budget: usize, early_stop: bool) -> Estimate {
     let mut last_received_boot_ms: Option<i64> = None;
     loop {
         // sync.rs `next_step`: the default policy's endpoint burst goes on
-        // past its budget while its samples have no majority.
-        let limit = if endpoint && early_stop {
+        // past its budget while its samples have no majority, a `Date` burst
+        // while one reply contradicts the others.
+        let limit = if !early_stop {
+            budget
+        } else if endpoint {
             let majority = burst_has_majority(&window, &window, drift_ppm);
             burst_request_limit(budget as u32, majority) as usize
         } else {
-            budget
+            burst_request_limit(budget as u32, !date.contradicted(drift_ppm)) as usize
         };
         if requests >= limit {
             break;
@@ -731,7 +735,7 @@ fn cross_check(w: &World, mine: &Estimate, tau_eval: f64) {
         tau: Mutex::new(0.0),
         next: AtomicUsize::new(0),
     });
-    let clock = ServerClock::with_sources_and_sleeper(
+    let clock = ServerClock::new_with_sources_and_sleeper(
         ClockConfig::new("https://matrix.example.org"),
         live.clone() as Arc<dyn TimeSource>,
         Some(live.clone() as Arc<dyn HttpTransport>),
@@ -1085,7 +1089,7 @@ fn run_drift_scenario() -> Vec<Summary> {
             });
             let mut config = ClockConfig::new("https://matrix.example.org");
             config.learn_drift = learn;
-            let clock = ServerClock::with_sources_and_sleeper(
+            let clock = ServerClock::new_with_sources_and_sleeper(
                 config,
                 world.clone() as Arc<dyn TimeSource>,
                 Some(world.clone() as Arc<dyn HttpTransport>),

@@ -8,9 +8,12 @@
 //! simulated homeserver over simulated network delays. Two configurations
 //! run on the same days: the default (`learn_drift` on) and `learn_drift`
 //! off (a fixed 100 ppm bound and the earlier policy). It prints both side
-//! by side and writes `bench/requests_per_day.json` under the cargo target
-//! directory (per-day numbers and a trace of one day, for the plots of
-//! `scripts/plots.sh`).
+//! by side, then for each row where the requests go (per boot, per sync of
+//! that boot: how many, how many requests each, the uncertainty after) and
+//! what explains the largest errors at the hourly checks (which boot, how
+//! many syncs it had, how long since the last one), and writes
+//! `bench/requests_per_day.json` under the cargo target directory (per-day
+//! numbers and a trace of one day, for the plots of `scripts/plots.sh`).
 //!
 //! The app does what the docs ask: it calls `sync_if_needed()` at start,
 //! when `next_sync_due_in_ms()` says so (WorkManager/BGTask), after each
@@ -308,6 +311,34 @@ fn next_run_tau(c: &Crystal, tau: f64) -> f64 {
     }
 }
 
+/// One sync of a simulated day, for the breakdown of where requests go.
+#[derive(Debug, Clone)]
+struct SyncLog {
+    /// 0 on the cold boot, 1 after the reboot.
+    boot: usize,
+    /// 1 for the boot's first sync, 2 for its second, ...
+    ordinal: usize,
+    reason: usize,
+    requests: u32,
+    /// The estimate's uncertainty right after the sync, ms.
+    uncertainty_ms: i64,
+}
+
+/// One hourly check, with what explains its error.
+#[derive(Debug, Clone)]
+struct CheckLog {
+    hour: f64,
+    boot: usize,
+    error_ms: f64,
+    uncertainty_ms: i64,
+    /// Since the boot's latest sync, hours.
+    since_sync_h: f64,
+    /// Syncs so far on this boot.
+    syncs_on_boot: usize,
+    /// How fast the uncertainty grows (the snapshot's growth), ppm.
+    growth_ppm: u32,
+}
+
 #[derive(Debug, Default, Clone)]
 struct DayResult {
     requests: u64,
@@ -321,6 +352,8 @@ struct DayResult {
     reboot_at_ms: f64,
     /// (hour, |error| ms, uncertainty ms), first day only.
     trace: Vec<(f64, f64, i64)>,
+    syncs_log: Vec<SyncLog>,
+    checks_log: Vec<CheckLog>,
 }
 
 fn reason_index(r: Option<SyncReason>) -> usize {
@@ -341,7 +374,7 @@ fn simulate_day(seed: u64, date_only: bool, learn_drift: bool) -> DayResult {
     let time: Arc<dyn TimeSource> = world.clone();
     let transport: Arc<dyn HttpTransport> = world.clone();
     let sleeper: Arc<dyn Sleeper> = world.clone();
-    let mut clock = ServerClock::with_sources_and_sleeper(
+    let mut clock = ServerClock::new_with_sources_and_sleeper(
         config.clone(),
         time.clone(),
         Some(transport.clone()),
@@ -351,12 +384,24 @@ fn simulate_day(seed: u64, date_only: bool, learn_drift: bool) -> DayResult {
     let mut result = DayResult::default();
     let mut next_event = 0;
     let mut reboots = 0;
+    let mut boot = 0;
+    let mut syncs_on_boot = 0;
+    let mut last_sync_tau = 0.0;
     loop {
         // Ask the clock for work; it returns None when nothing is due.
         match clock.sync_if_needed() {
             Ok(Some(report)) => {
                 result.syncs += 1;
                 result.by_reason[reason_index(report.reason)] += 1;
+                syncs_on_boot += 1;
+                last_sync_tau = world.tau();
+                result.syncs_log.push(SyncLog {
+                    boot,
+                    ordinal: syncs_on_boot,
+                    reason: reason_index(report.reason),
+                    requests: report.requests,
+                    uncertainty_ms: report.estimate.uncertainty_ms,
+                });
             }
             Ok(None) => {}
             Err(_) => result.failures += 1,
@@ -382,6 +427,8 @@ fn simulate_day(seed: u64, date_only: bool, learn_drift: bool) -> DayResult {
                 let state = clock.export_state().expect("state exports");
                 result.reboot_at_ms = world.tau();
                 world.reboot(seed, reboots);
+                boot += 1;
+                syncs_on_boot = 0;
                 clock = ServerClock::restore_with_sources_and_sleeper(
                     config.clone(),
                     &state,
@@ -402,6 +449,15 @@ fn simulate_day(seed: u64, date_only: bool, learn_drift: bool) -> DayResult {
                         continue;
                     }
                     result.checks += 1;
+                    result.checks_log.push(CheckLog {
+                        hour: world.tau() / HOUR_MS,
+                        boot,
+                        error_ms: err,
+                        uncertainty_ms: e.uncertainty_ms,
+                        since_sync_h: (world.tau() - last_sync_tau) / HOUR_MS,
+                        syncs_on_boot,
+                        growth_ppm: clock.snapshot().map_or(0, |s| s.uncertainty_growth_ppm),
+                    });
                     if err <= e.uncertainty_ms as f64 {
                         result.checks_covered += 1;
                     }
@@ -494,6 +550,102 @@ struct Row {
     server: &'static str,
     learn_drift: bool,
     days: Vec<DayResult>,
+}
+
+/// Where one row's requests go (per boot and per sync of that boot), and
+/// what explains its largest errors at the hourly checks.
+fn print_breakdown(row: &Row) {
+    let days = row.days.len() as f64;
+    println!("\n### Breakdown: {}, {}\n", row.label, row.server);
+    println!("| boot | sync of the boot | syncs/day | requests/sync | requests/day | uncertainty after (mean, max ms) | reasons: start, drift, reboot, network |");
+    println!("|---|---|---:|---:|---:|---|---|");
+    let boot_name = |b: usize| if b == 0 { "cold start" } else { "after reboot" };
+    for boot in 0..2 {
+        let max_ordinal = row
+            .days
+            .iter()
+            .flat_map(|d| d.syncs_log.iter())
+            .filter(|s| s.boot == boot)
+            .map(|s| s.ordinal)
+            .max()
+            .unwrap_or(0);
+        for ordinal in 1..=max_ordinal {
+            // Syncs from the fourth on are one bucket.
+            if ordinal > 4 {
+                break;
+            }
+            let logs: Vec<&SyncLog> = row
+                .days
+                .iter()
+                .flat_map(|d| d.syncs_log.iter())
+                .filter(|s| {
+                    s.boot == boot && (s.ordinal == ordinal || (ordinal == 4 && s.ordinal > 4))
+                })
+                .collect();
+            let n = logs.len() as f64;
+            let requests: f64 = logs.iter().map(|s| s.requests as f64).sum();
+            let u_mean = logs.iter().map(|s| s.uncertainty_ms as f64).sum::<f64>() / n;
+            let u_max = logs.iter().map(|s| s.uncertainty_ms).max().unwrap_or(0);
+            let mut reasons = [0usize; 4];
+            for s in &logs {
+                reasons[s.reason] += 1;
+            }
+            println!(
+                "| {} | {}{} | {:.2} | {:.1} | {:.1} | {u_mean:.0}, {u_max} | {}, {}, {}, {} |",
+                boot_name(boot),
+                ordinal,
+                if ordinal == 4 { "+" } else { "" },
+                n / days,
+                requests / n,
+                requests / days,
+                reasons[0],
+                reasons[1],
+                reasons[2],
+                reasons[3],
+            );
+        }
+    }
+    let mut checks: Vec<&CheckLog> = row.days.iter().flat_map(|d| d.checks_log.iter()).collect();
+    println!("\nLargest error at hourly checks, by state (syncs so far on the boot):\n");
+    println!("| boot | syncs on the boot | checks | max error (ms) | max error / uncertainty |");
+    println!("|---|---|---:|---:|---:|");
+    for boot in 0..2 {
+        for (name, range) in [("1", 1..=1), ("2", 2..=2), ("3+", 3..=usize::MAX)] {
+            let set: Vec<&&CheckLog> = checks
+                .iter()
+                .filter(|c| c.boot == boot && range.contains(&c.syncs_on_boot))
+                .collect();
+            if set.is_empty() {
+                continue;
+            }
+            let max_err = set.iter().map(|c| c.error_ms).fold(0.0, f64::max);
+            let ratio = set
+                .iter()
+                .map(|c| c.error_ms / c.uncertainty_ms.max(1) as f64)
+                .fold(0.0, f64::max);
+            println!(
+                "| {} | {name} | {} | {max_err:.0} | {ratio:.2} |",
+                boot_name(boot),
+                set.len()
+            );
+        }
+    }
+    checks.sort_by(|a, b| b.error_ms.total_cmp(&a.error_ms));
+    println!("\nThe five largest:\n");
+    println!("| hour | boot | syncs on the boot | hours since its last sync | growth (ppm) | error (ms) | uncertainty (ms) |");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
+    for c in checks.iter().take(5) {
+        println!(
+            "| {:.0} | {} | {} | {:.2} | {} | {:.0} | {} |",
+            c.hour,
+            boot_name(c.boot),
+            c.syncs_on_boot,
+            c.since_sync_h,
+            c.growth_ppm,
+            c.error_ms,
+            c.uncertainty_ms
+        );
+    }
 }
 
 fn main() {
@@ -610,6 +762,10 @@ fn main() {
             );
         }
         println!();
+    }
+
+    for row in &rows {
+        print_breakdown(row);
     }
 
     let doc = json!({

@@ -182,7 +182,7 @@ async fn run(name: &str, msc4094: bool) -> Result<bool, BoxError> {
         msc4094,
         ..HomeserverConfig::default()
     })?;
-    let clock = ServerClock::with_sources(ClockConfig::new(&server.base_url()), None, None)?;
+    let clock = ServerClock::new_with_sources(ClockConfig::new(&server.base_url()), None, None)?;
     let mut http = Http { connection: None };
     let report = sync(Arc::clone(&clock), &mut http).await?;
     let e = clock.estimate().ok_or("no estimate after the sync")?;

@@ -5,7 +5,10 @@
  * - Every fallible function returns mxclock_status; MXCLOCK_STATUS_OK is 0.
  *   Out-parameters are written only when it returns MXCLOCK_STATUS_OK.
  * - On failure, mxclock_last_error_message() gives this thread's message.
- * - A clock (mxclock_t) is thread-safe: share one pointer between threads.
+ * - An absent value is a NULL pointer, or for any other type a
+ *   `bool has_<name>` next to the value (read the value only if it is true).
+ * - Names are the Rust/Kotlin/Swift ones: `mxclock_` + the method or type.
+ * - A clock (mxclock_server_clock) is thread-safe: share one pointer between threads.
  *   Only mxclock_free must not run concurrently with other calls on it.
  * - Strings passed in are copied. Strings returned are freed with
  *   mxclock_string_free; outcome arrays with mxclock_event_outcomes_free.
@@ -83,7 +86,7 @@ typedef enum mxclock_status {
   /**
    * The reply broke the protocol (bad JSON, no time, bad `Date`, too big).
    */
-  MXCLOCK_STATUS_PROTOCOL = 11,
+  MXCLOCK_STATUS_PROTOCOL_VIOLATION = 11,
   /**
    * The homeserver has no MSC4094 endpoint and gave no usable `Date`.
    */
@@ -117,6 +120,8 @@ typedef enum mxclock_status {
 
 /**
  * Where a sample came from, best first.
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_sample_source`.
  */
 typedef enum mxclock_sample_source {
   /**
@@ -134,13 +139,12 @@ typedef enum mxclock_sample_source {
 } mxclock_sample_source;
 
 /**
- * Why a sync ran or is due.
+ * Why a sync is due.
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_sync_reason` (its
+ * values start at 1, as they always had in C).
  */
 typedef enum mxclock_sync_reason {
-  /**
-   * None: an explicit `mxclock_sync`, or no sync is due.
-   */
-  MXCLOCK_SYNC_REASON_NONE = 0,
   /**
    * There is no estimate at all.
    */
@@ -154,7 +158,7 @@ typedef enum mxclock_sync_reason {
    */
   MXCLOCK_SYNC_REASON_REBOOT = 3,
   /**
-   * The app reported a network change.
+   * The app reported a network change (new path, maybe a new proxy).
    */
   MXCLOCK_SYNC_REASON_NETWORK_CHANGED = 4,
 } mxclock_sync_reason;
@@ -257,32 +261,13 @@ typedef enum mxclock_expiry_rule {
 } mxclock_expiry_rule;
 
 /**
- * A yes/no answer that may not apply. Compare with the constants: do not
- * test it as a C boolean (`MXCLOCK_TRISTATE_NONE` is non-zero).
- */
-typedef enum mxclock_tristate {
-  /**
-   * The question does not apply (e.g. `should_ring` of a membership).
-   */
-  MXCLOCK_TRISTATE_NONE = -1,
-  /**
-   * No.
-   */
-  MXCLOCK_TRISTATE_FALSE = 0,
-  /**
-   * Yes.
-   */
-  MXCLOCK_TRISTATE_TRUE = 1,
-} mxclock_tristate;
-
-/**
- * Where a verification request's timestamp stands.
+ * Whether a verification request's timestamp is acceptable.
+ *
+ * `#[repr(C)]`: this enum is also the C API's
+ * `mxclock_verification_validity` (its values start at 1, as they always
+ * had in C).
  */
 typedef enum mxclock_verification_validity {
-  /**
-   * Not a verification request.
-   */
-  MXCLOCK_VERIFICATION_VALIDITY_NONE = 0,
   /**
    * Within 10 min in the past to 5 min in the future: show it.
    */
@@ -320,6 +305,13 @@ typedef enum mxclock_sync_action_kind {
 } mxclock_sync_action_kind;
 
 /**
+ * A server clock for one homeserver (opaque). Created by `mxclock_new*` or
+ * `mxclock_restore*`, released by `mxclock_free`. Thread-safe: share one
+ * pointer between threads.
+ */
+typedef struct mxclock_server_clock mxclock_server_clock;
+
+/**
  * A sync driven by the caller (opaque): the clock says what to do next,
  * the caller does it with its own HTTP client and timers and hands back
  * what happened. Created by `mxclock_start_sync*`, released by
@@ -332,15 +324,8 @@ typedef enum mxclock_sync_action_kind {
 typedef struct mxclock_sync_session mxclock_sync_session;
 
 /**
- * A server clock for one homeserver (opaque). Created by `mxclock_new*` or
- * `mxclock_restore*`, released by `mxclock_free`. Thread-safe: share one
- * pointer between threads.
- */
-typedef struct mxclock_t mxclock_t;
-
-/**
  * When and how hard to sync. `mxclock_config_default` fills in the
- * defaults (in brackets).
+ * defaults (each field's "default").
  */
 typedef struct mxclock_sync_policy {
   /**
@@ -389,7 +374,7 @@ typedef struct mxclock_sync_policy {
  * The configuration of a clock. Fill it with `mxclock_config_default`,
  * then set `homeserver_url` (and `access_token`). mxclock copies every
  * string during `mxclock_new*`/`mxclock_restore*`: they need not outlive
- * that call. Defaults in brackets.
+ * that call. Each field says its default.
  */
 typedef struct mxclock_config {
   /**
@@ -413,13 +398,19 @@ typedef struct mxclock_config {
    */
   uint64_t request_timeout_ms;
   /**
-   * Allow `http://` to a non-loopback host [false].
+   * Allow `http://` to a non-loopback host (default false).
    */
   bool allow_insecure_http;
   /**
    * Assumed worst-case drift of the boot clock against the server, ppm (default 100).
    */
   uint32_t drift_ppm;
+  /**
+   * Learn the boot clock's drift from successive syncs on one boot and
+   * widen the estimate by what remains of it (at least 15 ppm) instead
+   * of `drift_ppm` (default true).
+   */
+  bool learn_drift;
   /**
    * Samples kept for selection (default 8).
    */
@@ -443,102 +434,6 @@ typedef struct mxclock_config {
    */
   struct mxclock_sync_policy policy;
 } mxclock_config;
-
-/**
- * One HTTP header as C strings (NUL-terminated; mxclock sends and expects
- * ASCII; invalid UTF-8 in a response value is replaced by U+FFFD).
- */
-typedef struct mxclock_header {
-  /**
-   * Header name, e.g. `Date`.
-   */
-  const char *name;
-  /**
-   * Header value.
-   */
-  const char *value;
-} mxclock_header;
-
-/**
- * The response a C transport fills in. Every pointer stays owned by C and
- * must stay valid until mxclock calls `free_response` (or, if that is
- * NULL, until the next call of `get` on the same transport).
- */
-typedef struct mxclock_http_response {
-  /**
-   * HTTP status code (any: 404 and 500 are responses, not failures).
-   */
-  uint16_t status;
-  /**
-   * `n_headers` response headers (may be NULL when `n_headers` is 0).
-   */
-  const struct mxclock_header *headers;
-  /**
-   * Number of headers.
-   */
-  size_t n_headers;
-  /**
-   * `body_len` bytes of body (may be NULL when `body_len` is 0); at most
-   * 65536 bytes, larger is a protocol error.
-   */
-  const uint8_t *body;
-  /**
-   * Body length in bytes.
-   */
-  size_t body_len;
-  /**
-   * For the transport's own use (e.g. the buffer to free in
-   * `free_response`); mxclock does not touch it.
-   */
-  void *response_userdata;
-} mxclock_http_response;
-
-/**
- * Performs one HTTP GET of `url` with the given request headers (an array
- * of `n_headers`, valid during the call only), giving up after
- * `timeout_ms` for the whole exchange. Fill `*out_response` and return 0;
- * or return non-zero on failure: `MXCLOCK_STATUS_TIMEOUT` (8) for a
- * timeout, anything else for a network failure. Do not follow redirects:
- * return a 3xx as a response.
- */
-typedef int (*mxclock_transport_get_fn)(void *userdata,
-                                        const char *url,
-                                        const struct mxclock_header *headers,
-                                        size_t n_headers,
-                                        uint64_t timeout_ms,
-                                        struct mxclock_http_response *out_response);
-
-/**
- * Releases what `get` put into `response` (called once per successful
- * `get`, after mxclock copied the response).
- */
-typedef void (*mxclock_transport_free_fn)(void *userdata, struct mxclock_http_response *response);
-
-/**
- * An HTTP transport written in C. mxclock copies this struct; `userdata`
- * must stay valid until the clock is freed.
- *
- * Thread-safety: `get` runs on whichever thread calls `mxclock_sync` or
- * `mxclock_sync_if_needed`. Syncs of one clock are single-flight, so one
- * clock never runs two `get`s at once; if several clocks share a
- * `userdata`, `get` must be thread-safe. `get` may read the clock
- * (`mxclock_server_now_ms`) but must not sync the same clock: that sync
- * would wait for itself.
- */
-typedef struct mxclock_transport {
-  /**
-   * Passed to both callbacks unchanged.
-   */
-  void *userdata;
-  /**
-   * Required.
-   */
-  mxclock_transport_get_fn get;
-  /**
-   * Optional (NULL: nothing to release).
-   */
-  mxclock_transport_free_fn free_response;
-} mxclock_transport;
 
 /**
  * A clock reading in ms: the boot clock or the wall clock (see
@@ -579,6 +474,103 @@ typedef struct mxclock_time_source {
    */
   mxclock_boot_id_fn boot_id;
 } mxclock_time_source;
+
+/**
+ * One HTTP header as C strings (NUL-terminated; mxclock sends and expects
+ * ASCII; invalid UTF-8 in a response value is replaced by U+FFFD).
+ */
+typedef struct mxclock_http_header {
+  /**
+   * Header name, e.g. `Date`.
+   */
+  const char *name;
+  /**
+   * Header value.
+   */
+  const char *value;
+} mxclock_http_header;
+
+/**
+ * The response a C transport fills in. Every pointer stays owned by C and
+ * must stay valid until mxclock calls `free_response` (or, if that is
+ * NULL, until the next call of `get` on the same transport).
+ */
+typedef struct mxclock_http_response {
+  /**
+   * HTTP status code (any: 404 and 500 are responses, not failures).
+   */
+  uint16_t status;
+  /**
+   * `n_headers` response headers (may be NULL when `n_headers` is 0).
+   */
+  const struct mxclock_http_header *headers;
+  /**
+   * Number of headers.
+   */
+  size_t n_headers;
+  /**
+   * `body_len` bytes of body (may be NULL when `body_len` is 0); at most
+   * 65536 bytes, larger is a protocol error.
+   */
+  const uint8_t *body;
+  /**
+   * Body length in bytes.
+   */
+  size_t body_len;
+  /**
+   * For the transport's own use (e.g. the buffer to free in
+   * `free_response`); mxclock does not touch it.
+   */
+  void *response_userdata;
+} mxclock_http_response;
+
+/**
+ * Performs one HTTP GET of `url` with the given request headers (an array
+ * of `n_headers`, valid during the call only), giving up after
+ * `timeout_ms` for the whole exchange. Fill `*out_response` and return 0;
+ * or return non-zero on failure: `MXCLOCK_STATUS_TIMEOUT` (8) for a
+ * timeout, anything else for a network failure. Do not follow redirects:
+ * return a 3xx as a response.
+ */
+typedef int (*mxclock_http_transport_get_fn)(void *userdata,
+                                             const char *url,
+                                             const struct mxclock_http_header *headers,
+                                             size_t n_headers,
+                                             uint64_t timeout_ms,
+                                             struct mxclock_http_response *out_response);
+
+/**
+ * Releases what `get` put into `response` (called once per successful
+ * `get`, after mxclock copied the response).
+ */
+typedef void (*mxclock_http_transport_free_fn)(void *userdata,
+                                               struct mxclock_http_response *response);
+
+/**
+ * An HTTP transport written in C. mxclock copies this struct; `userdata`
+ * must stay valid until the clock is freed.
+ *
+ * Thread-safety: `get` runs on whichever thread calls `mxclock_sync` or
+ * `mxclock_sync_if_needed`. Syncs of one clock are single-flight, so one
+ * clock never runs two `get`s at once; if several clocks share a
+ * `userdata`, `get` must be thread-safe. `get` may read the clock
+ * (`mxclock_server_now_ms`) but must not sync the same clock: that sync
+ * would wait for itself.
+ */
+typedef struct mxclock_http_transport {
+  /**
+   * Passed to both callbacks unchanged.
+   */
+  void *userdata;
+  /**
+   * Required.
+   */
+  mxclock_http_transport_get_fn get;
+  /**
+   * Optional (NULL: nothing to release).
+   */
+  mxclock_http_transport_free_fn free_response;
+} mxclock_http_transport;
 
 /**
  * The server-time estimate at one instant.
@@ -656,15 +648,19 @@ typedef struct mxclock_sync_report {
    */
   bool endpoint_supported;
   /**
-   * Why the sync ran (`MXCLOCK_SYNC_REASON_NONE` for `mxclock_sync`).
+   * Whether the sync had a reason (false for `mxclock_sync`).
+   */
+  bool has_reason;
+  /**
+   * Why the sync ran (only if `has_reason`).
    */
   enum mxclock_sync_reason reason;
   /**
-   * Whether `min_rtt_ms` is set (false if no reply came back).
+   * Whether a reply came back, so that `min_rtt_ms` is set.
    */
-  bool has_min_rtt;
+  bool has_min_rtt_ms;
   /**
-   * Shortest round trip of the burst, ms (0 unless `has_min_rtt`).
+   * Shortest round trip of the burst, ms (only if `has_min_rtt_ms`).
    */
   int64_t min_rtt_ms;
   /**
@@ -672,10 +668,10 @@ typedef struct mxclock_sync_report {
    * MSC4094 reply lay outside the time its own body gave (a proxy or CDN
    * in front of the homeserver writes `Date` from another clock).
    */
-  bool has_date_disagreement;
+  bool has_date_disagreement_ms;
   /**
    * How far outside, ms, positive when the `Date` is ahead; the largest
-   * gap of the burst (0 unless `has_date_disagreement`).
+   * gap of the burst (only if `has_date_disagreement_ms`).
    */
   int64_t date_disagreement_ms;
   /**
@@ -750,17 +746,27 @@ typedef struct mxclock_event_expiry {
    */
   bool ended;
   /**
-   * Ring decision for event types that ring (`m.call.invite`,
-   * `m.rtc.notification`); `MXCLOCK_TRISTATE_NONE` for the others.
+   * Whether the event type rings (`m.call.invite`,
+   * `m.rtc.notification`), so that `should_ring` is set.
    */
-  enum mxclock_tristate should_ring;
+  bool has_should_ring;
+  /**
+   * The ring decision (only if `has_should_ring`).
+   */
+  bool should_ring;
   /**
    * A verification request outside its validity window: drop it (its
    * `expiry` is then expired too, so `state` agrees).
    */
   bool ignore;
   /**
-   * For verification requests: where the timestamp stands.
+   * Whether the event is a verification request, so that
+   * `verification_validity` is set.
+   */
+  bool has_verification_validity;
+  /**
+   * Where the request's timestamp stands (only if
+   * `has_verification_validity`).
    */
   enum mxclock_verification_validity verification_validity;
 } mxclock_event_expiry;
@@ -771,7 +777,7 @@ typedef struct mxclock_event_expiry {
 typedef struct mxclock_event_outcome {
   /**
    * `MXCLOCK_STATUS_OK` if the event could be evaluated (then `result`
-   * is set and `error_path`/`error` are NULL); else what
+   * is set and `error_path`/`error_message` are NULL); else what
    * `mxclock_evaluate_event_json` would have returned for it
    * (`MXCLOCK_STATUS_INVALID_EVENT`, `MXCLOCK_STATUS_NO_EXPIRY_RULE`).
    */
@@ -793,7 +799,7 @@ typedef struct mxclock_event_outcome {
    * Why the event could not be evaluated (naming the path), or NULL if
    * it was. Owned by the array.
    */
-  char *error;
+  char *error_message;
 } mxclock_event_outcome;
 
 /**
@@ -833,7 +839,7 @@ typedef struct mxclock_sync_action {
    * SEND: `n_headers` request headers to send as they are. Owned by the
    * session, valid as `url`.
    */
-  const struct mxclock_header *headers;
+  const struct mxclock_http_header *headers;
   /**
    * SEND: number of headers.
    */
@@ -864,8 +870,8 @@ const char *mxclock_version(void);
 
 /**
  * The name of a status constant, e.g. `"MXCLOCK_STATUS_NOT_SYNCED"`: a
- * static string, never freed. `"MXCLOCK_STATUS_UNKNOWN"` for a value that
- * is not a status. Thread-safe.
+ * static string, never freed; NULL if unknown (as every `mxclock_*_name`).
+ * Thread-safe.
  */
 const char *mxclock_status_name(int status);
 
@@ -924,7 +930,7 @@ const char *mxclock_expiry_state_name(int state);
 const char *mxclock_expiry_rule_name(int rule);
 
 /**
- * The name of a `mxclock_sync_reason` value (`"none"`, `"no_estimate"`,
+ * The name of a `mxclock_sync_reason` value (`"no_estimate"`,
  * ...): static, never freed; NULL if unknown.
  * Thread-safe.
  */
@@ -950,43 +956,23 @@ enum mxclock_status mxclock_config_default(struct mxclock_config *out);
  * # Safety
  * `config` is NULL or valid with valid strings; `out` is NULL or writable.
  */
-enum mxclock_status mxclock_new(const struct mxclock_config *config, struct mxclock_t **out);
+enum mxclock_status mxclock_new(const struct mxclock_config *config,
+                                struct mxclock_server_clock **out);
 
 /**
- * As `mxclock_new`, with a C transport instead of the built-in one (see
- * `mxclock_transport` for ownership and threads). The struct is copied;
- * its `userdata` must stay valid until `mxclock_free`.
- *
- * # Safety
- * As `mxclock_new`; `transport` is NULL or valid.
- */
-enum mxclock_status mxclock_new_with_transport(const struct mxclock_config *config,
-                                               const struct mxclock_transport *transport,
-                                               struct mxclock_t **out);
-
-/**
- * As `mxclock_new`, with C clocks instead of the OS ones (see
- * `mxclock_time_source`). The struct is copied; its `userdata` must stay
- * valid until `mxclock_free`.
- *
- * # Safety
- * As `mxclock_new`; `time_source` is NULL or valid.
- */
-enum mxclock_status mxclock_new_with_time_source(const struct mxclock_config *config,
-                                                 const struct mxclock_time_source *time_source,
-                                                 struct mxclock_t **out);
-
-/**
- * As `mxclock_new`, with an optional C time source and an optional C
- * transport (NULL: the default for that one).
+ * As `mxclock_new`, with an optional C time source (C clocks instead of the
+ * OS ones, see `mxclock_time_source`) and an optional C transport (instead
+ * of the built-in one, see `mxclock_http_transport`); NULL: the default for
+ * that one. The structs are copied; their `userdata` must stay valid until
+ * `mxclock_free`.
  *
  * # Safety
  * As `mxclock_new`; `time_source` and `transport` are NULL or valid.
  */
 enum mxclock_status mxclock_new_with_sources(const struct mxclock_config *config,
                                              const struct mxclock_time_source *time_source,
-                                             const struct mxclock_transport *transport,
-                                             struct mxclock_t **out);
+                                             const struct mxclock_http_transport *transport,
+                                             struct mxclock_server_clock **out);
 
 /**
  * Creates a clock from state saved by `mxclock_export_state` (same
@@ -1001,7 +987,7 @@ enum mxclock_status mxclock_new_with_sources(const struct mxclock_config *config
  */
 enum mxclock_status mxclock_restore(const struct mxclock_config *config,
                                     const char *state_json,
-                                    struct mxclock_t **out);
+                                    struct mxclock_server_clock **out);
 
 /**
  * As `mxclock_restore`, with an optional C time source and transport
@@ -1013,8 +999,8 @@ enum mxclock_status mxclock_restore(const struct mxclock_config *config,
 enum mxclock_status mxclock_restore_with_sources(const struct mxclock_config *config,
                                                  const char *state_json,
                                                  const struct mxclock_time_source *time_source,
-                                                 const struct mxclock_transport *transport,
-                                                 struct mxclock_t **out);
+                                                 const struct mxclock_http_transport *transport,
+                                                 struct mxclock_server_clock **out);
 
 /**
  * Releases a clock. NULL is fine. No other call on this clock may run
@@ -1024,7 +1010,7 @@ enum mxclock_status mxclock_restore_with_sources(const struct mxclock_config *co
  * # Safety
  * `clock` is NULL or a live clock, freed once.
  */
-void mxclock_free(struct mxclock_t *clock);
+void mxclock_free(struct mxclock_server_clock *clock);
 
 /**
  * The clock's state as JSON (estimate, samples, policy memory; never the
@@ -1034,7 +1020,7 @@ void mxclock_free(struct mxclock_t *clock);
  * # Safety
  * `clock` is NULL or live; `out_json` is NULL or writable.
  */
-enum mxclock_status mxclock_export_state(const struct mxclock_t *clock, char **out_json);
+enum mxclock_status mxclock_export_state(const struct mxclock_server_clock *clock, char **out_json);
 
 /**
  * Syncs now: a blocking burst of up to `policy.max_samples_per_sync`
@@ -1048,39 +1034,42 @@ enum mxclock_status mxclock_export_state(const struct mxclock_t *clock, char **o
  * runs on the calling thread.
  *
  * Errors: `NETWORK`, `TIMEOUT`, `HTTP`, `RATE_LIMITED` (a 429; also
- * returned without a request while its `Retry-After` lasts), `PROTOCOL`,
+ * returned without a request while its `Retry-After` lasts), `PROTOCOL_VIOLATION`,
  * `UNSUPPORTED`, `INVALID_CONFIG` (no homeserver URL).
  *
  * # Safety
  * `clock` is NULL or live; `out_report` is NULL or writable.
  */
-enum mxclock_status mxclock_sync(const struct mxclock_t *clock,
+enum mxclock_status mxclock_sync(const struct mxclock_server_clock *clock,
                                  struct mxclock_sync_report *out_report);
 
 /**
  * Syncs only if due (no estimate, uncertainty above `max_uncertainty_ms`,
  * reboot, network change) and allowed (minimum interval, backoff, 429).
- * On OK, `*out_synced` says whether a sync ran, and `*out_report`
+ * On OK, `*out_has_report` says whether a sync ran, and `*out_report`
  * (optional) is written only if it did. Blocking and thread-safe as
  * `mxclock_sync`.
  *
  * # Safety
- * `clock` is NULL or live; `out_synced` is NULL or writable;
+ * `clock` is NULL or live; `out_has_report` is NULL or writable;
  * `out_report` is NULL or writable.
  */
-enum mxclock_status mxclock_sync_if_needed(const struct mxclock_t *clock,
-                                           bool *out_synced,
+enum mxclock_status mxclock_sync_if_needed(const struct mxclock_server_clock *clock,
+                                           bool *out_has_report,
                                            struct mxclock_sync_report *out_report);
 
 /**
- * Why a sync is due now (`MXCLOCK_SYNC_REASON_NONE` if none), ignoring
- * rate limits. Thread-safe, no I/O.
+ * Why a sync is due now, ignoring rate limits: `*out_has_reason` says
+ * whether one is, and `*out_reason` (optional) is written only if it is.
+ * Thread-safe, no I/O.
  *
  * # Safety
- * `clock` is NULL or live; `out` is NULL or writable.
+ * `clock` is NULL or live; `out_has_reason` and `out_reason` are NULL or
+ * writable.
  */
-enum mxclock_status mxclock_get_sync_reason(const struct mxclock_t *clock,
-                                            enum mxclock_sync_reason *out);
+enum mxclock_status mxclock_get_sync_reason(const struct mxclock_server_clock *clock,
+                                            bool *out_has_reason,
+                                            enum mxclock_sync_reason *out_reason);
 
 /**
  * Milliseconds until `mxclock_sync_if_needed` would sync (0: now), to
@@ -1089,7 +1078,8 @@ enum mxclock_status mxclock_get_sync_reason(const struct mxclock_t *clock,
  * # Safety
  * `clock` is NULL or live; `out_ms` is NULL or writable.
  */
-enum mxclock_status mxclock_next_sync_due_in_ms(const struct mxclock_t *clock, int64_t *out_ms);
+enum mxclock_status mxclock_next_sync_due_in_ms(const struct mxclock_server_clock *clock,
+                                                int64_t *out_ms);
 
 /**
  * Tells the clock the network changed (new Wi-Fi, VPN): the next
@@ -1099,7 +1089,7 @@ enum mxclock_status mxclock_next_sync_due_in_ms(const struct mxclock_t *clock, i
  * # Safety
  * `clock` is NULL or live.
  */
-enum mxclock_status mxclock_network_changed(const struct mxclock_t *clock);
+enum mxclock_status mxclock_network_changed(const struct mxclock_server_clock *clock);
 
 /**
  * The full estimate now. `MXCLOCK_STATUS_NOT_SYNCED` before the first
@@ -1108,7 +1098,7 @@ enum mxclock_status mxclock_network_changed(const struct mxclock_t *clock);
  * # Safety
  * `clock` is NULL or live; `out` is NULL or writable.
  */
-enum mxclock_status mxclock_get_estimate(const struct mxclock_t *clock,
+enum mxclock_status mxclock_get_estimate(const struct mxclock_server_clock *clock,
                                          struct mxclock_estimate *out);
 
 /**
@@ -1119,7 +1109,8 @@ enum mxclock_status mxclock_get_estimate(const struct mxclock_t *clock,
  * # Safety
  * `clock` is NULL or live; `out_ms` is NULL or writable.
  */
-enum mxclock_status mxclock_server_now_ms(const struct mxclock_t *clock, int64_t *out_ms);
+enum mxclock_status mxclock_server_now_ms(const struct mxclock_server_clock *clock,
+                                          int64_t *out_ms);
 
 /**
  * `server now + duration_ms`: the `expires_ts` to put into an event the
@@ -1128,7 +1119,7 @@ enum mxclock_status mxclock_server_now_ms(const struct mxclock_t *clock, int64_t
  * # Safety
  * `clock` is NULL or live; `out_ms` is NULL or writable.
  */
-enum mxclock_status mxclock_server_ms_after(const struct mxclock_t *clock,
+enum mxclock_status mxclock_server_ms_after(const struct mxclock_server_clock *clock,
                                             int64_t duration_ms,
                                             int64_t *out_ms);
 
@@ -1139,7 +1130,7 @@ enum mxclock_status mxclock_server_ms_after(const struct mxclock_t *clock,
  * # Safety
  * `clock` is NULL or live; `out_ms` is NULL or writable.
  */
-enum mxclock_status mxclock_boot_ms(const struct mxclock_t *clock, int64_t *out_ms);
+enum mxclock_status mxclock_boot_ms(const struct mxclock_server_clock *clock, int64_t *out_ms);
 
 /**
  * Boot-clock time at which the server clock reads `server_ms`.
@@ -1148,7 +1139,7 @@ enum mxclock_status mxclock_boot_ms(const struct mxclock_t *clock, int64_t *out_
  * # Safety
  * `clock` is NULL or live; `out_ms` is NULL or writable.
  */
-enum mxclock_status mxclock_server_ms_to_boot_ms(const struct mxclock_t *clock,
+enum mxclock_status mxclock_server_ms_to_boot_ms(const struct mxclock_server_clock *clock,
                                                  int64_t server_ms,
                                                  int64_t *out_ms);
 
@@ -1159,7 +1150,7 @@ enum mxclock_status mxclock_server_ms_to_boot_ms(const struct mxclock_t *clock,
  * # Safety
  * `clock` is NULL or live; `out_ms` is NULL or writable.
  */
-enum mxclock_status mxclock_boot_ms_to_server_ms(const struct mxclock_t *clock,
+enum mxclock_status mxclock_boot_ms_to_server_ms(const struct mxclock_server_clock *clock,
                                                  int64_t boot_ms,
                                                  int64_t *out_ms);
 
@@ -1171,7 +1162,7 @@ enum mxclock_status mxclock_boot_ms_to_server_ms(const struct mxclock_t *clock,
  * # Safety
  * `clock` is NULL or live; `out_ms` is NULL or writable.
  */
-enum mxclock_status mxclock_server_ms_to_wall_ms(const struct mxclock_t *clock,
+enum mxclock_status mxclock_server_ms_to_wall_ms(const struct mxclock_server_clock *clock,
                                                  int64_t server_ms,
                                                  int64_t *out_ms);
 
@@ -1182,7 +1173,7 @@ enum mxclock_status mxclock_server_ms_to_wall_ms(const struct mxclock_t *clock,
  * # Safety
  * `clock` is NULL or live; `out_ms` is NULL or writable.
  */
-enum mxclock_status mxclock_wall_ms_to_server_ms(const struct mxclock_t *clock,
+enum mxclock_status mxclock_wall_ms_to_server_ms(const struct mxclock_server_clock *clock,
                                                  int64_t wall_ms,
                                                  int64_t *out_ms);
 
@@ -1196,7 +1187,7 @@ enum mxclock_status mxclock_wall_ms_to_server_ms(const struct mxclock_t *clock,
  * `clock` is NULL or live; `sample` is NULL or valid; `out_estimate` is
  * NULL or writable.
  */
-enum mxclock_status mxclock_add_sample(const struct mxclock_t *clock,
+enum mxclock_status mxclock_add_sample(const struct mxclock_server_clock *clock,
                                        const struct mxclock_sample *sample,
                                        struct mxclock_estimate *out_estimate);
 
@@ -1209,7 +1200,7 @@ enum mxclock_status mxclock_add_sample(const struct mxclock_t *clock,
  * # Safety
  * `clock` is NULL or live; `out_estimate` is NULL or writable.
  */
-enum mxclock_status mxclock_add_endpoint_sample(const struct mxclock_t *clock,
+enum mxclock_status mxclock_add_endpoint_sample(const struct mxclock_server_clock *clock,
                                                 int64_t sent_boot_ms,
                                                 int64_t received_boot_ms,
                                                 int64_t server_ms,
@@ -1217,18 +1208,18 @@ enum mxclock_status mxclock_add_endpoint_sample(const struct mxclock_t *clock,
 
 /**
  * Any HTTP response of the homeserver, timed by the app: its `Date`
- * header as Unix seconds, and its `Age` header in seconds if `has_age`
+ * header as Unix seconds, and its `Age` header in seconds if `has_age_s`
  * (else `age_s` is ignored). `*out_estimate` (optional) receives the new
  * estimate. Thread-safe.
  *
  * # Safety
  * `clock` is NULL or live; `out_estimate` is NULL or writable.
  */
-enum mxclock_status mxclock_add_date_sample(const struct mxclock_t *clock,
+enum mxclock_status mxclock_add_date_sample(const struct mxclock_server_clock *clock,
                                             int64_t sent_boot_ms,
                                             int64_t received_boot_ms,
                                             int64_t date_unix_s,
-                                            bool has_age,
+                                            bool has_age_s,
                                             int64_t age_s,
                                             struct mxclock_estimate *out_estimate);
 
@@ -1241,7 +1232,7 @@ enum mxclock_status mxclock_add_date_sample(const struct mxclock_t *clock,
  * # Safety
  * `clock` is NULL or live; `out_estimate` is NULL or writable.
  */
-enum mxclock_status mxclock_observe_event(const struct mxclock_t *clock,
+enum mxclock_status mxclock_observe_event(const struct mxclock_server_clock *clock,
                                           int64_t origin_server_ts,
                                           int64_t age_ms,
                                           int64_t received_boot_ms,
@@ -1255,7 +1246,7 @@ enum mxclock_status mxclock_observe_event(const struct mxclock_t *clock,
  * # Safety
  * `clock` is NULL or live; `out` is NULL or writable.
  */
-enum mxclock_status mxclock_expiry_at(const struct mxclock_t *clock,
+enum mxclock_status mxclock_expiry_at(const struct mxclock_server_clock *clock,
                                       int64_t deadline_ms,
                                       struct mxclock_expiry *out);
 
@@ -1272,7 +1263,7 @@ enum mxclock_status mxclock_expiry_at(const struct mxclock_t *clock,
  * `clock` is NULL or live; `json` is NULL or NUL-terminated; `out` is
  * NULL or writable.
  */
-enum mxclock_status mxclock_evaluate_event_json(const struct mxclock_t *clock,
+enum mxclock_status mxclock_evaluate_event_json(const struct mxclock_server_clock *clock,
                                                 const char *json,
                                                 bool has_received_boot_ms,
                                                 int64_t received_boot_ms,
@@ -1283,7 +1274,7 @@ enum mxclock_status mxclock_evaluate_event_json(const struct mxclock_t *clock,
  * clock, in one call (for timelines: one FFI crossing, not one per event).
  * `*out` receives one outcome per event, in order; an event that cannot be
  * evaluated gets its own `status` (`INVALID_EVENT`, `NO_EXPIRY_RULE`),
- * `error_path` and `error` instead of failing the batch. A ring response
+ * `error_path` and `error_message` instead of failing the batch. A ring response
  * in the batch (decline, answer, reject, hangup) ends the ring it refers
  * to. The call fails (`INVALID_EVENT`) only if `json_array` is not a JSON
  * array. Release `*out` with `mxclock_event_outcomes_free`.
@@ -1293,7 +1284,7 @@ enum mxclock_status mxclock_evaluate_event_json(const struct mxclock_t *clock,
  * `clock` is NULL or live; `json_array` is NULL or NUL-terminated; `out`
  * is NULL or writable.
  */
-enum mxclock_status mxclock_evaluate_events_json(const struct mxclock_t *clock,
+enum mxclock_status mxclock_evaluate_events_json(const struct mxclock_server_clock *clock,
                                                  const char *json_array,
                                                  bool has_received_boot_ms,
                                                  int64_t received_boot_ms,
@@ -1327,30 +1318,27 @@ void mxclock_event_outcomes_free(struct mxclock_event_outcomes *outcomes);
  * # Safety
  * `clock` is NULL or live; `out_session` is NULL or writable.
  */
-enum mxclock_status mxclock_start_sync(const struct mxclock_t *clock,
+enum mxclock_status mxclock_start_sync(const struct mxclock_server_clock *clock,
                                        int64_t now_boot_ms,
                                        struct mxclock_sync_session **out_session);
 
 /**
  * As `mxclock_start_sync`, only if a sync is due and allowed at
- * `now_boot_ms` (as `mxclock_sync_if_needed`). On OK, `*out_started` says
- * whether a session was started, and `*out_session` is written only if it
- * was. Thread-safe.
+ * `now_boot_ms` (as `mxclock_sync_if_needed`). On OK, `*out_session` is
+ * the new session, or NULL if none was started. Thread-safe.
  *
  * # Safety
- * `clock` is NULL or live; `out_started` and `out_session` are NULL or
- * writable.
+ * `clock` is NULL or live; `out_session` is NULL or writable.
  */
-enum mxclock_status mxclock_start_sync_if_needed(const struct mxclock_t *clock,
+enum mxclock_status mxclock_start_sync_if_needed(const struct mxclock_server_clock *clock,
                                                  int64_t now_boot_ms,
-                                                 bool *out_started,
                                                  struct mxclock_sync_session **out_session);
 
 /**
  * What to do next, at boot time `now_boot_ms`: `*out_action` receives a
  * SEND (its strings stay valid until the next call on this session), a
  * WAIT or a DONE. A failed sync returns its status here instead
- * (`NETWORK`, `TIMEOUT`, `HTTP`, `RATE_LIMITED`, `PROTOCOL`,
+ * (`NETWORK`, `TIMEOUT`, `HTTP`, `RATE_LIMITED`, `PROTOCOL_VIOLATION`,
  * `UNSUPPORTED`, `INCONSISTENT`, ...), every time it is asked.
  * `TIME_OUT_OF_RANGE` for a boot time earlier than one already given, or
  * ahead of the clock. While a request is out, the answer is WAIT until

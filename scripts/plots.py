@@ -1,6 +1,7 @@
 """Draws the plots of BENCHMARKS.md from the benches' JSON.
 
-Usage: plots.py BENCH_JSON_DIR OUT_DIR (scripts/plots.sh sets it up).
+Usage: plots.py BENCH_JSON_DIR OUT_DIR [--requests-only]
+(scripts/plots.sh sets it up; --requests-only skips accuracy_cdf.png).
 """
 
 import json
@@ -131,11 +132,15 @@ def requests_per_day(doc, out):
 def main():
     src, out = Path(sys.argv[1]), Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
+    requests_only = sys.argv[3:] == ["--requests-only"]
     rpd = json.loads((src / "requests_per_day.json").read_text())
     drift_day(rpd, out)
     requests_per_day(rpd, out)
-    accuracy_cdf(json.loads((src / "accuracy.json").read_text()), out)
-    for name in ("accuracy_cdf.png", "drift_day.png", "requests_per_day.png"):
+    written = ["drift_day.png", "requests_per_day.png"]
+    if not requests_only:
+        accuracy_cdf(json.loads((src / "accuracy.json").read_text()), out)
+        written.insert(0, "accuracy_cdf.png")
+    for name in written:
         print(f"plots: wrote {out / name}")
 
 

@@ -15,7 +15,9 @@
 //!
 //! Each successful sync also leaves its own interval for θ in a per-boot
 //! drift history ([`crate::drift`]); the learned drift moves the estimate
-//! and bounds its growth. The history is dropped on a reboot.
+//! and bounds its growth. The history is dropped on a reboot; the rate it
+//! learned is carried over to move the estimate (never to bound it) until
+//! the new boot learns its own ([`drift::learn_with_carried`]).
 
 use std::sync::atomic::{fence, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -26,7 +28,8 @@ use crate::config::ClockConfig;
 use crate::drift::{self, Drift, SyncInterval};
 use crate::error::{Error, Result};
 use crate::estimate::{
-    drift_widening_ms, reading_ms_from_us, select, select_with_drift, trim_window, Selection,
+    burst_proves_step, drift_widening_ms, reading_ms_from_us, select, select_with_drift,
+    trim_window, Selection,
 };
 use crate::policy::{DriftStatus, PolicyState, SyncReason};
 use crate::protocol::HomeserverUrl;
@@ -117,6 +120,10 @@ struct State {
     drift_history: Vec<SyncInterval>,
     /// Learned from `drift_history` (or the fixed bound).
     drift: Drift,
+    /// The latest earlier boot's history that learned a rate: carried
+    /// across reboots to move the estimate (never to bound it) until this
+    /// boot learns its own ([`drift::learn_with_carried`]).
+    previous_boot_history: Vec<SyncInterval>,
 }
 
 /// θ at a reference boot time and the rate it moves at, readable without a
@@ -172,6 +179,7 @@ impl OffsetCell {
                 center_ppb: center,
                 bound_ppb: 0,
                 learned: true,
+                carried: false,
             };
             let elapsed = boot_ms.saturating_sub(reference).max(0);
             return Some(reading_ms_from_us(
@@ -197,6 +205,10 @@ struct SavedState {
     /// Evidence for the drift (checked and recomputed on restore).
     #[serde(default)]
     drift_history: Vec<SyncInterval>,
+    /// An earlier boot's drift history that learned a rate (checked and
+    /// recomputed on restore; it moves the estimate, never bounds it).
+    #[serde(default)]
+    previous_boot_drift_history: Vec<SyncInterval>,
 }
 
 /// The server clock of one homeserver. `Send + Sync`: share it in an `Arc`.
@@ -207,7 +219,7 @@ struct SavedState {
 ///
 /// let time = Arc::new(FakeTimeSource::new(5_000, 1_700_000_000_000, "boot-1"));
 /// // No homeserver URL: fed by the app (sans-I/O).
-/// let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
+/// let clock = ServerClock::new_with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
 /// assert!(clock.server_now_ms().is_err()); // not synced yet
 ///
 /// // The app timed a request to the MSC4094 endpoint itself: sent at boot
@@ -285,11 +297,11 @@ impl ServerClock {
         })
     }
 
-    /// As [`with_sources`](Self::with_sources), with the waits of a sync
+    /// As [`new_with_sources`](Self::new_with_sources), with the waits of a sync
     /// (probe timing, request spacing) going through `sleeper`: pass the
     /// [`FakeTimeSource`](crate::FakeTimeSource) itself so that simulations
     /// and tests run without real sleeps. Rust only.
-    pub fn with_sources_and_sleeper(
+    pub fn new_with_sources_and_sleeper(
         config: ClockConfig,
         time_source: Arc<dyn TimeSource>,
         transport: Option<Arc<dyn HttpTransport>>,
@@ -330,7 +342,9 @@ impl ServerClock {
             .map_or(0, |sel| sel.reading_at(sel.ref_boot_ms, &st.drift).1);
         DriftStatus {
             growth_ppb: st.drift.bound_ppb,
-            learning: !st.drift.learned,
+            // A carried rate keeps the estimate near while this boot learns
+            // its own: no early sync for it.
+            learning: !st.drift.learned && !st.drift.carried,
             learned: st.drift.learned,
             fresh_uncertainty_ms,
         }
@@ -339,7 +353,9 @@ impl ServerClock {
     /// Recomputes the drift from the history (fixed when learning is off).
     fn relearn(&self, st: &mut State) {
         st.drift = if self.config.learn_drift {
-            drift::learn(&st.drift_history, self.config.drift_ppm)
+            let carried =
+                drift::carried_center_ppb(&st.previous_boot_history, self.config.drift_ppm);
+            drift::learn_with_carried(&st.drift_history, self.config.drift_ppm, carried)
         } else {
             Drift::fixed(self.config.drift_ppm)
         };
@@ -396,10 +412,25 @@ impl ServerClock {
         for s in new {
             s.validate()?;
         }
-        let mut window = st.samples.clone();
+        let stepped_between_syncs = burst
+            && st
+                .selection
+                .as_ref()
+                .is_some_and(|old| burst_proves_step(old, new, &st.drift));
+        let mut window = if stepped_between_syncs {
+            Vec::new()
+        } else {
+            st.samples.clone()
+        };
         window.extend_from_slice(new);
         trim_window(&mut window, self.config.max_samples as usize);
         let mut result = select_with_drift(&window, &st.drift);
+        if stepped_between_syncs {
+            if let Ok(sel) = result.as_mut() {
+                sel.dropped_by_step.extend(st.samples.iter().copied());
+                sel.server_stepped = true;
+            }
+        }
         // A burst outvoted by old samples carried along a learned drift: the
         // drift is no longer what was learned. Start learning again. (One
         // sample alone is just a falseticker.)
@@ -443,7 +474,7 @@ impl ServerClock {
 
     /// As [`restore_with_sources`](Self::restore_with_sources), with the
     /// waits of a sync going through `sleeper` (see
-    /// [`with_sources_and_sleeper`](Self::with_sources_and_sleeper)). Rust
+    /// [`new_with_sources_and_sleeper`](Self::new_with_sources_and_sleeper)). Rust
     /// only.
     pub fn restore_with_sources_and_sleeper(
         config: ClockConfig,
@@ -452,8 +483,7 @@ impl ServerClock {
         transport: Option<Arc<dyn HttpTransport>>,
         sleeper: Arc<dyn Sleeper>,
     ) -> Result<Arc<ServerClock>> {
-        let clock =
-            ServerClock::restore_with_sources(config, state_json, Some(time_source), transport)?;
+        let clock = ServerClock::restore_from(config, state_json, Some(time_source), transport)?;
         // Nothing else holds the clock yet.
         let mut clock = Arc::try_unwrap(clock)
             .map_err(|_| Error::Internal("a clock being restored was shared".into()))?;
@@ -461,7 +491,8 @@ impl ServerClock {
         Ok(Arc::new(clock))
     }
 
-    /// Restores a clock from [`export_state`](Self::export_state) output.
+    /// The body of [`restore_with_sources`](Self::restore_with_sources):
+    /// restores a clock from [`export_state`](Self::export_state) output.
     ///
     /// Every saved sample is checked (a sane interval, taken before the state
     /// was saved); only the newest `max_samples` are kept; the estimate is
@@ -475,7 +506,7 @@ impl ServerClock {
     /// clamped to what a live clock could have set. Garbled, foreign or newer
     /// state, or an invalid sample, is an [`Error::InvalidState`], never a
     /// panic.
-    pub fn restore_with_sources(
+    fn restore_from(
         config: ClockConfig,
         state_json: &str,
         time_source: Option<Arc<dyn TimeSource>>,
@@ -500,6 +531,7 @@ impl ServerClock {
                 st.policy = saved.policy;
                 st.policy.clamp_to_boot(&clock.config.policy, boot_ms);
                 st.drift_history = saved.drift_history;
+                st.previous_boot_history = saved.previous_boot_drift_history;
                 clock.relearn(&mut st);
                 match clock.merge_samples(&mut st, &samples, false) {
                     // No samples, or inconsistent ones (which stay, without an
@@ -514,6 +546,16 @@ impl ServerClock {
                 st.wall_minus_boot_ms = saved.wall_minus_boot_ms;
             } else {
                 st.policy.reset_for_new_boot();
+                // The crystal is the same: the rate the last boot learned
+                // (or, if it learned none, the one before it) may move the
+                // estimate until this boot learns its own.
+                st.previous_boot_history =
+                    if drift::learn(&saved.drift_history, clock.config.drift_ppm).learned {
+                        saved.drift_history
+                    } else {
+                        saved.previous_boot_drift_history
+                    };
+                clock.relearn(&mut st);
                 let wall_elapsed = wall_ms.saturating_sub(saved.saved_wall_ms);
                 let fresh_enough = (0..=clock.config.restore_max_age_ms).contains(&wall_elapsed);
                 let selection = select(&samples, clock.config.drift_ppm).ok();
@@ -547,9 +589,8 @@ impl ServerClock {
         Ok(Arc::new(clock))
     }
 
-    /// The current state as JSON, to save and pass to
-    /// [`restore_with_sources`](Self::restore_with_sources). Holds no token.
-    pub fn export_state_json(&self) -> Result<String> {
+    /// The body of [`export_state`](Self::export_state).
+    fn saved_state_json(&self) -> Result<String> {
         let st = self.read()?;
         let saved = SavedState {
             format: STATE_FORMAT.into(),
@@ -562,6 +603,7 @@ impl ServerClock {
             policy: st.policy.clone(),
             wall_minus_boot_ms: st.wall_minus_boot_ms,
             drift_history: st.drift_history.clone(),
+            previous_boot_drift_history: st.previous_boot_history.clone(),
         };
         serde_json::to_string(&saved)
             .map_err(|e| Error::Internal(format!("state serialisation: {e}")))
@@ -636,6 +678,8 @@ fn parse_state(json: &str) -> Result<SavedState> {
     }
     let mut saved = saved;
     saved.drift_history = drift::validate_history(std::mem::take(&mut saved.drift_history))?;
+    saved.previous_boot_drift_history =
+        drift::validate_history(std::mem::take(&mut saved.previous_boot_drift_history))?;
     for s in &saved.samples {
         s.validate()
             .map_err(|e| Error::InvalidState(format!("a saved sample is invalid: {e}")))?;
@@ -685,7 +729,7 @@ impl ServerClock {
     /// `SystemClock.elapsedRealtime()`) or `HttpTransport` (OkHttp,
     /// URLSession) here.
     #[cfg_attr(feature = "uniffi", uniffi::constructor)]
-    pub fn with_sources(
+    pub fn new_with_sources(
         config: ClockConfig,
         time_source: Option<Arc<dyn TimeSource>>,
         transport: Option<Arc<dyn HttpTransport>>,
@@ -697,20 +741,40 @@ impl ServerClock {
         )?))
     }
 
-    /// Restores a clock from saved state (see `export_state`).
+    /// Restores a clock from saved state (see `export_state`) on the OS
+    /// clocks and the default transport, as [`new`](Self::new).
+    ///
+    /// Every saved sample is checked (a sane interval, taken before the state
+    /// was saved); only the newest `max_samples` are kept; the estimate is
+    /// recomputed from them as `add_sample` would. Same boot (same boot id,
+    /// boot clock not gone back): the samples stay anchored to the boot
+    /// clock. Otherwise (reboot) the recomputed estimate is carried over
+    /// through the wall clock with its uncertainty inflated by drift and
+    /// `REBOOT_WALL_SLACK_MS`, and a sync is flagged as due; if the state is
+    /// older than `restore_max_age_ms` or the wall clock went backwards, the
+    /// estimate is dropped. Garbled, foreign or newer state, or an invalid
+    /// sample, is an `Error::InvalidState`, never a panic.
     #[cfg_attr(feature = "uniffi", uniffi::constructor)]
-    pub fn restore(
+    pub fn restore(config: ClockConfig, state_json: &str) -> Result<Arc<ServerClock>> {
+        ServerClock::restore_from(config, state_json, None, None)
+    }
+
+    /// As [`restore`](Self::restore), on the given time source and transport
+    /// (None: the defaults), as [`new_with_sources`](Self::new_with_sources).
+    #[cfg_attr(feature = "uniffi", uniffi::constructor)]
+    pub fn restore_with_sources(
         config: ClockConfig,
-        state_json: String,
+        state_json: &str,
         time_source: Option<Arc<dyn TimeSource>>,
         transport: Option<Arc<dyn HttpTransport>>,
     ) -> Result<Arc<ServerClock>> {
-        ServerClock::restore_with_sources(config, &state_json, time_source, transport)
+        ServerClock::restore_from(config, state_json, time_source, transport)
     }
 
-    /// The state as JSON (estimate, samples, policy memory; never the token).
+    /// The state as JSON (estimate, samples, policy memory; never the
+    /// token), to save and pass to [`restore`](Self::restore).
     pub fn export_state(&self) -> Result<String> {
-        self.export_state_json()
+        self.saved_state_json()
     }
 
     /// The estimate now, or None before the first sample.
@@ -865,6 +929,14 @@ impl ServerClock {
 }
 
 impl ServerClock {
+    /// What the drift model says now, as the policy sees it.
+    pub(crate) fn current_drift_status(&self) -> DriftStatus {
+        match self.read() {
+            Ok(st) => self.drift_status(&st),
+            Err(_) => DriftStatus::fixed(self.config.drift_ppm),
+        }
+    }
+
     pub(crate) fn policy_state(&self) -> Result<PolicyState> {
         Ok(self.read()?.policy.clone())
     }
@@ -917,6 +989,7 @@ impl ServerClock {
                 .saturating_abs()
                 .saturating_add(st.drift.bound_ppb),
             learned: st.drift.learned,
+            carried: st.drift.carried,
         };
         Some((
             theta_ms,

@@ -1,14 +1,59 @@
 //! Configuration of a [`ServerClock`](crate::ServerClock).
 
 use crate::error::{Error, Result};
-use crate::estimate::{DEFAULT_DRIFT_PPM, DEFAULT_MAX_SAMPLES};
 use crate::policy::SyncPolicy;
 use crate::protocol::{validate_access_token, validate_endpoint_path, HomeserverUrl};
-use crate::sample::DEFAULT_EVENT_MAX_TRANSIT_MS;
 
 /// The MSC4094 path and the `Date` probe path, relative to the homeserver
 /// URL (one definition each, in the protocol).
 pub use crate::protocol::{DATE_PROBE_PATH, DEFAULT_ENDPOINT_PATH};
+
+// The defaults of `ClockConfig` and `SyncPolicy`, declared once. Rust
+// (`ClockConfig::new`, `SyncPolicy::default`) and C (`mxclock_config_default`)
+// take them from here. Kotlin and Swift take them from the `uniffi(default =
+// …)` attributes on the fields, which accept only literals: the test
+// `uniffi_defaults_are_the_consts` reads the exported uniffi metadata and
+// fails when an attribute and its constant differ.
+
+/// Timeout of one whole request, ms.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// Plain `http://` to a non-loopback host is refused.
+pub const DEFAULT_ALLOW_INSECURE_HTTP: bool = false;
+/// Phones: assume 100 ppm between boot and server clocks unless configured
+/// (NTP assumes 15 ppm for disciplined clocks; uncalibrated phone crystals
+/// and thermal swings are worse).
+pub const DEFAULT_DRIFT_PPM: u32 = 100;
+/// The boot clock's drift is learned from successive syncs.
+pub const DEFAULT_LEARN_DRIFT: bool = true;
+/// How many samples to keep, as NTP's clock filter.
+pub const DEFAULT_MAX_SAMPLES: u32 = 8;
+/// A wall-clock change larger than this is reported, ms.
+pub const DEFAULT_WALL_JUMP_THRESHOLD_MS: i64 = 1_000;
+/// Bound on how long a sync response spends between the server building it
+/// and the client reading it, for event-age samples, ms.
+pub const DEFAULT_EVENT_MAX_TRANSIT_MS: i64 = 10_000;
+/// Saved state older than this is dropped on restore after a reboot, ms
+/// (30 days).
+pub const DEFAULT_RESTORE_MAX_AGE_MS: i64 = 30 * 86_400_000;
+/// Requests in one endpoint burst.
+pub const DEFAULT_MAX_SAMPLES_PER_SYNC: u32 = 4;
+/// Most requests in one `Date`-header burst.
+pub const DEFAULT_DATE_PROBE_BUDGET: u32 = 20;
+/// An endpoint burst stops once two replies agree within ± this, ms.
+pub const DEFAULT_TARGET_UNCERTAINTY_MS: i64 = 50;
+/// `sync_if_needed` syncs above this uncertainty, ms.
+pub const DEFAULT_MAX_UNCERTAINTY_MS: i64 = 1_000;
+/// `sync_if_needed` never syncs more often than this, ms.
+pub const DEFAULT_MIN_SYNC_INTERVAL_MS: i64 = 30_000;
+/// First backoff after a failure, ms.
+pub const DEFAULT_BACKOFF_INITIAL_MS: i64 = 5_000;
+/// Backoff ceiling, ms (1 h).
+pub const DEFAULT_BACKOFF_MAX_MS: i64 = 3_600_000;
+/// How long a server without the MSC4094 endpoint is not asked again, ms
+/// (24 h).
+pub const DEFAULT_UNSUPPORTED_RETRY_MS: i64 = 86_400_000;
+/// The longest a sync may take, ms.
+pub const DEFAULT_MAX_SYNC_MS: i64 = 30_000;
 
 /// Everything a [`ServerClock`](crate::ServerClock) needs; every field but
 /// `homeserver_url` has a default.
@@ -103,14 +148,14 @@ impl ClockConfig {
             homeserver_url: homeserver_url.to_owned(),
             access_token: None,
             endpoint_path: DEFAULT_ENDPOINT_PATH.to_owned(),
-            request_timeout_ms: 10_000,
-            allow_insecure_http: false,
+            request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            allow_insecure_http: DEFAULT_ALLOW_INSECURE_HTTP,
             drift_ppm: DEFAULT_DRIFT_PPM,
-            learn_drift: true,
+            learn_drift: DEFAULT_LEARN_DRIFT,
             max_samples: DEFAULT_MAX_SAMPLES,
-            wall_jump_threshold_ms: 1_000,
+            wall_jump_threshold_ms: DEFAULT_WALL_JUMP_THRESHOLD_MS,
             event_max_transit_ms: DEFAULT_EVENT_MAX_TRANSIT_MS,
-            restore_max_age_ms: 30 * 86_400_000,
+            restore_max_age_ms: DEFAULT_RESTORE_MAX_AGE_MS,
             policy: SyncPolicy::default(),
         }
     }
@@ -228,5 +273,102 @@ mod tests {
         c.policy.backoff_max_ms = 1;
         assert!(c.validate().unwrap_err().to_string().contains("policy"));
         assert!(ClockConfig::new("").validate().is_ok());
+    }
+
+    /// The Kotlin/Swift defaults (the `uniffi(default = …)` literals, read
+    /// back from the metadata the bindings are generated from) are the
+    /// constants above, field by field, for both records.
+    #[cfg(feature = "uniffi")]
+    #[test]
+    fn uniffi_defaults_are_the_consts() {
+        use uniffi_meta::{DefaultValueMetadata as D, LiteralMetadata as L, Metadata};
+
+        fn literal(d: &D) -> String {
+            match d {
+                D::Default => "Default".into(),
+                D::Literal(L::Boolean(b)) => b.to_string(),
+                D::Literal(L::String(s)) => s.clone(),
+                D::Literal(L::UInt(v, ..)) => v.to_string(),
+                D::Literal(L::Int(v, ..)) => v.to_string(),
+                D::Literal(L::None) => "None".into(),
+                other => panic!("unexpected default {other:?}"),
+            }
+        }
+        fn check(meta: &[u8], expected: &[(&str, String)]) {
+            let Metadata::Record(record) = uniffi_meta::read_metadata(meta).unwrap() else {
+                panic!("not a record");
+            };
+            let actual: Vec<(String, String)> = record
+                .fields
+                .iter()
+                .filter_map(|f| Some((f.name.clone(), literal(f.default.as_ref()?))))
+                .collect();
+            let expected: Vec<(String, String)> = expected
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.clone()))
+                .collect();
+            assert_eq!(actual, expected, "{}", record.name);
+        }
+        let s = |v: &dyn ToString| v.to_string();
+        check(
+            &UNIFFI_META_MXCLOCK_RECORD_CLOCKCONFIG,
+            &[
+                ("access_token", "None".into()),
+                ("endpoint_path", s(&DEFAULT_ENDPOINT_PATH)),
+                ("request_timeout_ms", s(&DEFAULT_REQUEST_TIMEOUT_MS)),
+                ("allow_insecure_http", s(&DEFAULT_ALLOW_INSECURE_HTTP)),
+                ("drift_ppm", s(&DEFAULT_DRIFT_PPM)),
+                ("learn_drift", s(&DEFAULT_LEARN_DRIFT)),
+                ("max_samples", s(&DEFAULT_MAX_SAMPLES)),
+                ("wall_jump_threshold_ms", s(&DEFAULT_WALL_JUMP_THRESHOLD_MS)),
+                ("event_max_transit_ms", s(&DEFAULT_EVENT_MAX_TRANSIT_MS)),
+                ("restore_max_age_ms", s(&DEFAULT_RESTORE_MAX_AGE_MS)),
+                ("policy", "Default".into()),
+            ],
+        );
+        check(
+            &crate::policy::UNIFFI_META_MXCLOCK_RECORD_SYNCPOLICY,
+            &[
+                ("max_samples_per_sync", s(&DEFAULT_MAX_SAMPLES_PER_SYNC)),
+                ("date_probe_budget", s(&DEFAULT_DATE_PROBE_BUDGET)),
+                ("target_uncertainty_ms", s(&DEFAULT_TARGET_UNCERTAINTY_MS)),
+                ("max_uncertainty_ms", s(&DEFAULT_MAX_UNCERTAINTY_MS)),
+                ("min_sync_interval_ms", s(&DEFAULT_MIN_SYNC_INTERVAL_MS)),
+                ("backoff_initial_ms", s(&DEFAULT_BACKOFF_INITIAL_MS)),
+                ("backoff_max_ms", s(&DEFAULT_BACKOFF_MAX_MS)),
+                ("unsupported_retry_ms", s(&DEFAULT_UNSUPPORTED_RETRY_MS)),
+                ("max_sync_ms", s(&DEFAULT_MAX_SYNC_MS)),
+            ],
+        );
+    }
+
+    /// `SyncPolicy::default()` is the constants (Rust and C read it).
+    #[test]
+    fn policy_default_is_the_consts() {
+        let p = SyncPolicy::default();
+        assert_eq!(
+            (
+                p.max_samples_per_sync,
+                p.date_probe_budget,
+                p.target_uncertainty_ms,
+                p.max_uncertainty_ms,
+                p.min_sync_interval_ms,
+                p.backoff_initial_ms,
+                p.backoff_max_ms,
+                p.unsupported_retry_ms,
+                p.max_sync_ms
+            ),
+            (
+                DEFAULT_MAX_SAMPLES_PER_SYNC,
+                DEFAULT_DATE_PROBE_BUDGET,
+                DEFAULT_TARGET_UNCERTAINTY_MS,
+                DEFAULT_MAX_UNCERTAINTY_MS,
+                DEFAULT_MIN_SYNC_INTERVAL_MS,
+                DEFAULT_BACKOFF_INITIAL_MS,
+                DEFAULT_BACKOFF_MAX_MS,
+                DEFAULT_UNSUPPORTED_RETRY_MS,
+                DEFAULT_MAX_SYNC_MS
+            )
+        );
     }
 }

@@ -45,7 +45,13 @@
 //!
 //! The history is evidence, not a conclusion: it is saved with the clock's
 //! state, checked entry by entry on restore, and the band is recomputed
-//! from it. It is dropped on a reboot (another boot clock).
+//! from it. It is dropped on a reboot (another boot clock): the bound falls
+//! back to the fixed one. The crystal is the same, though, so the rate the
+//! last boot learned is carried (as evidence: that boot's history) and
+//! moves the estimate until the new boot learns its own; the bound is then
+//! the fixed one widened by that rate, so a carried rate costs accuracy if
+//! the new boot clock runs otherwise, never honesty
+//! ([`learn_with_carried`]).
 //!
 //! ```
 //! use mxclock::drift::{learn, record, SyncInterval, DRIFT_FLOOR_PPB};
@@ -135,8 +141,14 @@ pub struct Drift {
     pub center_ppb: i64,
     /// How far the true rate may be from `center_ppb`, ppb (≥ 0).
     pub bound_ppb: i64,
-    /// Learned from the history (else the fixed bound: center 0).
+    /// Learned from the history (else the fixed bound: center 0, or a
+    /// carried rate).
     pub learned: bool,
+    /// The center is a rate an earlier boot learned, carried across a
+    /// reboot: it moves the estimate, and the bound is the fixed one
+    /// widened by it ([`learn_with_carried`]).
+    #[serde(default)]
+    pub carried: bool,
 }
 
 impl Default for Drift {
@@ -153,6 +165,7 @@ impl Drift {
             center_ppb: 0,
             bound_ppb: i64::from(drift_ppm) * 1_000,
             learned: false,
+            carried: false,
         }
     }
 
@@ -278,6 +291,44 @@ pub fn learn(history: &[SyncInterval], drift_ppm: u32) -> Drift {
         center_ppb: center as i64,
         bound_ppb: bound as i64,
         learned: true,
+        carried: false,
+    }
+}
+
+/// The rate an earlier boot's history learned (its center, ppb), to carry
+/// across a reboot; `None` when that history learned nothing.
+pub fn carried_center_ppb(previous_boot: &[SyncInterval], drift_ppm: u32) -> Option<i64> {
+    let d = learn(previous_boot, drift_ppm);
+    d.learned.then_some(d.center_ppb)
+}
+
+/// [`learn`] on this boot's `history`; while that learns nothing, a rate
+/// `carried_ppb` that an earlier boot learned moves the estimate (the
+/// crystal is the same, so the new boot clock most likely runs at about
+/// that rate), but bounds nothing: the bound is then the fixed `drift_ppm`
+/// plus the carried rate's magnitude, so that the interval moved along the
+/// carried rate still holds every rate within the fixed `±drift_ppm`. It is
+/// wider than the fixed bound's, never narrower. A boot clock whose rate
+/// changed across the reboot (a kernel that calibrates its clocksource at
+/// each boot) then costs accuracy, never honesty.
+pub fn learn_with_carried(
+    history: &[SyncInterval],
+    drift_ppm: u32,
+    carried_ppb: Option<i64>,
+) -> Drift {
+    let fresh = learn(history, drift_ppm);
+    match carried_ppb {
+        Some(c) if !fresh.learned => {
+            let limit = fresh.bound_ppb;
+            let center = c.clamp(-limit, limit);
+            Drift {
+                center_ppb: center,
+                bound_ppb: limit.saturating_add(center.saturating_abs()),
+                learned: false,
+                carried: true,
+            }
+        }
+        _ => fresh,
     }
 }
 
@@ -413,11 +464,42 @@ mod tests {
     }
 
     #[test]
+    fn a_carried_rate_moves_the_estimate_and_widens_the_bound() {
+        // Nothing learned on the earlier boot: nothing to carry.
+        assert_eq!(carried_center_ppb(&[iv(0, THETA0_US, 20_000)], 100), None);
+        let earlier = [
+            iv(0, THETA0_US, 20_000),
+            iv(10 * HOUR_MS, THETA0_US - 40 * 36_000, 20_000),
+        ];
+        assert_eq!(carried_center_ppb(&earlier, 100), Some(-40_000));
+        // A new boot with one sync: the carried rate moves the estimate, and
+        // the bound is the fixed one plus it (never narrower).
+        let d = learn_with_carried(&[iv(0, THETA0_US, 20_000)], 100, Some(-40_000));
+        assert_eq!(
+            d,
+            Drift {
+                center_ppb: -40_000,
+                bound_ppb: 140_000,
+                learned: false,
+                carried: true,
+            }
+        );
+        // A carried rate beyond the physical bound is clamped to it.
+        let d = learn_with_carried(&[], 100, Some(250_000));
+        assert_eq!((d.center_ppb, d.bound_ppb), (100_000, 200_000));
+        // Once this boot learns its own rate, the carried one is ignored.
+        let fresh = learn(&earlier, 100);
+        assert_eq!(learn_with_carried(&earlier, 100, Some(10_000)), fresh);
+        assert_eq!(learn_with_carried(&[], 100, None), Drift::fixed(100));
+    }
+
+    #[test]
     fn shifts_round_outwards_and_saturate() {
         let d = Drift {
             center_ppb: -1,
             bound_ppb: 1,
             learned: true,
+            carried: false,
         };
         assert_eq!(d.shift_us(1), -1);
         assert_eq!(d.widening_us(1), 1);
@@ -426,6 +508,7 @@ mod tests {
             center_ppb: i64::MAX,
             bound_ppb: i64::MAX,
             learned: true,
+            carried: false,
         };
         assert_eq!(big.shift_us(i64::MAX), i64::MAX);
         assert_eq!(big.widening_us(i64::MAX), i64::MAX);
@@ -542,6 +625,31 @@ mod tests {
                 prop_assert!(lo <= truth && truth <= hi,
                     "truth {truth} outside [{lo}, {hi}] after {later} ms; drift {d:?}, history {history:?}");
             }
+        }
+
+        /// A carried rate never narrows anything: whatever rate was
+        /// carried, for any true rate within the fixed bound, the interval
+        /// moved by the carried center and widened by its bound holds the
+        /// truth (it contains the fixed bound's interval).
+        #[test]
+        fn a_carried_rate_holds_every_rate_the_fixed_bound_does(
+            carried in -300_000i64..=300_000,
+            rate in -100_000i64..=100_000,
+            below in 0i64..100_000,
+            above in 0i64..100_000,
+            elapsed in 0i64..30 * HOUR_MS,
+        ) {
+            let d = learn_with_carried(&[], 100, Some(carried));
+            let fixed = Drift::fixed(100);
+            prop_assert!(d.bound_ppb >= fixed.bound_ppb);
+            let truth = THETA0_US + rate * elapsed / 1_000_000;
+            // The center's shift is rounded down to the µs, as a learned
+            // center's is: up to 1 µs.
+            let lo = THETA0_US - below + d.shift_us(elapsed) - d.widening_us(elapsed);
+            let hi = THETA0_US + above + d.shift_us(elapsed) + d.widening_us(elapsed) + 1;
+            prop_assert!(lo <= THETA0_US - below - fixed.widening_us(elapsed));
+            prop_assert!(hi >= THETA0_US + above + fixed.widening_us(elapsed));
+            prop_assert!(lo <= truth && truth <= hi);
         }
 
         /// A server clock step or a boot clock whose rate changed by more

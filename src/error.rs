@@ -59,7 +59,7 @@ pub enum Error {
     /// The reply was not what the protocol says (bad JSON, no time, bad
     /// `Date` header, body too large).
     #[error("protocol error: {0}")]
-    Protocol(String),
+    ProtocolViolation(String),
 
     /// The homeserver does not implement the MSC4094 endpoint and gave no
     /// usable `Date` header either.

@@ -23,7 +23,10 @@
 //!    old survivor's, and no wider than twice the widest old survivor (plus
 //!    10 ms for round trips that vary). A `Date` or event-age sample overlaps
 //!    almost anything and can never witness a step against endpoint evidence;
-//!    one lying reply can never make a step.
+//!    one lying reply can never make a step. A whole sync can, between
+//!    syncs: two or more samples that all agree, with bounds disjoint from
+//!    the current selection's (a `Date` burst's replies say which clock they
+//!    saw only together), start the window again (`ServerClock`'s merge).
 //! 3. **The reported interval.** No single sample sets an edge: the bounds
 //!    are where all survivors but at most one agree (NTP's selection with one
 //!    falseticker tolerated among the survivors), i.e. the second-highest
@@ -51,12 +54,9 @@ use crate::drift::Drift;
 use crate::error::{Error, Result};
 use crate::sample::{Sample, SampleSource};
 
-/// Phones: assume 100 ppm between boot and server clocks unless configured
-/// (NTP assumes 15 ppm for disciplined clocks; uncalibrated phone crystals
-/// and thermal swings are worse).
-pub const DEFAULT_DRIFT_PPM: u32 = 100;
-/// How many samples to keep, as NTP's clock filter.
-pub const DEFAULT_MAX_SAMPLES: u32 = 8;
+/// The configuration defaults the estimator starts from (declared in
+/// `config`).
+pub use crate::config::{DEFAULT_DRIFT_PPM, DEFAULT_MAX_SAMPLES};
 /// Newest samples that must each contradict the old consensus, and agree
 /// with each other, before a server clock step is believed.
 pub const STEP_WITNESSES: usize = 2;
@@ -162,6 +162,18 @@ impl Selection {
         let u_us = (reading_us - lo_us).max(hi_us - reading_us).max(0);
         let u_ms = (u_us + 999) / 1_000;
         (theta_ms, u_ms.clamp(0, i64::MAX as i128) as i64)
+    }
+
+    /// The bounds carried to boot time `boot_ms` by `drift` (moved by its
+    /// center rate, widened by its bound, rounded outwards).
+    fn bounds_at(&self, boot_ms: i64, drift: &Drift) -> (i64, i64) {
+        let bounds = Sample {
+            source: self.best_source,
+            lo_ms: self.lo_ms,
+            hi_ms: self.hi_ms,
+            taken_boot_ms: self.ref_boot_ms,
+        };
+        widened(&bounds, boot_ms, drift)
     }
 
     /// Whether the server clock stepped: older samples that agreed with
@@ -355,6 +367,32 @@ pub fn select_with_drift(samples: &[Sample], drift: &Drift) -> Result<Selection>
         "no majority among {n} samples: at most {count} agree; the server or a proxy returns \
          contradictory times, so none of them were used"
     )))
+}
+
+/// Whether a sync's samples `new` prove that the server clock stepped since
+/// the selection `old` was made: two or more of them, all agreeing, whose
+/// bounds (where all but one agree) are disjoint from `old`'s carried to
+/// their time by `drift`. The window then starts again from `new`.
+///
+/// Each sample of a `Date` burst is a second wide and overlaps the old clock
+/// on its own; only the burst together (its confirmed agreement) says which
+/// clock it saw. Voting sample by sample, old samples that reach into the
+/// new clock's region would join the new ones in a majority whose region
+/// lies between the two clocks (a leap second between two syncs). One lying
+/// sample cannot prove a step: the bounds of two or more samples where all
+/// but one agree hold the truth, and so do `old`'s.
+pub(crate) fn burst_proves_step(old: &Selection, new: &[Sample], drift: &Drift) -> bool {
+    if new.len() < 2 {
+        return false;
+    }
+    let Ok(burst) = select_with_drift(new, drift) else {
+        return false;
+    };
+    if burst.survivors.len() != new.len() {
+        return false;
+    }
+    let (old_lo, old_hi) = old.bounds_at(burst.ref_boot_ms, drift);
+    burst.hi_ms < old_lo || burst.lo_ms > old_hi
 }
 
 /// The step rule: `Some` when the newest samples prove a server clock step

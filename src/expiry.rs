@@ -530,16 +530,21 @@ pub const VERIFICATION_PROMPT_RECEIVED_TIMEOUT_MS: i64 = 120_000;
 pub const VERIFICATION_TIMEOUT_MS: i64 = 600_000;
 
 /// Whether a verification request's timestamp is acceptable.
+///
+/// `#[repr(C)]`: this enum is also the C API's
+/// `mxclock_verification_validity` (its values start at 1, as they always
+/// had in C).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
+#[repr(C)]
 pub enum VerificationValidity {
     /// Within 10 min in the past to 5 min in the future: show it.
-    Valid,
+    Valid = 1,
     /// More than 10 min old: ignore it.
-    TooOld,
+    TooOld = 2,
     /// More than 5 min in the future: ignore it.
-    InFuture,
+    InFuture = 3,
 }
 
 /// Validity window of a verification request: ignore it if `ts < now −

@@ -46,8 +46,7 @@ pub use transport::UreqTransport;
 pub use transport::{HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError};
 #[cfg(feature = "uniffi")]
 pub use uniffi_api::{
-    mxclock_version, os_time_source, sample_from_date_header, sample_from_endpoint,
-    sample_from_event_age,
+    os_time_source, sample_from_date_header, sample_from_endpoint, sample_from_event_age, version,
 };
 
 #[cfg(feature = "uniffi")]

@@ -31,17 +31,30 @@ pub const DATE_TARGET_UNCERTAINTY_MS: i64 = 16;
 
 /// While the boot clock's drift is being learned (no estimate of it yet on
 /// this boot), a sync is due once the uncertainty has grown by this
-/// fraction of `max_uncertainty_ms` since the last sync: a second sync soon
-/// after the first pins the drift down, and the estimate is never far off
-/// while the rate is unknown.
+/// fraction of `max_uncertainty_ms` since the last sync (or by more, when a
+/// wide sync needs a longer span to learn anything: see
+/// [`learning_growth_ms`]): a second sync soon after the first pins the
+/// drift down, and the estimate is never far off while the rate is unknown.
 pub const LEARNING_UNCERTAINTY_DIVISOR: i64 = 4;
+
+/// A sync that only refreshes an estimate whose drift is learned (its
+/// uncertainty grew past `max_uncertainty_ms`) ends its burst once its
+/// replies agree within ± this fraction of `max_uncertainty_ms`, if that is
+/// looser than the usual target: such a sync needs to bring the uncertainty
+/// back well under the limit, not to measure θ to a few milliseconds (the
+/// drift is learned already, and a wide sync never loosens the learned band:
+/// every pair of syncs narrows it). Each edge is still backed by two
+/// replies. On the `Date` path this saves the last halvings of the phase
+/// search (see [`refresh_target_uncertainty_ms`]).
+pub const REFRESH_TARGET_DIVISOR: i64 = 8;
 
 /// What the drift model says, for the policy (see [`crate::drift`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DriftStatus {
     /// How fast the uncertainty grows, ppb (the drift's bound).
     pub growth_ppb: i64,
-    /// Drift learning is on and has no estimate of the drift yet.
+    /// Drift learning is on and has no estimate of the drift yet (neither
+    /// learned on this boot nor carried from an earlier one).
     pub learning: bool,
     /// The drift is learned: a network change then makes no sync due (a new
     /// path changes neither clock; the next sync checks it anyway).
@@ -105,33 +118,38 @@ pub struct SyncPolicy {
 
 impl Default for SyncPolicy {
     fn default() -> Self {
+        use crate::config::*;
         SyncPolicy {
-            max_samples_per_sync: 4,
-            date_probe_budget: 20,
-            target_uncertainty_ms: 50,
-            max_uncertainty_ms: 1000,
-            min_sync_interval_ms: 30_000,
-            backoff_initial_ms: 5_000,
-            backoff_max_ms: 3_600_000,
-            unsupported_retry_ms: 86_400_000,
-            max_sync_ms: 30_000,
+            max_samples_per_sync: DEFAULT_MAX_SAMPLES_PER_SYNC,
+            date_probe_budget: DEFAULT_DATE_PROBE_BUDGET,
+            target_uncertainty_ms: DEFAULT_TARGET_UNCERTAINTY_MS,
+            max_uncertainty_ms: DEFAULT_MAX_UNCERTAINTY_MS,
+            min_sync_interval_ms: DEFAULT_MIN_SYNC_INTERVAL_MS,
+            backoff_initial_ms: DEFAULT_BACKOFF_INITIAL_MS,
+            backoff_max_ms: DEFAULT_BACKOFF_MAX_MS,
+            unsupported_retry_ms: DEFAULT_UNSUPPORTED_RETRY_MS,
+            max_sync_ms: DEFAULT_MAX_SYNC_MS,
         }
     }
 }
 
 /// Why a sync is due.
+///
+/// `#[repr(C)]`: this enum is also the C API's `mxclock_sync_reason` (its
+/// values start at 1, as they always had in C).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
+#[repr(C)]
 pub enum SyncReason {
     /// There is no estimate at all.
-    NoEstimate,
+    NoEstimate = 1,
     /// The uncertainty grew above `max_uncertainty_ms`.
-    UncertaintyTooHigh,
+    UncertaintyTooHigh = 2,
     /// A restore found that the device rebooted since the state was saved.
-    Reboot,
+    Reboot = 3,
     /// The app reported a network change (new path, maybe a new proxy).
-    NetworkChanged,
+    NetworkChanged = 4,
 }
 
 /// What the policy remembers between syncs (saved with the state). Boot-clock
@@ -307,17 +325,60 @@ impl PolicyState {
 }
 
 /// The uncertainty above which a sync is due: `max_uncertainty_ms`, or,
-/// while the drift is being learned, the fresh uncertainty plus a
-/// [`LEARNING_UNCERTAINTY_DIVISOR`]th of it (never more than the maximum).
+/// while the drift is being learned, the fresh uncertainty plus
+/// [`learning_growth_ms`] (never more than the maximum).
 pub fn uncertainty_limit_ms(policy: &SyncPolicy, drift: &DriftStatus) -> i64 {
     if drift.learning {
         drift
             .fresh_uncertainty_ms
             .max(0)
-            .saturating_add(policy.max_uncertainty_ms / LEARNING_UNCERTAINTY_DIVISOR)
+            .saturating_add(learning_growth_ms(policy, drift))
             .min(policy.max_uncertainty_ms)
     } else {
         policy.max_uncertainty_ms
+    }
+}
+
+/// How much the uncertainty grows, while the drift is being learned, before
+/// the sync that learns it: a [`LEARNING_UNCERTAINTY_DIVISOR`]th of
+/// `max_uncertainty_ms`, or what two syncs as wide as the last one need to
+/// learn anything, if that is more.
+///
+/// Two syncs of uncertainty `u` (intervals `2u` wide) `Δ` apart bound the
+/// rate to a band `4u / Δ` wide ([`crate::drift`]); the drift counts as
+/// learned only when half of that plus the floor
+/// ([`crate::drift::DRIFT_FLOOR_PPB`]) is below the fixed bound `g`, that is
+/// `Δ > 2u / (g − floor)`, over which the uncertainty grows by
+/// `2u·g / (g − floor)` (about `2.4u` at 100 ppm). A learning sync sooner
+/// than that learns nothing and a third one is needed: the usual case for a
+/// `Date` sync (`u` ≈ 200 ms).
+pub fn learning_growth_ms(policy: &SyncPolicy, drift: &DriftStatus) -> i64 {
+    let quarter = policy.max_uncertainty_ms / LEARNING_UNCERTAINTY_DIVISOR;
+    let g = i128::from(drift.growth_ppb);
+    let excess = g - i128::from(crate::drift::DRIFT_FLOOR_PPB);
+    if excess <= 0 {
+        return quarter;
+    }
+    let u = i128::from(drift.fresh_uncertainty_ms.max(0));
+    let pair = (2 * u * g + excess - 1) / excess;
+    quarter.max(i64::try_from(pair).unwrap_or(i64::MAX))
+}
+
+/// Whether a sync for `reason` only refreshes an estimate whose drift is
+/// learned (see [`REFRESH_TARGET_DIVISOR`]).
+pub fn is_refresh(reason: Option<SyncReason>, drift: &DriftStatus) -> bool {
+    reason == Some(SyncReason::UncertaintyTooHigh) && drift.learned
+}
+
+/// The agreement at which a burst may stop early, given its usual
+/// `target_ms` ([`burst_target_uncertainty_ms`]): for a refresh
+/// ([`is_refresh`]), at least a [`REFRESH_TARGET_DIVISOR`]th of
+/// `max_uncertainty_ms`.
+pub fn refresh_target_uncertainty_ms(policy: &SyncPolicy, target_ms: i64, refresh: bool) -> i64 {
+    if refresh {
+        target_ms.max(policy.max_uncertainty_ms / REFRESH_TARGET_DIVISOR)
+    } else {
+        target_ms
     }
 }
 
@@ -480,17 +541,94 @@ mod tests {
         assert_eq!(s.next_sync_due_in_ms(&p, Some(50), &learned, 0), 47_550_000);
         // While learning: 201 ms at 100 ppm.
         assert_eq!(s.next_sync_due_in_ms(&p, Some(50), &learning, 0), 2_010_000);
-        // A wide fresh estimate (a `Date` sync): 250 ms more than it.
+        // A wide fresh estimate (a `Date` sync): measured from it, and far
+        // enough for the next sync to learn (2 × 200 × 100 / 85 ms more).
         let wide = DriftStatus {
             fresh_uncertainty_ms: 200,
             ..learning
         };
-        assert_eq!(uncertainty_limit_ms(&p, &wide), 450);
+        assert_eq!(uncertainty_limit_ms(&p, &wide), 671);
         let wider = DriftStatus {
             fresh_uncertainty_ms: 900,
             ..learning
         };
         assert_eq!(uncertainty_limit_ms(&p, &wider), 1000);
+    }
+
+    #[test]
+    fn a_wide_sync_waits_until_the_next_one_can_learn_the_drift() {
+        let p = SyncPolicy::default();
+        let learning = DriftStatus {
+            learning: true,
+            ..FIXED
+        };
+        // A narrow (endpoint) sync: a quarter of the maximum is enough.
+        let narrow = DriftStatus {
+            fresh_uncertainty_ms: 50,
+            ..learning
+        };
+        assert_eq!(learning_growth_ms(&p, &narrow), 250);
+        assert_eq!(uncertainty_limit_ms(&p, &narrow), 300);
+        // A `Date` sync of ±210 ms: two such syncs learn a band below the
+        // fixed bound only once 2 × 210 ms / (100 − 15) ppm ≈ 82 min apart,
+        // over which the uncertainty grows by 495 ms (not 250).
+        let wide = DriftStatus {
+            fresh_uncertainty_ms: 210,
+            ..learning
+        };
+        assert_eq!(learning_growth_ms(&p, &wide), 495);
+        assert_eq!(uncertainty_limit_ms(&p, &wide), 705);
+        // Two syncs that far apart do learn it.
+        let h = |b: i64| crate::drift::SyncInterval::new(b, -210_000, 210_000, 0).unwrap();
+        let span_ms = 495 * 1_000_000_000 / 100_000;
+        assert!(crate::drift::learn(&[h(0), h(span_ms + 1)], 100).learned);
+        assert!(!crate::drift::learn(&[h(0), h(2_500_000)], 100).learned);
+        // Never past the maximum; a growth at or below the floor learns
+        // nothing more by waiting.
+        let wider = DriftStatus {
+            fresh_uncertainty_ms: 600,
+            ..learning
+        };
+        assert_eq!(uncertainty_limit_ms(&p, &wider), 1000);
+        let slow = DriftStatus {
+            growth_ppb: crate::drift::DRIFT_FLOOR_PPB,
+            ..wide
+        };
+        assert_eq!(learning_growth_ms(&p, &slow), 250);
+    }
+
+    #[test]
+    fn a_refresh_of_a_learned_drift_stops_at_a_looser_target() {
+        let p = SyncPolicy::default();
+        let learned = DriftStatus {
+            growth_ppb: 20_000,
+            learning: false,
+            learned: true,
+            fresh_uncertainty_ms: 50,
+        };
+        let learning = DriftStatus {
+            learning: true,
+            ..FIXED
+        };
+        let refresh = Some(SyncReason::UncertaintyTooHigh);
+        assert!(is_refresh(refresh, &learned));
+        // Learning the drift needs narrow syncs; so does any other reason.
+        assert!(!is_refresh(refresh, &learning));
+        assert!(!is_refresh(refresh, &FIXED));
+        for other in [
+            None,
+            Some(SyncReason::NoEstimate),
+            Some(SyncReason::Reboot),
+            Some(SyncReason::NetworkChanged),
+        ] {
+            assert!(!is_refresh(other, &learned));
+        }
+        let date = burst_target_uncertainty_ms(&p, false, Some(60));
+        assert_eq!(date, 47);
+        assert_eq!(refresh_target_uncertainty_ms(&p, date, true), 125);
+        assert_eq!(refresh_target_uncertainty_ms(&p, date, false), date);
+        // Never tighter than the usual target.
+        assert_eq!(refresh_target_uncertainty_ms(&p, 400, true), 400);
     }
 
     #[test]

@@ -25,10 +25,14 @@
 //!    says the new second. One timed to arrive just *before* the boundary
 //!    predicted from the upper edge (plus the round trip) backs the upper
 //!    edge. A server clock outside the agreement answers the other way, and
-//!    its reply is disjoint from the reply that set the edge. The edge set
-//!    most recently is confirmed first: with two backends taking turns, the
-//!    confirmation then goes to the backend that did not set it. Once a
-//!    reply contradicted the others, each edge needs two confirmations.
+//!    its reply is disjoint from the reply that set the edge. A reply backs
+//!    only the edge its probe was sent for (a probe that left late lands
+//!    elsewhere), and one of an edge's confirmations must come an odd number
+//!    of replies after the reply that set it: with two backends taking
+//!    turns, the backend that did not set it answers, whatever probes were
+//!    wasted before (the edge not in turn waits for the next reply). Once a
+//!    reply contradicted the others, each edge needs two confirmations, and
+//!    the burst may go past its budget for them.
 //!    Replies that cannot be narrowed below a second (cached: `Age`; or a
 //!    round trip of a second) are not confirmed.
 //! 3. **Refuse.** The burst's own replies must agree but for at most one
@@ -122,7 +126,10 @@ pub fn confirm_margin_ms(rtt_ms: i64, drift_ppm: u32) -> i64 {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DateBurst {
     samples: Vec<Sample>,
-    confirmations: Vec<Sample>,
+    /// Replies to probes sent to confirm the lower edge.
+    lower_confirmations: Vec<Sample>,
+    /// Replies to probes sent to confirm the upper edge.
+    upper_confirmations: Vec<Sample>,
 }
 
 /// Where a burst stands, from its own samples.
@@ -145,6 +152,11 @@ struct Standing {
     lower_age: usize,
     /// Replies taken since the upper edge was set.
     upper_age: usize,
+    /// Index (among the burst's replies) of the reply that set the lower
+    /// edge, while no confirmation answered in turn after it backs it.
+    lower_owner: Option<usize>,
+    /// Likewise for the upper edge.
+    upper_owner: Option<usize>,
     /// The replies that set the agreement's edges and, for each edge, the
     /// loosest confirmation that backs it, oldest first.
     evidence: Vec<Sample>,
@@ -166,8 +178,10 @@ impl DateBurst {
     /// [`DateProbePurpose::Narrow`]).
     pub fn record(&mut self, sample: Sample, purpose: DateProbePurpose) {
         self.samples.push(sample);
-        if purpose != DateProbePurpose::Narrow {
-            self.confirmations.push(sample);
+        match purpose {
+            DateProbePurpose::ConfirmLower => self.lower_confirmations.push(sample),
+            DateProbePurpose::ConfirmUpper => self.upper_confirmations.push(sample),
+            DateProbePurpose::Narrow => {}
         }
     }
 
@@ -211,6 +225,7 @@ impl DateBurst {
                 .max_by_key(|s| s.taken_boot_ms)
                 .copied();
             let set_at = owner.map_or(i64::MIN, |s| s.taken_boot_ms);
+            let owner_index = owner.and_then(|o| taken.iter().position(|s| *s == o));
             let outside = |s: &Sample| {
                 if upper {
                     value(s).saturating_sub(agreed)
@@ -218,21 +233,42 @@ impl DateBurst {
                     agreed.saturating_sub(value(s))
                 }
             };
+            // A reply backs the edge it was sent to confirm (a probe sent
+            // late lands elsewhere, and may look like a confirmation of the
+            // other edge), and one of them must have come an odd number of
+            // replies after the one that set the edge: with two backends
+            // taking turns, the other backend answered it (a reply from the
+            // edge's own backend tests nothing).
+            let confirmations = if upper {
+                &self.upper_confirmations
+            } else {
+                &self.lower_confirmations
+            };
+            let in_turn = |s: &Sample| {
+                let index = taken.iter().position(|t| t == s);
+                match (index, owner_index) {
+                    (Some(i), Some(o)) => i > o && (i - o) % 2 == 1,
+                    _ => true,
+                }
+            };
             let backing: Vec<&Sample> = sel
                 .survivors
                 .iter()
-                .filter(|s| self.confirmations.contains(s))
+                .filter(|s| confirmations.contains(s))
                 .filter(|s| s.taken_boot_ms > set_at && (0..=margin).contains(&outside(s)))
                 .collect();
-            let backed = backing.len() >= required;
+            let turn_backed = backing.iter().any(|s| in_turn(s));
+            let backed = backing.len() >= required && turn_backed;
             let checked = !backing.is_empty();
             // The loosest backing: a confirmation that a clock beyond the
             // edge answered without contradicting it lands farther out.
             let loosest = backing.into_iter().max_by_key(|s| outside(s)).copied();
-            (set_at, backed, checked, owner.into_iter().chain(loosest))
+            let evidence = owner.into_iter().chain(loosest);
+            let owner = owner_index.filter(|_| !turn_backed);
+            (set_at, backed, checked, evidence, owner)
         };
-        let (lower_set_at, lower_backed, lower_checked, lower_evidence) = edge(false);
-        let (upper_set_at, upper_backed, upper_checked, upper_evidence) = edge(true);
+        let (lower_set_at, lower_backed, lower_checked, lower_evidence, lower_owner) = edge(false);
+        let (upper_set_at, upper_backed, upper_checked, upper_evidence, upper_owner) = edge(true);
         let mut evidence: Vec<Sample> = Vec::new();
         for s in lower_evidence.chain(upper_evidence) {
             if !evidence.contains(&s) {
@@ -264,6 +300,8 @@ impl DateBurst {
             upper_newer: upper_set_at > lower_set_at,
             lower_age: age(lower_set_at),
             upper_age: age(upper_set_at),
+            lower_owner,
+            upper_owner,
             evidence,
             sel,
         })
@@ -319,6 +357,20 @@ impl DateBurst {
                 (true, true) => st.upper_age >= st.lower_age,
             }
         };
+        // The next reply answers in turn after the one that set the edge
+        // when an odd number of replies lie between them: then a second
+        // backend taking turns answers the confirmation. An edge that still
+        // needs such a reply and would not get it now waits: the other edge
+        // is confirmed first (that reply still tests it, and the next one is
+        // in turn).
+        let next = self.samples.len();
+        let in_turn = |owner: Option<usize>| owner.is_none_or(|o| next > o && (next - o) % 2 == 1);
+        let own = if upper {
+            st.upper_owner
+        } else {
+            st.lower_owner
+        };
+        let upper = if in_turn(own) { upper } else { !upper };
         let detect = detect_ms(drift_ppm);
         if upper {
             // A reply "before the boundary" has the upper edge `agreed_hi +
@@ -381,6 +433,14 @@ impl DateBurst {
         }
     }
 
+    /// Whether exactly one reply contradicts the others: a lie, or the first
+    /// sign of a second clock. The burst then needs more confirmations
+    /// before it is complete, and may send more probes for them
+    /// ([`crate::policy::burst_request_limit`]).
+    pub fn contradicted(&self, drift_ppm: u32) -> bool {
+        falsetickers_needed(&self.samples, drift_ppm) == 1
+    }
+
     /// Whether the burst must stop and be refused already: its replies need
     /// two or more falsetickers to agree.
     pub fn refused(&self, drift_ppm: u32) -> bool {
@@ -413,7 +473,9 @@ impl DateBurst {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{burst_target_uncertainty_ms, SyncPolicy};
+    use crate::drift::Drift;
+    use crate::estimate::burst_proves_step;
+    use crate::policy::{burst_request_limit, burst_target_uncertainty_ms, SyncPolicy};
 
     const T0: i64 = 1_750_000_000_000;
     const BUDGET: usize = 20;
@@ -431,7 +493,8 @@ mod tests {
         let mut burst = DateBurst::new();
         let mut now = start;
         let mut rtt: Option<i64> = None;
-        for i in 0..BUDGET {
+        let mut i = 0;
+        while i < burst_request_limit(BUDGET as u32, !burst.contradicted(100)) as usize {
             let target = burst_target_uncertainty_ms(&policy, false, rtt);
             let p = burst.next_probe(100, rtt, target, now + 5);
             let server = p.send_at_boot_ms + up + clock_of(i);
@@ -449,6 +512,7 @@ mod tests {
             if burst.complete(100, rtt, target) || burst.refused(100) {
                 break;
             }
+            i += 1;
         }
         let target = burst_target_uncertainty_ms(&policy, false, rtt);
         let verdict = burst.verdict(100, rtt, target);
@@ -561,6 +625,45 @@ mod tests {
             burst.verdict(100, Some(2), 16),
             Err(Error::Inconsistent(_))
         ));
+    }
+
+    #[test]
+    fn a_step_between_two_bursts_is_never_split() {
+        // A leap second or an NTP step between two syncs: the second burst's
+        // replies each overlap the first burst's (a second wide), and only
+        // together say which clock they saw. The window of both bursts must
+        // hold the new clock (or the old one), never a point between them.
+        let mut wrong = Vec::new();
+        let mut runs = 0;
+        for (up, down) in [(1, 1), (3, 5), (20, 30)] {
+            for step in [1_000, -1_000, 970, -1_030, 700, -300] {
+                for phase in (0..1000).step_by(29) {
+                    let theta = T0 + phase;
+                    let (first, verdict) = run(&|_| theta, up, down, 100_000 + phase);
+                    verdict.unwrap();
+                    let (second, verdict) = run(&|_| theta + step, up, down, 160_000 + phase);
+                    if verdict.is_err() {
+                        continue;
+                    }
+                    runs += 1;
+                    // As the clock merges a sync's samples into its window.
+                    let old = select(&first, 100).unwrap();
+                    let window = if burst_proves_step(&old, &second, &Drift::fixed(100)) {
+                        second
+                    } else {
+                        [first, second].concat()
+                    };
+                    if let Ok(sel) = select(&window, 100) {
+                        let holds = |c: i64| sel.lo_ms <= c && c <= sel.hi_ms;
+                        if !holds(theta + step) && !holds(theta) {
+                            wrong.push((up + down, step, phase));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(runs > 500, "{runs}");
+        assert!(wrong.is_empty(), "{} of {runs}: {wrong:?}", wrong.len());
     }
 
     #[test]

@@ -17,22 +17,25 @@ pub const ENDPOINT_RESOLUTION_MS: i64 = 1;
 /// Resolution of the local boot clock readings (whole ms, truncated).
 pub const BOOT_RESOLUTION_MS: i64 = 1;
 /// Default bound on how long a sync response spends between the server
-/// building it and the client reading it, for event-age samples.
-pub const DEFAULT_EVENT_MAX_TRANSIT_MS: i64 = 10_000;
+/// building it and the client reading it (declared in `config`).
+pub use crate::config::DEFAULT_EVENT_MAX_TRANSIT_MS;
 /// An `Age` header larger than this (one day) is not believed.
 pub const MAX_AGE_HEADER_S: i64 = 86_400;
 
 /// Where a sample came from, best first.
+///
+/// `#[repr(C)]`: this enum is also the C API's `mxclock_sample_source`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
+#[repr(C)]
 pub enum SampleSource {
     /// MSC4094 `GET /_matrix/client/v3/get_server_now`.
-    Endpoint,
+    Endpoint = 0,
     /// The HTTP `Date` header of any response (1 s resolution).
-    DateHeader,
+    DateHeader = 1,
     /// `origin_server_ts + unsigned.age` of an event (weak).
-    EventAge,
+    EventAge = 2,
 }
 
 impl SampleSource {
@@ -156,7 +159,7 @@ impl Sample {
         check_server_ms("Date header", date_ms)?;
         if let Some(age_s) = age_s {
             if !(0..=MAX_AGE_HEADER_S).contains(&age_s) {
-                return Err(Error::Protocol(format!(
+                return Err(Error::ProtocolViolation(format!(
                     "Age header {age_s} s is outside 0..={MAX_AGE_HEADER_S}; a broken cache is in the path"
                 )));
             }

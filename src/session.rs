@@ -74,7 +74,7 @@
 //!     SyncAction, TimeSource};
 //!
 //! let time = Arc::new(FakeTimeSource::new(10_000, 1_700_000_000_000, "boot"));
-//! let clock = ServerClock::with_sources(
+//! let clock = ServerClock::new_with_sources(
 //!     ClockConfig::new("https://matrix.example.org"), Some(time.clone()), None)?;
 //!
 //! let session = Arc::clone(&clock).start_sync(time.boot_ms())?;

@@ -33,7 +33,7 @@ use crate::estimate::drift_widening_ms;
 /// use mxclock::{ClockConfig, FakeTimeSource, ServerClock, TimeSource};
 ///
 /// let time = Arc::new(FakeTimeSource::new(1_000, 1_700_000_000_000, "boot"));
-/// let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None)?;
+/// let clock = ServerClock::new_with_sources(ClockConfig::new(""), Some(time.clone()), None)?;
 /// assert!(clock.snapshot().is_none()); // not synced yet
 /// clock.add_endpoint_sample(1_000, 1_060, 1_700_000_037_280)?;
 ///
@@ -162,7 +162,7 @@ mod tests {
     fn clock() -> (Arc<FakeTimeSource>, Arc<ServerClock>) {
         let time = Arc::new(FakeTimeSource::new(10_000, 1_700_000_000_000, "boot"));
         let clock =
-            ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
+            ServerClock::new_with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
         (time, clock)
     }
 

@@ -18,12 +18,12 @@
 //! | decision | method | pure function |
 //! |---|---|---|
 //! | which request next, or stop (budget, `max_sync_ms`) | [`Burst::plan`] | [`Burst::next_step`], [`Burst::within_sync_bound`] |
-//! | go on past the budget while there is no majority (endpoint) | [`Burst::next_step`] | [`burst_has_majority`], [`burst_request_limit`] |
+//! | go on past the budget while there is no majority (endpoint) or one reply contradicts (`Date`) | [`Burst::next_step`] | [`burst_has_majority`], [`DateBurst::contradicted`], [`burst_request_limit`] |
 //! | when a `Date` probe leaves, and what for | [`Burst::plan`] | [`DateBurst::next_probe`] |
 //! | spacing between requests | [`Burst::send_at`] | [`BURST_MIN_GAP_MS`] |
 //! | what a reply is worth | [`Burst::endpoint_reply`], [`Burst::date_reply`] | `Sample::from_*`, [`protocol`] |
 //! | the endpoint is missing | [`Burst::endpoint_reply`] | [`protocol::is_endpoint_unsupported`], `PolicyState::mark_endpoint_unsupported` |
-//! | enough samples | [`Burst::good_enough`] | [`burst_target_uncertainty_ms`], [`burst_complete`]; `Date`: [`DateBurst::complete`], [`DateBurst::refused`] |
+//! | enough samples | [`Burst::good_enough`] | [`burst_target_uncertainty_ms`], [`refresh_target_uncertainty_ms`], [`burst_complete`]; `Date`: [`DateBurst::complete`], [`DateBurst::refused`] |
 //! | a `Date` burst is refused, what it keeps | [`Burst::finish`] | [`DateBurst::verdict`], [`DateBurst::evidence`] |
 //! | what the policy remembers | [`Burst::finish`] | `PolicyState::record_*` |
 //!
@@ -35,7 +35,7 @@ use crate::clock::{ServerClock, SyncReport};
 use crate::error::{Error, Result};
 use crate::policy::{
     burst_complete, burst_has_majority, burst_request_limit, burst_target_uncertainty_ms,
-    SyncReason, BURST_MIN_GAP_MS,
+    is_refresh, refresh_target_uncertainty_ms, SyncReason, BURST_MIN_GAP_MS,
 };
 use crate::probe::{DateBurst, DateProbePurpose};
 use crate::protocol::{self, HomeserverUrl};
@@ -89,6 +89,9 @@ pub(crate) struct Burst {
     last_received_boot_ms: Option<i64>,
     /// Largest gap seen between an endpoint reply's body and its own `Date`.
     date_disagreement_ms: Option<i64>,
+    /// The sync only refreshes an estimate whose drift is learned: a looser
+    /// target ([`refresh_target_uncertainty_ms`]).
+    refresh: bool,
 }
 
 impl Burst {
@@ -137,6 +140,7 @@ impl Burst {
             min_rtt_ms: None,
             last_received_boot_ms: None,
             date_disagreement_ms: None,
+            refresh: is_refresh(reason, &clock.current_drift_status()),
         })
     }
 
@@ -168,12 +172,15 @@ impl Burst {
                 policy.date_probe_budget,
             )
         };
-        // A `Date` burst has its own rules for disagreement (crate::probe).
+        // A `Date` burst has its own rules for disagreement (crate::probe):
+        // one reply that contradicts the others must not cost the answer, so
+        // it goes on to confirm the rest.
+        let drift_ppm = clock.config.drift_ppm;
         let limit = if self.endpoint_supported {
-            let majority = burst_has_majority(&self.window, &self.new, clock.config.drift_ppm);
+            let majority = burst_has_majority(&self.window, &self.new, drift_ppm);
             burst_request_limit(budget, majority)
         } else {
-            budget
+            burst_request_limit(budget, !self.date.contradicted(drift_ppm))
         };
         (self.requests < limit).then_some(step)
     }
@@ -304,7 +311,7 @@ impl Burst {
                     self.push(s);
                     Outcome::Continue
                 }
-                Ok(None) => self.fail(Error::Protocol(
+                Ok(None) => self.fail(Error::ProtocolViolation(
                     "a cache answered (Age header) and the reply has no Date header".into(),
                 )),
                 Err(e) => self.fail(e),
@@ -366,7 +373,7 @@ impl Burst {
         match Self::date_sample(response, sent, received) {
             Ok(Some(s)) => self.push_for(s, purpose),
             Ok(None) => {
-                return self.fail(Error::Protocol(format!(
+                return self.fail(Error::ProtocolViolation(format!(
                     "HTTP {} from the homeserver has no Date header to take the time from",
                     response.status
                 )))
@@ -395,11 +402,12 @@ impl Burst {
     }
 
     fn target_ms(&self, clock: &ServerClock) -> i64 {
-        burst_target_uncertainty_ms(
+        let target = burst_target_uncertainty_ms(
             &clock.config.policy,
             self.endpoint_supported,
             self.min_rtt_ms,
-        )
+        );
+        refresh_target_uncertainty_ms(&clock.config.policy, target, self.refresh)
     }
 
     /// Enough: the estimate is tight, confirmed by two agreeing samples, and
@@ -451,10 +459,9 @@ impl Burst {
         // refusals (auth, 429, 5xx) still fail the sync so the app hears of
         // them; a network failure after good samples only shortens the burst.
         let result = if self.new.is_empty() {
-            Err(self
-                .last_error
-                .take()
-                .unwrap_or_else(|| Error::Protocol("the homeserver gave no usable time".into())))
+            Err(self.last_error.take().unwrap_or_else(|| {
+                Error::ProtocolViolation("the homeserver gave no usable time".into())
+            }))
         } else if let Err(refused) = self.verdict(clock) {
             // Contradictory Date replies: neither the window nor the
             // estimate takes any of them.

@@ -22,10 +22,10 @@ use crate::time::{OsTimeSource, TimeSource};
 /// native build it actually loaded next to its own bindings version.
 ///
 /// ```
-/// assert_eq!(mxclock::mxclock_version(), env!("CARGO_PKG_VERSION"));
+/// assert_eq!(mxclock::version(), env!("CARGO_PKG_VERSION"));
 /// ```
 #[uniffi::export]
-pub fn mxclock_version() -> String {
+pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 

@@ -32,7 +32,7 @@ impl World {
     }
 
     fn clock(&self) -> Arc<ServerClock> {
-        ServerClock::with_sources(ClockConfig::new(""), Some(self.time.clone()), None).unwrap()
+        ServerClock::new_with_sources(ClockConfig::new(""), Some(self.time.clone()), None).unwrap()
     }
 
     /// One endpoint exchange with `up`/`down` ms one-way delays, fed to `clock`.
@@ -209,7 +209,9 @@ fn restore_in_the_same_boot_keeps_everything() {
     w.exchange(&c, 10, 10);
     let state = c.export_state().unwrap();
     w.time.advance_ms(60_000);
-    let r = ServerClock::restore(ClockConfig::new(""), state, Some(w.time.clone()), None).unwrap();
+    let r =
+        ServerClock::restore_with_sources(ClockConfig::new(""), &state, Some(w.time.clone()), None)
+            .unwrap();
     assert_eq!(r.estimate(), c.estimate());
     assert_eq!(r.sync_reason(), None);
 }
@@ -226,7 +228,9 @@ fn restore_after_reboot_converts_through_the_wall_clock() {
     let server_now = w.server_now();
     w.time.reboot("boot-2", 3_000);
     w.true_theta = server_now - 3_000;
-    let r = ServerClock::restore(ClockConfig::new(""), state, Some(w.time.clone()), None).unwrap();
+    let r =
+        ServerClock::restore_with_sources(ClockConfig::new(""), &state, Some(w.time.clone()), None)
+            .unwrap();
     let e = r.estimate().expect("carried over");
     assert!(
         e.uncertainty_ms > before.uncertainty_ms + 1_000,
@@ -246,8 +250,13 @@ fn restore_after_reboot_drops_stale_or_backwards_state() {
         let state = c.export_state().unwrap();
         w.time.jump_wall_ms(wall_move);
         w.time.reboot("boot-2", 3_000);
-        let r =
-            ServerClock::restore(ClockConfig::new(""), state, Some(w.time.clone()), None).unwrap();
+        let r = ServerClock::restore_with_sources(
+            ClockConfig::new(""),
+            &state,
+            Some(w.time.clone()),
+            None,
+        )
+        .unwrap();
         assert!(r.estimate().is_none(), "wall moved {wall_move}");
         assert_eq!(r.sync_reason(), Some(SyncReason::NoEstimate));
     }
@@ -260,7 +269,9 @@ fn boot_clock_gone_back_counts_as_reboot() {
     w.exchange(&c, 10, 10);
     let state = c.export_state().unwrap();
     w.time.reboot("boot-1", 0); // same id (a broken boot id source), clock restarted
-    let r = ServerClock::restore(ClockConfig::new(""), state, Some(w.time.clone()), None).unwrap();
+    let r =
+        ServerClock::restore_with_sources(ClockConfig::new(""), &state, Some(w.time.clone()), None)
+            .unwrap();
     assert_eq!(r.sync_reason(), Some(SyncReason::Reboot));
 }
 
@@ -291,9 +302,9 @@ fn garbled_state_is_a_clear_error() {
         (good.replace("\"endpoint\"", "\"sundial\""), "wrong type"),
     ];
     for (json, expect) in cases {
-        let r = ServerClock::restore(
+        let r = ServerClock::restore_with_sources(
             ClockConfig::new(""),
-            json.clone(),
+            &json,
             Some(w.time.clone()),
             None,
         );
@@ -305,7 +316,7 @@ fn garbled_state_is_a_clear_error() {
     // Another homeserver's state.
     let mut cfg = ClockConfig::new("https://other.example.org");
     cfg.allow_insecure_http = false;
-    let r = ServerClock::restore(cfg, good, Some(w.time.clone()), None);
+    let r = ServerClock::restore_with_sources(cfg, &good, Some(w.time.clone()), None);
     assert!(matches!(r, Err(Error::InvalidState(_))));
 }
 
@@ -314,7 +325,7 @@ fn state_never_contains_the_token() {
     let w = World::new();
     let mut cfg = ClockConfig::new("https://matrix.example.org");
     cfg.access_token = Some("syt_c2VjcmV0_TOKENVALUE".into());
-    let c = ServerClock::with_sources(cfg.clone(), Some(w.time.clone()), None).unwrap();
+    let c = ServerClock::new_with_sources(cfg.clone(), Some(w.time.clone()), None).unwrap();
     w.exchange(&c, 10, 10);
     let state = c.export_state().unwrap();
     assert!(!state.contains("TOKENVALUE"));

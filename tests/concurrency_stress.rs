@@ -181,7 +181,7 @@ mod with_http {
         cfg.request_timeout_ms = 5_000;
         cfg.policy.max_samples_per_sync = 2;
         let transport = CountingTransport::new(Box::new(UreqTransport::new()));
-        let clock = ServerClock::with_sources(cfg, None, Some(transport.clone())).unwrap();
+        let clock = ServerClock::new_with_sources(cfg, None, Some(transport.clone())).unwrap();
         clock.sync().unwrap();
         *transport.probe.lock().unwrap() = Some(Arc::downgrade(&clock));
         let baseline = server.request_count().total;
@@ -365,7 +365,7 @@ mod with_http {
         let mut cfg = ClockConfig::new(&server.base_url());
         cfg.request_timeout_ms = 700;
         let transport = CountingTransport::new(Box::new(UreqTransport::new()));
-        let clock = ServerClock::with_sources(cfg, None, Some(transport.clone())).unwrap();
+        let clock = ServerClock::new_with_sources(cfg, None, Some(transport.clone())).unwrap();
         let start = Arc::new(Barrier::new(8));
         let threads: Vec<_> = (0..8)
             .map(|i| {
@@ -432,7 +432,7 @@ mod with_http {
             calls: AtomicUsize::new(0),
             gate: Mutex::new(()),
         });
-        let clock = ServerClock::with_sources(
+        let clock = ServerClock::new_with_sources(
             ClockConfig::new(&server.base_url()),
             None,
             Some(transport.clone()),

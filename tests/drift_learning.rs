@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use mxclock::transport::TransportError;
 use mxclock::{
     ClockConfig, Error, HttpHeader, HttpRequest, HttpResponse, HttpTransport, ServerClock, Sleeper,
-    TimeSource,
+    SyncReason, TimeSource,
 };
 
 const SERVER0_MS: f64 = 1_750_000_000_000.0;
@@ -20,6 +20,8 @@ struct World {
     rate: f64,
     boot0: f64,
     one_way_ms: f64,
+    /// The server lacks the MSC4094 endpoint: `Date` headers only.
+    date_only: bool,
 }
 
 impl World {
@@ -29,6 +31,16 @@ impl World {
             rate: rate_ppm * 1e-6,
             boot0: 50_000.0,
             one_way_ms: 20.0,
+            date_only: false,
+        })
+    }
+    fn date_only(rate_ppm: f64) -> Arc<World> {
+        Arc::new(World {
+            state: Mutex::new((0.0, "boot-a".into())),
+            rate: rate_ppm * 1e-6,
+            boot0: 50_000.0,
+            one_way_ms: 20.0,
+            date_only: true,
         })
     }
     fn tau(&self) -> f64 {
@@ -41,7 +53,7 @@ impl World {
         SERVER0_MS + self.tau()
     }
     fn clock(self: &Arc<Self>, config: ClockConfig) -> Arc<ServerClock> {
-        ServerClock::with_sources_and_sleeper(
+        ServerClock::new_with_sources_and_sleeper(
             config,
             self.clone(),
             Some(self.clone()),
@@ -95,10 +107,28 @@ impl Sleeper for World {
 }
 
 impl HttpTransport for World {
-    fn get(&self, _request: HttpRequest) -> Result<HttpResponse, TransportError> {
+    fn get(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         self.advance(self.one_way_ms);
         let server = self.truth_ms().floor() as i64;
         self.advance(self.one_way_ms);
+        if self.date_only {
+            let date = httpdate::fmt_http_date(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs((server / 1000) as u64),
+            );
+            let endpoint = request.url.ends_with("/get_server_now");
+            return Ok(HttpResponse {
+                status: if endpoint { 404 } else { 200 },
+                headers: vec![
+                    HttpHeader::new("Date", date),
+                    HttpHeader::new("Content-Type", "application/json"),
+                ],
+                body: if endpoint {
+                    br#"{"errcode":"M_UNRECOGNIZED","error":"Unrecognized request"}"#.to_vec()
+                } else {
+                    br#"{"versions":["v1.11"]}"#.to_vec()
+                },
+            });
+        }
         Ok(HttpResponse {
             status: 200,
             headers: vec![HttpHeader::new("Content-Type", "application/json")],
@@ -192,6 +222,68 @@ fn a_same_boot_restore_keeps_learning_and_a_reboot_drops_it() {
     assert!(
         grown >= 350,
         "fixed bound after a reboot: grew {grown} ms in an hour"
+    );
+}
+
+#[test]
+fn a_reboot_carries_the_learned_rate_into_the_estimate_but_not_into_the_bound() {
+    let world = World::new(-40.0);
+    let clock = learned(&world);
+    world.advance(HOUR_MS);
+    let state = clock.export_state().unwrap();
+    world.state.lock().unwrap().1 = "boot-b".into();
+    let rebooted = world.restore(config(), &state).unwrap();
+    rebooted.sync().unwrap();
+    let fresh = rebooted.estimate().unwrap().uncertainty_ms;
+    // No early learning sync: the carried rate keeps the estimate near; the
+    // next sync is due when the fixed bound (widened by the carried 40 ppm,
+    // 140 ppm) has used up the headroom, about 2 h.
+    let due = rebooted.next_sync_due_in_ms();
+    assert!(due > (1.5 * HOUR_MS) as i64, "due in {due} ms");
+    world.advance(1.5 * HOUR_MS);
+    let err = world.check(&rebooted);
+    // Uncorrected, 40 ppm over 1.5 h is 216 ms.
+    assert!(err < 20.0, "error {err} ms");
+    let grown = rebooted.estimate().unwrap().uncertainty_ms - fresh;
+    assert!(
+        grown >= 540 + 216,
+        "the fixed bound plus the carried rate: grew {grown} ms in 1.5 h"
+    );
+    // The carried history survives a restore on the new boot and another
+    // reboot (this boot learned nothing yet).
+    let state = rebooted.export_state().unwrap();
+    world.state.lock().unwrap().1 = "boot-c".into();
+    let again = world.restore(config(), &state).unwrap();
+    again.sync().unwrap();
+    world.advance(HOUR_MS);
+    assert!(world.check(&again) < 20.0);
+}
+
+#[test]
+fn a_date_refresh_of_a_learned_drift_sends_fewer_probes() {
+    let world = World::date_only(25.0);
+    let clock = world.clock(config());
+    // A first estimate and the syncs that learn the drift narrow the phase
+    // all the way down.
+    let mut first = Vec::new();
+    for at in [0.0, 2.0 * HOUR_MS, 8.0 * HOUR_MS] {
+        world.advance(at - world.tau());
+        first.push(clock.sync().unwrap().requests);
+        world.check(&clock);
+    }
+    // Learned: the next sync only brings the uncertainty back under the
+    // limit, and stops once its replies agree within ±125 ms.
+    let due = clock.next_sync_due_in_ms();
+    assert!(due > (10.0 * HOUR_MS) as i64, "due in {due} ms");
+    world.advance(due as f64 / (1.0 + world.rate) + 1_000.0);
+    let report = clock.sync_if_needed().unwrap().expect("a refresh is due");
+    assert_eq!(report.reason, Some(SyncReason::UncertaintyTooHigh));
+    world.check(&clock);
+    let narrow = *first.iter().min().unwrap();
+    assert!(
+        report.requests + 2 <= narrow,
+        "refresh {} requests, narrow syncs {first:?}",
+        report.requests
     );
 }
 

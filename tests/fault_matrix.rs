@@ -106,7 +106,7 @@ mod with_http {
             inner: UreqTransport::new(),
             took: Mutex::new(Vec::new()),
         });
-        let clock = ServerClock::with_sources(config, None, Some(transport.clone())).unwrap();
+        let clock = ServerClock::new_with_sources(config, None, Some(transport.clone())).unwrap();
         (clock, transport)
     }
 
@@ -164,7 +164,7 @@ mod with_http {
         matches!(e, Error::Timeout { timeout_ms, .. } if *timeout_ms == TIMEOUT_MS)
     }
     fn is_protocol(e: &Error) -> bool {
-        matches!(e, Error::Protocol(_))
+        matches!(e, Error::ProtocolViolation(_))
     }
     fn is_out_of_range(e: &Error) -> bool {
         matches!(e, Error::TimeOutOfRange(_))
@@ -239,7 +239,7 @@ mod with_http {
                 target: fault(Fault::HugeBody),
                 expect: Err(
                     "Protocol (64 KiB)",
-                    |e| matches!(e, Error::Protocol(m) if m.contains("64 KiB")),
+                    |e| matches!(e, Error::ProtocolViolation(m) if m.contains("64 KiB")),
                 ),
             },
             Case {
@@ -320,7 +320,7 @@ mod with_http {
                 target: fault(Fault::AgeHuge),
                 expect: Err(
                     "Protocol (Age)",
-                    |e| matches!(e, Error::Protocol(m) if m.contains("Age")),
+                    |e| matches!(e, Error::ProtocolViolation(m) if m.contains("Age")),
                 ),
             },
             Case {
@@ -328,7 +328,7 @@ mod with_http {
                 target: fault_no_endpoint(Fault::AgeHuge),
                 expect: Err(
                     "Protocol (Age)",
-                    |e| matches!(e, Error::Protocol(m) if m.contains("Age")),
+                    |e| matches!(e, Error::ProtocolViolation(m) if m.contains("Age")),
                 ),
             },
             Case {
@@ -509,7 +509,7 @@ mod with_http {
                 }),
                 expect: Err(
                     "Protocol (several Date)",
-                    |e| matches!(e, Error::Protocol(m) if m.contains("several different Date")),
+                    |e| matches!(e, Error::ProtocolViolation(m) if m.contains("several different Date")),
                 ),
             },
             Case {

@@ -60,6 +60,12 @@ struct Misbehaviour {
     /// A mobile network (30 ms + exponential jitter of mean 20 ms each way,
     /// 2 % of packets 500 ms late) instead of a quieter one.
     mobile: bool,
+    /// A LAN (1 ms each way, no jitter): replies of two clocks a whole
+    /// second apart then line up to the millisecond.
+    lan: bool,
+    /// A busy device: every wait overshoots by up to this many ms (a probe
+    /// timed to a second boundary leaves late).
+    late_ms: i64,
 }
 
 impl Misbehaviour {
@@ -70,6 +76,8 @@ impl Misbehaviour {
             step: None,
             endpoint,
             mobile: false,
+            lan: false,
+            late_ms: 0,
         }
     }
 }
@@ -87,6 +95,9 @@ struct Sim {
     queued: Mutex<std::collections::VecDeque<Fault>>,
     rng: Mutex<Rng>,
     replies: Mutex<u64>,
+    /// Set by a `prepare` step: the clock steps by `how.step`'s amount from
+    /// this reply on (a step between two syncs).
+    step_from: Mutex<Option<u64>>,
 }
 
 impl Sim {
@@ -123,8 +134,9 @@ impl HttpTransport for Sim {
             *n - 1
         };
         self.time.advance_ms(self.delay());
+        let from = *self.step_from.lock().unwrap();
         let stepped = match self.how.step {
-            Some((at, step)) if index >= at => step,
+            Some((at, step)) if index >= from.unwrap_or(at) => step,
             _ => 0,
         };
         let server_ms = self.time.wall_ms() + self.skew_ms + stepped;
@@ -166,6 +178,22 @@ impl HttpTransport for Sim {
             headers,
             body: body.into_bytes(),
         })
+    }
+}
+
+/// Waits on simulated time, overshooting each by up to `late_ms`.
+struct Late {
+    time: Arc<FakeTimeSource>,
+    late_ms: i64,
+    rng: Mutex<Rng>,
+}
+
+impl mxclock::Sleeper for Late {
+    fn sleep_ms(&self, ms: i64) {
+        let late = self.rng.lock().unwrap().below(self.late_ms + 1);
+        if ms > 0 {
+            self.time.advance_ms(ms + late);
+        }
     }
 }
 
@@ -228,6 +256,8 @@ fn run(
         let how = how(&mut rng);
         let (base_ms, jitter_ms) = if how.mobile {
             (30, 20.0)
+        } else if how.lan {
+            (1, 0.0)
         } else {
             (base_ms, jitter_ms)
         };
@@ -240,14 +270,20 @@ fn run(
             queued: Mutex::new(Default::default()),
             rng: Mutex::new(Rng(rng.next())),
             replies: Mutex::new(0),
+            step_from: Mutex::new(None),
         });
         let mut config = ClockConfig::new("https://matrix.example.org");
         setup(&mut config);
-        let clock = ServerClock::with_sources_and_sleeper(
+        let sleeper = Arc::new(Late {
+            time: time.clone(),
+            late_ms: sim.how.late_ms,
+            rng: Mutex::new(Rng(rng.next())),
+        });
+        let clock = ServerClock::new_with_sources_and_sleeper(
             config,
             time.clone(),
             Some(sim.clone()),
-            time.clone(),
+            sleeper,
         )
         .unwrap();
         prepare(&clock, &sim);
@@ -421,6 +457,55 @@ fn synced_and_an_event_then_a_reply_5_s_off(clock: &ServerClock, sim: &Sim) {
     });
 }
 
+/// One earlier sync, then the server clock steps (by `how.step`'s amount)
+/// before the sync under test: an NTP step or a leap between two syncs.
+fn synced_then_the_clock_steps(clock: &ServerClock, sim: &Sim) {
+    clock.sync().unwrap();
+    sim.time.advance_ms(30_000);
+    *sim.step_from.lock().unwrap() = Some(*sim.replies.lock().unwrap());
+}
+
+/// Server clock steps: an NTP correction, a leap second, a time zone bug.
+const STEPS_MS: [i64; 8] = [300, -300, 700, -700, 1_000, -1_000, 3_600_000, -3_600_000];
+
+/// A leap second, give or take the server's NTP slew.
+const LEAP_MS: [i64; 6] = [1_000, -1_000, 970, -970, 1_030, -1_030];
+
+/// A step between syncs, one of `steps_ms` from the first reply of the
+/// second sync.
+fn step_between_syncs(
+    endpoint: bool,
+    steps_ms: &'static [i64],
+) -> impl Fn(&mut Rng) -> Misbehaviour {
+    move |rng| {
+        let mut how = Misbehaviour::new(endpoint, Fault::None);
+        let step_ms = steps_ms[rng.below(steps_ms.len() as i64) as usize];
+        how.step = Some((u64::MAX, step_ms));
+        how
+    }
+}
+
+/// One endpoint sync, an event of this server seen through
+/// `/sync` (`unsigned.age`), one `Date`-only reply (a broken body): the
+/// window mixes all three sources before the sync under test meets one
+/// small liar (`one_liar`).
+fn endpoint_event_and_date_samples(clock: &ServerClock, sim: &Sim) {
+    // Past the liar's index: these replies are all correct.
+    *sim.replies.lock().unwrap() = 1_000;
+    clock.sync().unwrap();
+    sim.time.advance_ms(700);
+    let server_now = sim.time.wall_ms() + sim.skew_ms;
+    sim.time.advance_ms(250);
+    clock
+        .observe_event(server_now - 1_500, 1_500, sim.time.boot_ms())
+        .unwrap();
+    sim.queued.lock().unwrap().push_back(Fault::TimeAsString);
+    clock.sync().unwrap();
+    sim.time.advance_ms(1_000);
+    // The liar's index counts from here.
+    *sim.replies.lock().unwrap() = 0;
+}
+
 fn scenarios() -> Vec<Scenario> {
     let all = vec![
         scenario("endpoint, clean", Promise::Answer, |_| {
@@ -571,6 +656,115 @@ fn scenarios() -> Vec<Scenario> {
                 "endpoint: synced, an event age, one reply 5 s off",
                 Promise::Answer,
                 |_| Misbehaviour::new(true, Fault::None),
+            )
+        },
+        Scenario {
+            prepare: synced_then_the_clock_steps,
+            ..scenario(
+                "endpoint: step ±0.3 s–1 h between two syncs",
+                Promise::Honest,
+                step_between_syncs(true, &STEPS_MS),
+            )
+        },
+        Scenario {
+            prepare: synced_then_the_clock_steps,
+            ..scenario(
+                "Date: step ±0.3 s–1 h between two syncs",
+                Promise::Honest,
+                step_between_syncs(false, &STEPS_MS),
+            )
+        },
+        Scenario {
+            prepare: synced_then_the_clock_steps,
+            ..scenario(
+                "Date, LAN: leap second (±1 s ± 30 ms) between two syncs",
+                Promise::Honest,
+                |rng| Misbehaviour {
+                    lan: true,
+                    ..step_between_syncs(false, &LEAP_MS)(rng)
+                },
+            )
+        },
+        scenario(
+            "Date, busy device (waits up to 40 ms late): +1 s on alternate replies",
+            Promise::Honest,
+            |rng| Misbehaviour {
+                late_ms: 40,
+                ..two_backends(false, 1_000, BackendOrder::Alternate)(rng)
+            },
+        ),
+        scenario(
+            "Date, busy device (waits up to 40 ms late): two backends 700 ms, in turn",
+            Promise::Honest,
+            |rng| Misbehaviour {
+                late_ms: 40,
+                ..two_backends(false, 700, BackendOrder::Alternate)(rng)
+            },
+        ),
+        scenario(
+            "Date, busy device (waits up to 40 ms late): step +1 s mid-burst",
+            Promise::Honest,
+            |rng| Misbehaviour {
+                late_ms: 40,
+                ..step(false, 1_000)(rng)
+            },
+        ),
+        scenario(
+            "Date, busy device (waits up to 40 ms late): step −1 s mid-burst",
+            Promise::Honest,
+            |rng| Misbehaviour {
+                late_ms: 40,
+                ..step(false, -1_000)(rng)
+            },
+        ),
+        scenario(
+            "Date, busy device (waits up to 40 ms late): clean",
+            Promise::Answer,
+            |_| Misbehaviour {
+                late_ms: 40,
+                ..Misbehaviour::new(false, Fault::None)
+            },
+        ),
+        scenario(
+            "Date: step +1 h mid-burst",
+            Promise::Honest,
+            step(false, 3_600_000),
+        ),
+        scenario(
+            "Date: two backends 50 ms, at random",
+            Promise::Honest,
+            two_backends(false, 50, BackendOrder::Random),
+        ),
+        scenario(
+            "Date: two backends 700 ms, at random (limit)",
+            Promise::Measured(0.3),
+            two_backends(false, 700, BackendOrder::Random),
+        ),
+        scenario(
+            "Date: two backends 1500 ms, at random (limit)",
+            Promise::Measured(0.3),
+            two_backends(false, 1_500, BackendOrder::Random),
+        ),
+        scenario(
+            "endpoint: Date ±0.3–1 s off the body, every reply",
+            Promise::Answer,
+            |rng| {
+                let offsets = [300, -300, 1_000, -1_000];
+                Misbehaviour::new(
+                    true,
+                    Fault::ClockOffset {
+                        offset_ms: offsets[rng.below(4) as usize],
+                        date_only: true,
+                    },
+                )
+            },
+        ),
+        Scenario {
+            prepare: endpoint_event_and_date_samples,
+            ..scenario(
+                "mixed sources (endpoint, event age, Date), one reply 20–300 ms off",
+                Promise::Answer,
+                one_liar(true, false, &[20, -20, 60, -120, 300, -300]),
             )
         },
     ];
@@ -783,6 +977,35 @@ mod loopback {
         eprintln!("| loopback, endpoint | runs | answered | refused |\n|---|---:|---:|---:|");
         for (name, c) in rows {
             eprintln!("| {name} | {} | {} | {} |", c.runs, c.answered, c.refused);
+        }
+    }
+
+    /// A leap second between two `Date`-only syncs of one clock (the
+    /// second sync's replies each overlap the first's), side by side.
+    #[test]
+    fn date_leap_second_between_two_syncs() {
+        let handles: Vec<_> = [1_000.0, -1_000.0, 1_000.0, -1_000.0]
+            .into_iter()
+            .enumerate()
+            .map(|(i, step_ms)| {
+                std::thread::spawn(move || {
+                    let server = start(false, Fault::None, 200 + i as u64);
+                    let clock = ServerClock::new(config(&server)).unwrap();
+                    let mut c = Count::default();
+                    judge(&clock, &server, &[0.0], &mut c, "before the step");
+                    server.set_skew_ms(server.skew_ms() + step_ms);
+                    // The clock before the step is `-step` from the new one.
+                    judge(&clock, &server, &[0.0, -step_ms], &mut c, "leap second");
+                    c
+                })
+            })
+            .collect();
+        for h in handles {
+            let c = h.join().unwrap();
+            eprintln!(
+                "| loopback, Date only: leap second between two syncs | {} | {} | {} |",
+                c.runs, c.answered, c.refused
+            );
         }
     }
 

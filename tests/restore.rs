@@ -57,12 +57,7 @@ fn state(samples: &[Sample], extra: Value) -> String {
 }
 
 fn restore(json: &str, time: &Arc<FakeTimeSource>) -> Result<Arc<ServerClock>, Error> {
-    ServerClock::restore(
-        ClockConfig::new(""),
-        json.to_owned(),
-        Some(time.clone()),
-        None,
-    )
+    ServerClock::restore_with_sources(ClockConfig::new(""), json, Some(time.clone()), None)
 }
 
 /// What the samples alone give, read at `time`: the selection among the

@@ -44,7 +44,7 @@ fn http_checks_need_the_http_feature() {
 fn extreme_boot_times_give_typed_errors() {
     let extremes = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
     let time = Arc::new(FakeTimeSource::new(1_000, T, "b"));
-    let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time), None).unwrap();
+    let clock = ServerClock::new_with_sources(ClockConfig::new(""), Some(time), None).unwrap();
     for &a in &extremes {
         for &b in &extremes {
             for server in [T, T / 1000] {
@@ -329,7 +329,7 @@ proptest! {
         assert_token_absent(&token, "config Debug", &format!("{config:?}"));
         let mut leaks = Vec::new();
         for echo in ECHOES {
-            let clock = ServerClock::with_sources(
+            let clock = ServerClock::new_with_sources(
                 config.clone(),
                 None,
                 Some(Arc::new(EchoTransport { echo })),
@@ -350,9 +350,9 @@ proptest! {
         }
         prop_assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
         // Restoring with the token and exporting again.
-        let clock = ServerClock::restore(
+        let clock = ServerClock::restore_with_sources(
             config.clone(),
-            ServerClock::new(config.clone()).unwrap().export_state().unwrap(),
+            &ServerClock::new(config.clone()).unwrap().export_state().unwrap(),
             None,
             None,
         )
@@ -369,7 +369,7 @@ fn token_cut_short_in_a_redirect_host_is_redacted() {
     let token = "AbCdEfGhIjKlMnOp/QrStUvWx";
     let mut config = ClockConfig::new("https://matrix.example.org");
     config.access_token = Some(token.into());
-    let clock = ServerClock::with_sources(
+    let clock = ServerClock::new_with_sources(
         config,
         None,
         Some(Arc::new(EchoTransport {
@@ -492,7 +492,7 @@ fn https_required_for_non_loopback_hosts() {
     for url in insecure {
         let transport = Arc::new(Unreachable(AtomicUsize::new(0)));
         let config = ClockConfig::new(url);
-        match ServerClock::with_sources(config.clone(), None, Some(transport.clone())) {
+        match ServerClock::new_with_sources(config.clone(), None, Some(transport.clone())) {
             Err(Error::InvalidConfig(_)) => {}
             other => panic!("{url}: accepted without allow_insecure_http: {other:?}"),
         }
@@ -650,7 +650,7 @@ fn bodies_are_capped_at_64_kib() {
     big.resize(MAX_BODY_BYTES + 1, b' ');
     assert!(matches!(
         parse_server_now_body(&big),
-        Err(Error::Protocol(_))
+        Err(Error::ProtocolViolation(_))
     ));
 }
 
@@ -702,7 +702,7 @@ fn server_times_outside_2000_to_2200_are_rejected() {
             })
         }
     }
-    let clock = ServerClock::with_sources(
+    let clock = ServerClock::new_with_sources(
         ClockConfig::new("https://matrix.example.org"),
         None,
         Some(Arc::new(Y1999)),
@@ -713,7 +713,8 @@ fn server_times_outside_2000_to_2200_are_rejected() {
     assert!(clock.estimate().is_none());
     // Saved state with an out-of-range sample is refused.
     let time = Arc::new(FakeTimeSource::new(10_000_000, T, "b"));
-    let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
+    let clock =
+        ServerClock::new_with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
     clock.add_endpoint_sample(9_999_000, 9_999_010, T).unwrap();
     let state = clock.export_state().unwrap();
     // The sample's upper bound moved far past 2200 (plus any uptime).
@@ -721,7 +722,7 @@ fn server_times_outside_2000_to_2200_are_rejected() {
     value["samples"][0]["hi_ms"] = (i64::MAX / 2).into();
     let broken = value.to_string();
     assert_ne!(broken, state);
-    match ServerClock::restore(ClockConfig::new(""), broken, Some(time), None) {
+    match ServerClock::restore_with_sources(ClockConfig::new(""), &broken, Some(time), None) {
         Err(Error::InvalidState(_)) => {}
         other => panic!("{other:?}"),
     }
@@ -749,7 +750,7 @@ proptest! {
         let _ = clock.sync();
         let state = clock.export_state().unwrap();
         assert_token_absent(&token, "export after failures", &state);
-        let restored = ServerClock::restore(config, state, None, None).unwrap();
+        let restored = ServerClock::restore_with_sources(config, &state, None, None).unwrap();
         assert_token_absent(&token, "export after restore", &restored.export_state().unwrap());
     }
 }
@@ -824,9 +825,9 @@ fn extreme_numbers_in_saved_state_give_a_clock_or_invalid_state() {
             ] {
                 let time = Arc::new(FakeTimeSource::new(boot_ms, wall_ms, boot_id));
                 let r = std::panic::catch_unwind(|| {
-                    ServerClock::restore(
+                    ServerClock::restore_with_sources(
                         ClockConfig::new(""),
-                        variant.to_string(),
+                        &variant.to_string(),
                         Some(time.clone()),
                         None,
                     )
@@ -1058,7 +1059,7 @@ proptest! {
         let mut leaks = Vec::new();
         for spelling in SPELLINGS {
             for place in ECHO_PLACES {
-                let clock = ServerClock::with_sources(
+                let clock = ServerClock::new_with_sources(
                     config.clone(),
                     None,
                     Some(Arc::new(SpellingTransport { spelling, place })),
@@ -1084,7 +1085,7 @@ fn percent_encoded_echo_of_the_token_is_redacted() {
     let mut config = ClockConfig::new("https://matrix.example.org");
     config.access_token = Some(token.into());
     for place in [EchoPlace::MatrixError401, EchoPlace::LocationHost] {
-        let clock = ServerClock::with_sources(
+        let clock = ServerClock::new_with_sources(
             config.clone(),
             None,
             Some(Arc::new(SpellingTransport {
@@ -1583,7 +1584,7 @@ fn proxies_configured_by_the_app() {
                 config.access_token = Some(PROXY_TOKEN.into());
                 config.allow_insecure_http = insecure;
                 config.request_timeout_ms = 3_000;
-                let clock = ServerClock::with_sources(config, None, Some(Arc::new(transport)));
+                let clock = ServerClock::new_with_sources(config, None, Some(Arc::new(transport)));
                 let result = sync_outcome(clock);
                 combinations += 1;
                 let may_use = proxiable && configured;

@@ -738,7 +738,7 @@ fn call_membership_and_notification_expiry_use_the_server_clock() {
     clock.sync().expect("sync");
     // A second clock on a device whose wall clock is an hour behind.
     let device_skew_ms = -3_600_000;
-    let wrong_device = ServerClock::with_sources(
+    let wrong_device = ServerClock::new_with_sources(
         ClockConfig::new(&s.base_url),
         Some(Arc::new(WrongWallClock {
             wall_skew_ms: device_skew_ms,

@@ -105,7 +105,7 @@ fn setup_with(
         log: Mutex::new(Vec::new()),
     });
     let clock =
-        ServerClock::with_sources_and_sleeper(config, time.clone(), Some(server.clone()), time)
+        ServerClock::new_with_sources_and_sleeper(config, time.clone(), Some(server.clone()), time)
             .unwrap();
     (server, clock)
 }
@@ -615,7 +615,7 @@ fn a_time_source_that_only_moves_when_told_still_syncs() {
         let mut config = ClockConfig::new("https://matrix.example.org");
         config.policy.date_probe_budget = 3;
         let clock =
-            ServerClock::with_sources(config, Some(server.time.clone()), Some(server.clone()))
+            ServerClock::new_with_sources(config, Some(server.time.clone()), Some(server.clone()))
                 .unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || tx.send(clock.sync().map(|r| r.requests)));

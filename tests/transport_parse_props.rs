@@ -83,7 +83,7 @@ proptest! {
         match parse_server_now_body(&body) {
             Ok(ms) => prop_assert!((MIN_SANE_SERVER_MS..=MAX_SANE_SERVER_MS).contains(&ms)),
             Err(e) => prop_assert!(
-                matches!(e, Error::Protocol(_) | Error::TimeOutOfRange(_)),
+                matches!(e, Error::ProtocolViolation(_) | Error::TimeOutOfRange(_)),
                 "{:?}", e
             ),
         }
@@ -109,11 +109,11 @@ proptest! {
         "[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT",
     ]) {
         if let Err(e) = parse_date_header(&s) {
-            prop_assert!(matches!(e, Error::Protocol(_)));
+            prop_assert!(matches!(e, Error::ProtocolViolation(_)));
         }
         match parse_age_header(&s) {
             Ok(age) => prop_assert!((0..=1 << 31).contains(&age)),
-            Err(e) => prop_assert!(matches!(e, Error::Protocol(_))),
+            Err(e) => prop_assert!(matches!(e, Error::ProtocolViolation(_))),
         }
     }
 

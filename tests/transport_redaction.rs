@@ -189,7 +189,7 @@ proptest! {
             Error::Network(m.clone()),
             Error::Timeout { what: m.clone(), timeout_ms: 1 },
             Error::Http { status: 500, message: m.clone() },
-            Error::Protocol(m.clone()),
+            Error::ProtocolViolation(m.clone()),
             Error::Unsupported(m.clone()),
             Error::InvalidEvent { field: m.clone(), reason: m.clone() },
             Error::NoExpiryRule { event_type: m.clone() },

@@ -365,7 +365,9 @@ mod with_http {
 
     fn assert_too_large(result: Result<HttpResponse, Error>) {
         match result {
-            Err(Error::Protocol(m)) => assert!(m.contains("body larger than 64 KiB"), "{m}"),
+            Err(Error::ProtocolViolation(m)) => {
+                assert!(m.contains("body larger than 64 KiB"), "{m}")
+            }
             other => panic!("expected Protocol(body larger than 64 KiB), got {other:?}"),
         }
     }
@@ -575,7 +577,7 @@ mod with_http {
             let (e, elapsed) = timed_error(server.request(Some(TOKEN), 2_000));
             println!("{what}: {e} after {elapsed:?}");
             assert!(
-                matches!(e, Error::Network(_) | Error::Protocol(_)),
+                matches!(e, Error::Network(_) | Error::ProtocolViolation(_)),
                 "{what}: {e:?}"
             );
             assert!(

@@ -1127,7 +1127,7 @@ public func FfiConverterTypeHttpTransport_lower(_ value: HttpTransport) -> UInt6
  *
  * let time = Arc::new(FakeTimeSource::new(5_000, 1_700_000_000_000, "boot-1"));
  * // No homeserver URL: fed by the app (sans-I/O).
- * let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
+ * let clock = ServerClock::new_with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
  * assert!(clock.server_now_ms().is_err()); // not synced yet
  *
  * // The app timed a request to the MSC4094 endpoint itself: sent at boot
@@ -1200,7 +1200,8 @@ public protocol ServerClockProtocol: AnyObject, Sendable {
     func expiryAt(deadlineMs: Int64) throws  -> Expiry
     
     /**
-     * The state as JSON (estimate, samples, policy memory; never the token).
+     * The state as JSON (estimate, samples, policy memory; never the
+     * token), to save and pass to [`restore`](Self::restore).
      */
     func exportState() throws  -> String
     
@@ -1330,7 +1331,7 @@ public protocol ServerClockProtocol: AnyObject, Sendable {
  *
  * let time = Arc::new(FakeTimeSource::new(5_000, 1_700_000_000_000, "boot-1"));
  * // No homeserver URL: fed by the app (sans-I/O).
- * let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
+ * let clock = ServerClock::new_with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
  * assert!(clock.server_now_ms().is_err()); // not synced yet
  *
  * // The app timed a request to the MSC4094 endpoint itself: sent at boot
@@ -1408,14 +1409,16 @@ public convenience init(config: ClockConfig)throws  {
 
     
     /**
-     * Restores a clock from saved state (see `export_state`).
+     * A clock on the given time source and transport (None: the defaults).
+     * Apps pass their own `TimeSource` (e.g. Android
+     * `SystemClock.elapsedRealtime()`) or `HttpTransport` (OkHttp,
+     * URLSession) here.
      */
-public static func restore(config: ClockConfig, stateJson: String, timeSource: TimeSource?, transport: HttpTransport?)throws  -> ServerClock  {
+public static func newWithSources(config: ClockConfig, timeSource: TimeSource?, transport: HttpTransport?)throws  -> ServerClock  {
     return try  FfiConverterTypeServerClock_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
         uniffiCallStatus in
-    uniffi_mxclock_fn_constructor_serverclock_restore(
+    uniffi_mxclock_fn_constructor_serverclock_new_with_sources(
         FfiConverterTypeClockConfig_lower(config),
-        FfiConverterString.lower(stateJson),
         FfiConverterOptionTypeTimeSource.lower(timeSource),
         FfiConverterOptionTypeHttpTransport.lower(transport),uniffiCallStatus
     )
@@ -1423,16 +1426,40 @@ public static func restore(config: ClockConfig, stateJson: String, timeSource: T
 }
     
     /**
-     * A clock on the given time source and transport (None: the defaults).
-     * Apps pass their own `TimeSource` (e.g. Android
-     * `SystemClock.elapsedRealtime()`) or `HttpTransport` (OkHttp,
-     * URLSession) here.
+     * Restores a clock from saved state (see `export_state`) on the OS
+     * clocks and the default transport, as [`new`](Self::new).
+     *
+     * Every saved sample is checked (a sane interval, taken before the state
+     * was saved); only the newest `max_samples` are kept; the estimate is
+     * recomputed from them as `add_sample` would. Same boot (same boot id,
+     * boot clock not gone back): the samples stay anchored to the boot
+     * clock. Otherwise (reboot) the recomputed estimate is carried over
+     * through the wall clock with its uncertainty inflated by drift and
+     * `REBOOT_WALL_SLACK_MS`, and a sync is flagged as due; if the state is
+     * older than `restore_max_age_ms` or the wall clock went backwards, the
+     * estimate is dropped. Garbled, foreign or newer state, or an invalid
+     * sample, is an `Error::InvalidState`, never a panic.
      */
-public static func withSources(config: ClockConfig, timeSource: TimeSource?, transport: HttpTransport?)throws  -> ServerClock  {
+public static func restore(config: ClockConfig, stateJson: String)throws  -> ServerClock  {
     return try  FfiConverterTypeServerClock_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
         uniffiCallStatus in
-    uniffi_mxclock_fn_constructor_serverclock_with_sources(
+    uniffi_mxclock_fn_constructor_serverclock_restore(
         FfiConverterTypeClockConfig_lower(config),
+        FfiConverterString.lower(stateJson),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * As [`restore`](Self::restore), on the given time source and transport
+     * (None: the defaults), as [`new_with_sources`](Self::new_with_sources).
+     */
+public static func restoreWithSources(config: ClockConfig, stateJson: String, timeSource: TimeSource?, transport: HttpTransport?)throws  -> ServerClock  {
+    return try  FfiConverterTypeServerClock_lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_constructor_serverclock_restore_with_sources(
+        FfiConverterTypeClockConfig_lower(config),
+        FfiConverterString.lower(stateJson),
         FfiConverterOptionTypeTimeSource.lower(timeSource),
         FfiConverterOptionTypeHttpTransport.lower(transport),uniffiCallStatus
     )
@@ -1576,7 +1603,8 @@ open func expiryAt(deadlineMs: Int64)throws  -> Expiry  {
 }
     
     /**
-     * The state as JSON (estimate, samples, policy memory; never the token).
+     * The state as JSON (estimate, samples, policy memory; never the
+     * token), to save and pass to [`restore`](Self::restore).
      */
 open func exportState()throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeMxClockError_lift) {
@@ -2586,7 +2614,7 @@ public func FfiConverterTypeClockConfig_lower(_ value: ClockConfig) -> RustBuffe
  * use mxclock::{ClockConfig, FakeTimeSource, ServerClock, TimeSource};
  *
  * let time = Arc::new(FakeTimeSource::new(1_000, 1_700_000_000_000, "boot"));
- * let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None)?;
+ * let clock = ServerClock::new_with_sources(ClockConfig::new(""), Some(time.clone()), None)?;
  * assert!(clock.snapshot().is_none()); // not synced yet
  * clock.add_endpoint_sample(1_000, 1_060, 1_700_000_037_280)?;
  *
@@ -4688,6 +4716,8 @@ public func FfiConverterTypeNotificationType_lower(_ value: NotificationType) ->
 
 /**
  * Where a sample came from, best first.
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_sample_source`.
  */
 
 public enum SampleSource: Equatable, Hashable {
@@ -4883,6 +4913,9 @@ public func FfiConverterTypeSyncAction_lower(_ value: SyncAction) -> RustBuffer 
 
 /**
  * Why a sync is due.
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_sync_reason` (its
+ * values start at 1, as they always had in C).
  */
 
 public enum SyncReason: Equatable, Hashable {
@@ -5105,6 +5138,10 @@ public func FfiConverterTypeTransportError_lower(_ value: TransportError) -> Rus
 
 /**
  * Whether a verification request's timestamp is acceptable.
+ *
+ * `#[repr(C)]`: this enum is also the C API's
+ * `mxclock_verification_validity` (its values start at 1, as they always
+ * had in C).
  */
 
 public enum VerificationValidity: Equatable, Hashable {
@@ -5549,24 +5586,6 @@ fileprivate struct FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer {
     }
 }
 /**
- * The version of the native library, e.g. `"0.1.0"`.
- *
- * The Kotlin bindings are generated without uniffi's per-function
- * checksums (see `uniffi.toml`), so this is how an app can log which
- * native build it actually loaded next to its own bindings version.
- *
- * ```
- * assert_eq!(mxclock::mxclock_version(), env!("CARGO_PKG_VERSION"));
- * ```
- */
-public func mxclockVersion() -> String  {
-    return try!  FfiConverterString.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_mxclock_fn_func_mxclock_version(uniffiCallStatus
-    )
-})
-}
-/**
  * The operating system's clocks, as mxclock reads them by default
  * (Linux/Android `CLOCK_BOOTTIME`, Apple `CLOCK_MONOTONIC`, the boot id).
  *
@@ -5650,6 +5669,24 @@ public func sampleFromEventAge(originServerTs: Int64, ageMs: Int64, receivedBoot
     )
 })
 }
+/**
+ * The version of the native library, e.g. `"0.1.0"`.
+ *
+ * The Kotlin bindings are generated without uniffi's per-function
+ * checksums (see `uniffi.toml`), so this is how an app can log which
+ * native build it actually loaded next to its own bindings version.
+ *
+ * ```
+ * assert_eq!(mxclock::version(), env!("CARGO_PKG_VERSION"));
+ * ```
+ */
+public func version() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mxclock_fn_func_version(uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -5666,9 +5703,6 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_mxclock_checksum_func_mxclock_version() != 51148) {
-        return InitializationResult.apiChecksumMismatch
-    }
     if (uniffi_mxclock_checksum_func_os_time_source() != 5601) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5679,6 +5713,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_func_sample_from_event_age() != 59437) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_func_version() != 63186) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_serverclock_add_date_sample() != 47339) {
@@ -5708,7 +5745,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_method_serverclock_expiry_at() != 8019) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_method_serverclock_export_state() != 25476) {
+    if (uniffi_mxclock_checksum_method_serverclock_export_state() != 24865) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mxclock_checksum_method_serverclock_network_changed() != 19808) {
@@ -5789,10 +5826,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mxclock_checksum_constructor_serverclock_new() != 61458) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_constructor_serverclock_restore() != 52708) {
+    if (uniffi_mxclock_checksum_constructor_serverclock_new_with_sources() != 7480) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_mxclock_checksum_constructor_serverclock_with_sources() != 1995) {
+    if (uniffi_mxclock_checksum_constructor_serverclock_restore() != 48877) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mxclock_checksum_constructor_serverclock_restore_with_sources() != 54824) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -322,14 +322,19 @@ void uniffi_mxclock_fn_free_serverclock(uint64_t handle, RustCallStatus *_Nonnul
 uint64_t uniffi_mxclock_fn_constructor_serverclock_new(RustBuffer config, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_RESTORE
-#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_RESTORE
-uint64_t uniffi_mxclock_fn_constructor_serverclock_restore(RustBuffer config, RustBuffer state_json, RustBuffer time_source, RustBuffer transport, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_NEW_WITH_SOURCES
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_NEW_WITH_SOURCES
+uint64_t uniffi_mxclock_fn_constructor_serverclock_new_with_sources(RustBuffer config, RustBuffer time_source, RustBuffer transport, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_WITH_SOURCES
-#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_WITH_SOURCES
-uint64_t uniffi_mxclock_fn_constructor_serverclock_with_sources(RustBuffer config, RustBuffer time_source, RustBuffer transport, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_RESTORE
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_RESTORE
+uint64_t uniffi_mxclock_fn_constructor_serverclock_restore(RustBuffer config, RustBuffer state_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_RESTORE_WITH_SOURCES
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_CONSTRUCTOR_SERVERCLOCK_RESTORE_WITH_SOURCES
+uint64_t uniffi_mxclock_fn_constructor_serverclock_restore_with_sources(RustBuffer config, RustBuffer state_json, RustBuffer time_source, RustBuffer transport, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_METHOD_SERVERCLOCK_ADD_DATE_SAMPLE
@@ -582,12 +587,6 @@ RustBuffer uniffi_mxclock_fn_method_httprequest_uniffi_trait_debug(RustBuffer pt
 RustBuffer uniffi_mxclock_fn_method_httpresponse_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FUNC_MXCLOCK_VERSION
-#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FUNC_MXCLOCK_VERSION
-RustBuffer uniffi_mxclock_fn_func_mxclock_version(RustCallStatus *_Nonnull out_status
-    
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FUNC_OS_TIME_SOURCE
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FUNC_OS_TIME_SOURCE
 uint64_t uniffi_mxclock_fn_func_os_time_source(RustCallStatus *_Nonnull out_status
@@ -607,6 +606,12 @@ RustBuffer uniffi_mxclock_fn_func_sample_from_endpoint(int64_t sent_boot_ms, int
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FUNC_SAMPLE_FROM_EVENT_AGE
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FUNC_SAMPLE_FROM_EVENT_AGE
 RustBuffer uniffi_mxclock_fn_func_sample_from_event_age(int64_t origin_server_ts, int64_t age_ms, int64_t received_boot_ms, int64_t max_transit_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FUNC_VERSION
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_FN_FUNC_VERSION
+RustBuffer uniffi_mxclock_fn_func_version(RustCallStatus *_Nonnull out_status
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_MXCLOCK_RUSTBUFFER_ALLOC
@@ -869,12 +874,6 @@ void ffi_mxclock_rust_future_free_void(uint64_t handle
 void ffi_mxclock_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_FUNC_MXCLOCK_VERSION
-#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_FUNC_MXCLOCK_VERSION
-uint16_t uniffi_mxclock_checksum_func_mxclock_version(void
-    
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_FUNC_OS_TIME_SOURCE
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_FUNC_OS_TIME_SOURCE
 uint16_t uniffi_mxclock_checksum_func_os_time_source(void
@@ -896,6 +895,12 @@ uint16_t uniffi_mxclock_checksum_func_sample_from_endpoint(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_FUNC_SAMPLE_FROM_EVENT_AGE
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_FUNC_SAMPLE_FROM_EVENT_AGE
 uint16_t uniffi_mxclock_checksum_func_sample_from_event_age(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_FUNC_VERSION
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_FUNC_VERSION
+uint16_t uniffi_mxclock_checksum_func_version(void
     
 );
 #endif
@@ -1115,15 +1120,21 @@ uint16_t uniffi_mxclock_checksum_constructor_serverclock_new(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_NEW_WITH_SOURCES
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_NEW_WITH_SOURCES
+uint16_t uniffi_mxclock_checksum_constructor_serverclock_new_with_sources(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_RESTORE
 #define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_RESTORE
 uint16_t uniffi_mxclock_checksum_constructor_serverclock_restore(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_WITH_SOURCES
-#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_WITH_SOURCES
-uint16_t uniffi_mxclock_checksum_constructor_serverclock_with_sources(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_RESTORE_WITH_SOURCES
+#define UNIFFI_FFIDEF_UNIFFI_MXCLOCK_CHECKSUM_CONSTRUCTOR_SERVERCLOCK_RESTORE_WITH_SOURCES
+uint16_t uniffi_mxclock_checksum_constructor_serverclock_restore_with_sources(void
     
 );
 #endif

@@ -77,7 +77,7 @@ fuzz_target!(|data: &[u8]| {
         match next_sample(&mut b) {
             Some(Ok(s)) => samples.push(s),
             Some(Err(
-                Error::InvalidArgument(_) | Error::TimeOutOfRange(_) | Error::Protocol(_),
+                Error::InvalidArgument(_) | Error::TimeOutOfRange(_) | Error::ProtocolViolation(_),
             )) => {}
             Some(Err(other)) => panic!("unexpected constructor error: {other:?}"),
             None => break,
@@ -106,7 +106,7 @@ fuzz_target!(|data: &[u8]| {
     let time = Arc::new(FakeTimeSource::new(1_000_000, T, "fuzz"));
     let mut config = ClockConfig::new("");
     config.drift_ppm = drift_ppm.min(100_000);
-    let clock = ServerClock::with_sources(config, Some(time.clone()), None).unwrap();
+    let clock = ServerClock::new_with_sources(config, Some(time.clone()), None).unwrap();
     for s in samples {
         match clock.add_sample(s) {
             Ok(e) => assert!(e.uncertainty_ms >= 0, "{e:?}"),

@@ -24,7 +24,7 @@ fuzz_target!(|body: &[u8]| {
                 .validate()
                 .unwrap();
         }
-        Err(Error::Protocol(_) | Error::TimeOutOfRange(_)) => {}
+        Err(Error::ProtocolViolation(_) | Error::TimeOutOfRange(_)) => {}
         Err(other) => panic!("unexpected error kind: {other:?}"),
     }
     // The same bytes as an error reply: Matrix error, 429 hint, endpoint

@@ -47,7 +47,7 @@ fn check(state: &str, time: Arc<FakeTimeSource>) {
                 .and_then(|b| b.as_i64())
                 .is_some_and(|b| time.boot_ms() >= b)
     });
-    match ServerClock::restore(config.clone(), state.to_owned(), Some(time.clone()), None) {
+    match ServerClock::restore_with_sources(config.clone(), state, Some(time.clone()), None) {
         Ok(clock) => {
             if let Some(e) = clock.estimate() {
                 assert!(e.uncertainty_ms >= 0, "{e:?}");
@@ -78,7 +78,7 @@ fn check(state: &str, time: Arc<FakeTimeSource>) {
             let exported = clock.export_state().expect("export");
             time.advance_ms(1);
             // What the clock exports, it restores.
-            ServerClock::restore(config, exported, Some(time), None).expect("round trip");
+            ServerClock::restore_with_sources(config, &exported, Some(time), None).expect("round trip");
         }
         Err(Error::InvalidState(_)) => {}
         Err(other) => panic!("unexpected error kind: {other:?}"),

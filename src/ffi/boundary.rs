@@ -48,7 +48,7 @@ pub enum mxclock_status {
     /// to try again.
     RateLimited = 10,
     /// The reply broke the protocol (bad JSON, no time, bad `Date`, too big).
-    Protocol = 11,
+    ProtocolViolation = 11,
     /// The homeserver has no MSC4094 endpoint and gave no usable `Date`.
     Unsupported = 12,
     /// A time was outside the sane range (before 2000, after 2200, or a
@@ -83,7 +83,7 @@ impl mxclock_status {
         mxclock_status::Timeout,
         mxclock_status::Http,
         mxclock_status::RateLimited,
-        mxclock_status::Protocol,
+        mxclock_status::ProtocolViolation,
         mxclock_status::Unsupported,
         mxclock_status::TimeOutOfRange,
         mxclock_status::InvalidEvent,
@@ -107,7 +107,7 @@ impl mxclock_status {
             mxclock_status::Timeout => c"MXCLOCK_STATUS_TIMEOUT",
             mxclock_status::Http => c"MXCLOCK_STATUS_HTTP",
             mxclock_status::RateLimited => c"MXCLOCK_STATUS_RATE_LIMITED",
-            mxclock_status::Protocol => c"MXCLOCK_STATUS_PROTOCOL",
+            mxclock_status::ProtocolViolation => c"MXCLOCK_STATUS_PROTOCOL_VIOLATION",
             mxclock_status::Unsupported => c"MXCLOCK_STATUS_UNSUPPORTED",
             mxclock_status::TimeOutOfRange => c"MXCLOCK_STATUS_TIME_OUT_OF_RANGE",
             mxclock_status::InvalidEvent => c"MXCLOCK_STATUS_INVALID_EVENT",
@@ -133,7 +133,7 @@ impl From<&Error> for mxclock_status {
             Error::Timeout { .. } => mxclock_status::Timeout,
             Error::Http { .. } => mxclock_status::Http,
             Error::RateLimited { .. } => mxclock_status::RateLimited,
-            Error::Protocol(_) => mxclock_status::Protocol,
+            Error::ProtocolViolation(_) => mxclock_status::ProtocolViolation,
             Error::Unsupported(_) => mxclock_status::Unsupported,
             Error::InvalidEvent { .. } => mxclock_status::InvalidEvent,
             Error::NoExpiryRule { .. } => mxclock_status::NoExpiryRule,
@@ -360,9 +360,10 @@ pub(crate) fn c_string(s: String) -> Result<*mut c_char, Failure> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_error_variant_has_its_own_status() {
-        let errors = [
+    /// One error of each variant. The match below stops compiling when a
+    /// variant is added, so the tests that walk this list see every one.
+    fn one_of_each() -> Vec<Error> {
+        let errors = vec![
             Error::InvalidConfig("x".into()),
             Error::InvalidArgument("x".into()),
             Error::TimeOutOfRange("x".into()),
@@ -378,7 +379,7 @@ mod tests {
                 message: "x".into(),
             },
             Error::RateLimited { retry_after_ms: 1 },
-            Error::Protocol("x".into()),
+            Error::ProtocolViolation("x".into()),
             Error::Unsupported("x".into()),
             Error::InvalidEvent {
                 field: "f".into(),
@@ -390,11 +391,71 @@ mod tests {
             Error::InvalidState("x".into()),
             Error::Internal("x".into()),
         ];
+        for e in &errors {
+            match e {
+                Error::InvalidConfig(_)
+                | Error::InvalidArgument(_)
+                | Error::TimeOutOfRange(_)
+                | Error::NotSynced
+                | Error::Inconsistent(_)
+                | Error::Network(_)
+                | Error::Timeout { .. }
+                | Error::Http { .. }
+                | Error::RateLimited { .. }
+                | Error::ProtocolViolation(_)
+                | Error::Unsupported(_)
+                | Error::InvalidEvent { .. }
+                | Error::NoExpiryRule { .. }
+                | Error::InvalidState(_)
+                | Error::Internal(_) => {}
+            }
+        }
+        errors
+    }
+
+    /// `ProtocolViolation` → `PROTOCOL_VIOLATION`.
+    fn screaming_snake(camel: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in camel.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_uppercase());
+        }
+        out
+    }
+
+    /// The name of a variant, from its `Debug` form.
+    fn variant_name(debug: &str) -> &str {
+        debug
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap()
+    }
+
+    #[test]
+    fn every_error_variant_has_its_own_status() {
+        let errors = one_of_each();
         let mut seen: Vec<mxclock_status> = errors.iter().map(mxclock_status::from).collect();
         seen.sort_by_key(|s| *s as i32);
         seen.dedup();
         assert_eq!(seen.len(), errors.len());
         assert!(!seen.contains(&mxclock_status::Ok));
+    }
+
+    /// One vocabulary: the C status of an error is named after its variant
+    /// (`Error::ProtocolViolation` → `MXCLOCK_STATUS_PROTOCOL_VIOLATION`),
+    /// and Kotlin and Swift take the variant's name as it is.
+    #[test]
+    fn every_error_variant_is_the_status_of_its_name() {
+        for e in one_of_each() {
+            let debug = format!("{e:?}");
+            let want = format!("MXCLOCK_STATUS_{}", screaming_snake(variant_name(&debug)));
+            let status = mxclock_status::from(&e);
+            assert_eq!(status.name().to_str().unwrap(), want);
+            let debug = format!("{status:?}");
+            assert_eq!(variant_name(&debug), variant_name(&format!("{e:?}")));
+        }
     }
 
     #[test]
@@ -403,7 +464,8 @@ mod tests {
         let want: Vec<i32> = (0..=19).filter(|v| *v != 17).collect();
         assert_eq!(values, want, "in value order, 17 (retired) missing");
         for s in mxclock_status::ALL {
-            assert!(s.name().to_str().unwrap().starts_with("MXCLOCK_STATUS_"));
+            let want = format!("MXCLOCK_STATUS_{}", screaming_snake(&format!("{s:?}")));
+            assert_eq!(s.name().to_str().unwrap(), want);
         }
     }
 
@@ -433,8 +495,8 @@ mod tests {
         assert_eq!(status, mxclock_status::NullArgument);
         let msg = String::from_utf8(last_error_bytes()).unwrap();
         assert!(msg.contains("`clock`"), "{msg}");
-        let status = ffi_panic_boundary! { Err(Error::Protocol("a\0b".into()).into()) };
-        assert_eq!(status, mxclock_status::Protocol);
+        let status = ffi_panic_boundary! { Err(Error::ProtocolViolation("a\0b".into()).into()) };
+        assert_eq!(status, mxclock_status::ProtocolViolation);
         let msg = String::from_utf8(last_error_bytes()).unwrap();
         assert_eq!(msg, "protocol error: a\\0b");
     }

@@ -6,7 +6,7 @@
 //! header's per-function docs where they matter):
 //! - A function returning `mxclock_status` writes its out-parameters only
 //!   when it returns `MXCLOCK_STATUS_OK`.
-//! - `const mxclock_t *` functions may be called from any number of threads
+//! - `const mxclock_server_clock *` functions may be called from any number of threads
 //!   at once on the same clock; only `mxclock_free` must not race with them.
 //! - Strings passed in are copied; they need not outlive the call.
 
@@ -24,19 +24,19 @@ use super::boundary::{
     c_string, ffi_panic_boundary, last_error_bytes, last_error_ptr, mxclock_status, out_ptr,
     str_arg, write_opt, write_out, Failure,
 };
-use super::callbacks::{mxclock_time_source, mxclock_transport, CTimeSource, CTransport};
+use super::callbacks::{mxclock_http_transport, mxclock_time_source, CTimeSource, CTransport};
 use super::types::{
     empty_event_expiry, event_error_status, expiry_rule_name, expiry_state_name, mxclock_config,
     mxclock_estimate, mxclock_event_expiry, mxclock_event_outcome, mxclock_event_outcomes,
-    mxclock_expiry, mxclock_sample, mxclock_sync_reason, mxclock_sync_report,
-    sample_source_from_int, sample_source_name, sync_reason_name,
+    mxclock_expiry, mxclock_sample, mxclock_sync_report, sample_source_from_int,
+    sample_source_name, sync_reason_name,
 };
 
 /// A server clock for one homeserver (opaque). Created by `mxclock_new*` or
 /// `mxclock_restore*`, released by `mxclock_free`. Thread-safe: share one
 /// pointer between threads.
 #[allow(non_camel_case_types)]
-pub struct mxclock_t {
+pub struct mxclock_server_clock {
     // The pointer is an `Arc<ServerClock>` turned into a raw pointer; this
     // type only gives it a C name.
     _opaque: [u8; 0],
@@ -48,13 +48,13 @@ pub struct mxclock_t {
 /// `p` is NULL or came from `mxclock_new*`/`mxclock_restore*` and was not
 /// freed.
 #[inline(always)]
-unsafe fn clock<'a>(p: *const mxclock_t) -> Result<&'a ServerClock, Failure> {
+unsafe fn clock<'a>(p: *const mxclock_server_clock) -> Result<&'a ServerClock, Failure> {
     // SAFETY: a live handle is an `Arc<ServerClock>` from `Arc::into_raw`.
     unsafe { (p as *const ServerClock).as_ref() }.ok_or(Failure::Null("clock"))
 }
 
-fn handle(c: Arc<ServerClock>) -> *mut mxclock_t {
-    Arc::into_raw(c) as *mut mxclock_t
+fn handle(c: Arc<ServerClock>) -> *mut mxclock_server_clock {
+    Arc::into_raw(c) as *mut mxclock_server_clock
 }
 
 /// The config behind a pointer.
@@ -75,7 +75,7 @@ type Sources = (Option<Arc<dyn TimeSource>>, Option<Arc<dyn HttpTransport>>);
 /// `ts`/`tr` are NULL or valid structs.
 unsafe fn sources(
     ts: *const mxclock_time_source,
-    tr: *const mxclock_transport,
+    tr: *const mxclock_http_transport,
 ) -> Result<Sources, Failure> {
     // SAFETY: per the caller's contract.
     let ts = match unsafe { ts.as_ref() } {
@@ -109,15 +109,15 @@ pub extern "C" fn mxclock_version() -> *const c_char {
 }
 
 /// The name of a status constant, e.g. `"MXCLOCK_STATUS_NOT_SYNCED"`: a
-/// static string, never freed. `"MXCLOCK_STATUS_UNKNOWN"` for a value that
-/// is not a status. Thread-safe.
+/// static string, never freed; NULL if unknown (as every `mxclock_*_name`).
+/// Thread-safe.
 #[no_mangle]
 pub extern "C" fn mxclock_status_name(status: c_int) -> *const c_char {
     ffi_panic_boundary! { or std::ptr::null();
         mxclock_status::ALL
             .iter()
             .find(|s| **s as c_int == status)
-            .map_or(c"MXCLOCK_STATUS_UNKNOWN".as_ptr(), |s| s.name().as_ptr())
+            .map_or(std::ptr::null(), |s| s.name().as_ptr())
     }
 }
 
@@ -215,7 +215,7 @@ pub extern "C" fn mxclock_expiry_rule_name(rule: c_int) -> *const c_char {
     }
 }
 
-/// The name of a `mxclock_sync_reason` value (`"none"`, `"no_estimate"`,
+/// The name of a `mxclock_sync_reason` value (`"no_estimate"`,
 /// ...): static, never freed; NULL if unknown.
 /// Thread-safe.
 #[no_mangle]
@@ -256,52 +256,17 @@ pub unsafe extern "C" fn mxclock_config_default(out: *mut mxclock_config) -> mxc
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_new(
     config: *const mxclock_config,
-    out: *mut *mut mxclock_t,
+    out: *mut *mut mxclock_server_clock,
 ) -> mxclock_status {
     // SAFETY: forwarded contract.
     unsafe { mxclock_new_with_sources(config, std::ptr::null(), std::ptr::null(), out) }
 }
 
-/// As `mxclock_new`, with a C transport instead of the built-in one (see
-/// `mxclock_transport` for ownership and threads). The struct is copied;
-/// its `userdata` must stay valid until `mxclock_free`.
-///
-/// # Safety
-/// As `mxclock_new`; `transport` is NULL or valid.
-#[no_mangle]
-pub unsafe extern "C" fn mxclock_new_with_transport(
-    config: *const mxclock_config,
-    transport: *const mxclock_transport,
-    out: *mut *mut mxclock_t,
-) -> mxclock_status {
-    if transport.is_null() {
-        return ffi_panic_boundary! { Err(Failure::Null("transport")) };
-    }
-    // SAFETY: forwarded contract.
-    unsafe { mxclock_new_with_sources(config, std::ptr::null(), transport, out) }
-}
-
-/// As `mxclock_new`, with C clocks instead of the OS ones (see
-/// `mxclock_time_source`). The struct is copied; its `userdata` must stay
-/// valid until `mxclock_free`.
-///
-/// # Safety
-/// As `mxclock_new`; `time_source` is NULL or valid.
-#[no_mangle]
-pub unsafe extern "C" fn mxclock_new_with_time_source(
-    config: *const mxclock_config,
-    time_source: *const mxclock_time_source,
-    out: *mut *mut mxclock_t,
-) -> mxclock_status {
-    if time_source.is_null() {
-        return ffi_panic_boundary! { Err(Failure::Null("time_source")) };
-    }
-    // SAFETY: forwarded contract.
-    unsafe { mxclock_new_with_sources(config, time_source, std::ptr::null(), out) }
-}
-
-/// As `mxclock_new`, with an optional C time source and an optional C
-/// transport (NULL: the default for that one).
+/// As `mxclock_new`, with an optional C time source (C clocks instead of the
+/// OS ones, see `mxclock_time_source`) and an optional C transport (instead
+/// of the built-in one, see `mxclock_http_transport`); NULL: the default for
+/// that one. The structs are copied; their `userdata` must stay valid until
+/// `mxclock_free`.
 ///
 /// # Safety
 /// As `mxclock_new`; `time_source` and `transport` are NULL or valid.
@@ -309,8 +274,8 @@ pub unsafe extern "C" fn mxclock_new_with_time_source(
 pub unsafe extern "C" fn mxclock_new_with_sources(
     config: *const mxclock_config,
     time_source: *const mxclock_time_source,
-    transport: *const mxclock_transport,
-    out: *mut *mut mxclock_t,
+    transport: *const mxclock_http_transport,
+    out: *mut *mut mxclock_server_clock,
 ) -> mxclock_status {
     ffi_panic_boundary! {
         let out = out_ptr(out, "out")?;
@@ -318,7 +283,7 @@ pub unsafe extern "C" fn mxclock_new_with_sources(
         let config = unsafe { self::config(config) }?;
         // SAFETY: per the contract.
         let (ts, tr) = unsafe { sources(time_source, transport) }?;
-        let clock = ServerClock::with_sources(config, ts, tr)?;
+        let clock = ServerClock::new_with_sources(config, ts, tr)?;
         // SAFETY: checked non-NULL; writable per the contract.
         unsafe { write_out(out, handle(clock)) };
         Ok(())
@@ -338,7 +303,7 @@ pub unsafe extern "C" fn mxclock_new_with_sources(
 pub unsafe extern "C" fn mxclock_restore(
     config: *const mxclock_config,
     state_json: *const c_char,
-    out: *mut *mut mxclock_t,
+    out: *mut *mut mxclock_server_clock,
 ) -> mxclock_status {
     // SAFETY: forwarded contract.
     unsafe {
@@ -356,8 +321,8 @@ pub unsafe extern "C" fn mxclock_restore_with_sources(
     config: *const mxclock_config,
     state_json: *const c_char,
     time_source: *const mxclock_time_source,
-    transport: *const mxclock_transport,
-    out: *mut *mut mxclock_t,
+    transport: *const mxclock_http_transport,
+    out: *mut *mut mxclock_server_clock,
 ) -> mxclock_status {
     ffi_panic_boundary! {
         let out = out_ptr(out, "out")?;
@@ -381,7 +346,7 @@ pub unsafe extern "C" fn mxclock_restore_with_sources(
 /// # Safety
 /// `clock` is NULL or a live clock, freed once.
 #[no_mangle]
-pub unsafe extern "C" fn mxclock_free(clock: *mut mxclock_t) {
+pub unsafe extern "C" fn mxclock_free(clock: *mut mxclock_server_clock) {
     ffi_panic_boundary! { or ();
         if !clock.is_null() {
             // SAFETY: a live handle is an `Arc` from `Arc::into_raw`.
@@ -398,13 +363,13 @@ pub unsafe extern "C" fn mxclock_free(clock: *mut mxclock_t) {
 /// `clock` is NULL or live; `out_json` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_export_state(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     out_json: *mut *mut c_char,
 ) -> mxclock_status {
     ffi_panic_boundary! {
         let out = out_ptr(out_json, "out_json")?;
         // SAFETY: per the contract.
-        let json = unsafe { self::clock(clock) }?.export_state_json()?;
+        let json = unsafe { self::clock(clock) }?.export_state()?;
         let s = c_string(json)?;
         // SAFETY: checked non-NULL; writable per the contract.
         unsafe { write_out(out, s) };
@@ -427,14 +392,14 @@ pub unsafe extern "C" fn mxclock_export_state(
 /// runs on the calling thread.
 ///
 /// Errors: `NETWORK`, `TIMEOUT`, `HTTP`, `RATE_LIMITED` (a 429; also
-/// returned without a request while its `Retry-After` lasts), `PROTOCOL`,
+/// returned without a request while its `Retry-After` lasts), `PROTOCOL_VIOLATION`,
 /// `UNSUPPORTED`, `INVALID_CONFIG` (no homeserver URL).
 ///
 /// # Safety
 /// `clock` is NULL or live; `out_report` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_sync(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     out_report: *mut mxclock_sync_report,
 ) -> mxclock_status {
     ffi_panic_boundary! {
@@ -448,26 +413,26 @@ pub unsafe extern "C" fn mxclock_sync(
 
 /// Syncs only if due (no estimate, uncertainty above `max_uncertainty_ms`,
 /// reboot, network change) and allowed (minimum interval, backoff, 429).
-/// On OK, `*out_synced` says whether a sync ran, and `*out_report`
+/// On OK, `*out_has_report` says whether a sync ran, and `*out_report`
 /// (optional) is written only if it did. Blocking and thread-safe as
 /// `mxclock_sync`.
 ///
 /// # Safety
-/// `clock` is NULL or live; `out_synced` is NULL or writable;
+/// `clock` is NULL or live; `out_has_report` is NULL or writable;
 /// `out_report` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_sync_if_needed(
-    clock: *const mxclock_t,
-    out_synced: *mut bool,
+    clock: *const mxclock_server_clock,
+    out_has_report: *mut bool,
     out_report: *mut mxclock_sync_report,
 ) -> mxclock_status {
     ffi_panic_boundary! {
-        let out_synced = out_ptr(out_synced, "out_synced")?;
+        let out_has_report = out_ptr(out_has_report, "out_has_report")?;
         // SAFETY: per the contract.
         let report = unsafe { self::clock(clock) }?.sync_if_needed()?;
         // SAFETY: checked non-NULL / NULL or writable per the contract.
         unsafe {
-            write_out(out_synced, report.is_some());
+            write_out(out_has_report, report.is_some());
             if let Some(r) = &report {
                 write_opt(out_report, r.into());
             }
@@ -476,22 +441,30 @@ pub unsafe extern "C" fn mxclock_sync_if_needed(
     }
 }
 
-/// Why a sync is due now (`MXCLOCK_SYNC_REASON_NONE` if none), ignoring
-/// rate limits. Thread-safe, no I/O.
+/// Why a sync is due now, ignoring rate limits: `*out_has_reason` says
+/// whether one is, and `*out_reason` (optional) is written only if it is.
+/// Thread-safe, no I/O.
 ///
 /// # Safety
-/// `clock` is NULL or live; `out` is NULL or writable.
+/// `clock` is NULL or live; `out_has_reason` and `out_reason` are NULL or
+/// writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_get_sync_reason(
-    clock: *const mxclock_t,
-    out: *mut mxclock_sync_reason,
+    clock: *const mxclock_server_clock,
+    out_has_reason: *mut bool,
+    out_reason: *mut crate::policy::SyncReason,
 ) -> mxclock_status {
     ffi_panic_boundary! {
-        let out = out_ptr(out, "out")?;
+        let out_has_reason = out_ptr(out_has_reason, "out_has_reason")?;
         // SAFETY: per the contract.
         let reason = unsafe { self::clock(clock) }?.sync_reason();
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { write_out(out, reason.into()) };
+        // SAFETY: checked non-NULL / NULL or writable per the contract.
+        unsafe {
+            write_out(out_has_reason, reason.is_some());
+            if let Some(r) = reason {
+                write_opt(out_reason, r);
+            }
+        }
         Ok(())
     }
 }
@@ -503,7 +476,7 @@ pub unsafe extern "C" fn mxclock_get_sync_reason(
 /// `clock` is NULL or live; `out_ms` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_next_sync_due_in_ms(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     out_ms: *mut i64,
 ) -> mxclock_status {
     ffi_panic_boundary! {
@@ -523,7 +496,9 @@ pub unsafe extern "C" fn mxclock_next_sync_due_in_ms(
 /// # Safety
 /// `clock` is NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn mxclock_network_changed(clock: *const mxclock_t) -> mxclock_status {
+pub unsafe extern "C" fn mxclock_network_changed(
+    clock: *const mxclock_server_clock,
+) -> mxclock_status {
     ffi_panic_boundary! {
         // SAFETY: per the contract.
         unsafe { self::clock(clock) }?.network_changed();
@@ -542,7 +517,7 @@ pub unsafe extern "C" fn mxclock_network_changed(clock: *const mxclock_t) -> mxc
 /// `clock` is NULL or live; `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_get_estimate(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     out: *mut mxclock_estimate,
 ) -> mxclock_status {
     ffi_panic_boundary! {
@@ -563,7 +538,7 @@ pub unsafe extern "C" fn mxclock_get_estimate(
 /// `clock` is NULL or live; `out_ms` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_server_now_ms(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     out_ms: *mut i64,
 ) -> mxclock_status {
     ffi_panic_boundary! {
@@ -583,7 +558,7 @@ pub unsafe extern "C" fn mxclock_server_now_ms(
 /// `clock` is NULL or live; `out_ms` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_server_ms_after(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     duration_ms: i64,
     out_ms: *mut i64,
 ) -> mxclock_status {
@@ -604,7 +579,7 @@ pub unsafe extern "C" fn mxclock_server_ms_after(
 /// `clock` is NULL or live; `out_ms` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_boot_ms(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     out_ms: *mut i64,
 ) -> mxclock_status {
     ffi_panic_boundary! {
@@ -623,7 +598,7 @@ pub unsafe extern "C" fn mxclock_boot_ms(
 /// `clock` is NULL or live; `out_ms` is NULL or writable.
 #[inline(always)]
 unsafe fn convert(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     value: i64,
     out_ms: *mut i64,
     method: fn(&ServerClock, i64) -> crate::Result<i64>,
@@ -645,7 +620,7 @@ unsafe fn convert(
 /// `clock` is NULL or live; `out_ms` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_server_ms_to_boot_ms(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     server_ms: i64,
     out_ms: *mut i64,
 ) -> mxclock_status {
@@ -660,7 +635,7 @@ pub unsafe extern "C" fn mxclock_server_ms_to_boot_ms(
 /// `clock` is NULL or live; `out_ms` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_boot_ms_to_server_ms(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     boot_ms: i64,
     out_ms: *mut i64,
 ) -> mxclock_status {
@@ -676,7 +651,7 @@ pub unsafe extern "C" fn mxclock_boot_ms_to_server_ms(
 /// `clock` is NULL or live; `out_ms` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_server_ms_to_wall_ms(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     server_ms: i64,
     out_ms: *mut i64,
 ) -> mxclock_status {
@@ -691,7 +666,7 @@ pub unsafe extern "C" fn mxclock_server_ms_to_wall_ms(
 /// `clock` is NULL or live; `out_ms` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_wall_ms_to_server_ms(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     wall_ms: i64,
     out_ms: *mut i64,
 ) -> mxclock_status {
@@ -727,7 +702,7 @@ unsafe fn estimate_result(
 /// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_add_sample(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     sample: *const mxclock_sample,
     out_estimate: *mut mxclock_estimate,
 ) -> mxclock_status {
@@ -758,7 +733,7 @@ pub unsafe extern "C" fn mxclock_add_sample(
 /// `clock` is NULL or live; `out_estimate` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_add_endpoint_sample(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     sent_boot_ms: i64,
     received_boot_ms: i64,
     server_ms: i64,
@@ -774,7 +749,7 @@ pub unsafe extern "C" fn mxclock_add_endpoint_sample(
 }
 
 /// Any HTTP response of the homeserver, timed by the app: its `Date`
-/// header as Unix seconds, and its `Age` header in seconds if `has_age`
+/// header as Unix seconds, and its `Age` header in seconds if `has_age_s`
 /// (else `age_s` is ignored). `*out_estimate` (optional) receives the new
 /// estimate. Thread-safe.
 ///
@@ -782,18 +757,18 @@ pub unsafe extern "C" fn mxclock_add_endpoint_sample(
 /// `clock` is NULL or live; `out_estimate` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_add_date_sample(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     sent_boot_ms: i64,
     received_boot_ms: i64,
     date_unix_s: i64,
-    has_age: bool,
+    has_age_s: bool,
     age_s: i64,
     out_estimate: *mut mxclock_estimate,
 ) -> mxclock_status {
     ffi_panic_boundary! {
         // SAFETY: per the contract.
         let clock = unsafe { self::clock(clock) }?;
-        let r = clock.add_date_sample(sent_boot_ms, received_boot_ms, date_unix_s, has_age.then_some(age_s));
+        let r = clock.add_date_sample(sent_boot_ms, received_boot_ms, date_unix_s, has_age_s.then_some(age_s));
         // SAFETY: forwarded contract.
         unsafe { estimate_result(r, out_estimate) }
     }
@@ -808,7 +783,7 @@ pub unsafe extern "C" fn mxclock_add_date_sample(
 /// `clock` is NULL or live; `out_estimate` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_observe_event(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     origin_server_ts: i64,
     age_ms: i64,
     received_boot_ms: i64,
@@ -835,7 +810,7 @@ pub unsafe extern "C" fn mxclock_observe_event(
 /// `clock` is NULL or live; `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_expiry_at(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     deadline_ms: i64,
     out: *mut mxclock_expiry,
 ) -> mxclock_status {
@@ -862,7 +837,7 @@ pub unsafe extern "C" fn mxclock_expiry_at(
 /// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_evaluate_event_json(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     json: *const c_char,
     has_received_boot_ms: bool,
     received_boot_ms: i64,
@@ -885,7 +860,7 @@ pub unsafe extern "C" fn mxclock_evaluate_event_json(
 /// clock, in one call (for timelines: one FFI crossing, not one per event).
 /// `*out` receives one outcome per event, in order; an event that cannot be
 /// evaluated gets its own `status` (`INVALID_EVENT`, `NO_EXPIRY_RULE`),
-/// `error_path` and `error` instead of failing the batch. A ring response
+/// `error_path` and `error_message` instead of failing the batch. A ring response
 /// in the batch (decline, answer, reject, hangup) ends the ring it refers
 /// to. The call fails (`INVALID_EVENT`) only if `json_array` is not a JSON
 /// array. Release `*out` with `mxclock_event_outcomes_free`.
@@ -896,7 +871,7 @@ pub unsafe extern "C" fn mxclock_evaluate_event_json(
 /// is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_evaluate_events_json(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     json_array: *const c_char,
     has_received_boot_ms: bool,
     received_boot_ms: i64,
@@ -913,7 +888,7 @@ pub unsafe extern "C" fn mxclock_evaluate_events_json(
         let items: Box<[mxclock_event_outcome]> = outcomes
             .into_iter()
             .map(|o| {
-                let (status, error_path, error) = match o.error {
+                let (status, error_path, error_message) = match o.error {
                     Some(e) => (event_error_status(e.kind), to_c(e.path), to_c(e.message)),
                     None => (mxclock_status::Ok, std::ptr::null_mut(), std::ptr::null_mut()),
                 };
@@ -922,7 +897,7 @@ pub unsafe extern "C" fn mxclock_evaluate_events_json(
                     result: o.result.as_ref().map_or_else(empty_event_expiry, Into::into),
                     event_id: o.event_id.map_or(std::ptr::null_mut(), to_c),
                     error_path,
-                    error,
+                    error_message,
                 }
             })
             .collect();
@@ -954,7 +929,7 @@ pub unsafe extern "C" fn mxclock_event_outcomes_free(outcomes: *mut mxclock_even
             // SAFETY: `items`/`len` came from `Box::into_raw` of a boxed slice.
             let items = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(items.as_ptr(), o.len)) };
             for item in items.iter() {
-                for s in [item.event_id, item.error_path, item.error] {
+                for s in [item.event_id, item.error_path, item.error_message] {
                     if !s.is_null() {
                         // SAFETY: from `CString::into_raw`, freed once.
                         drop(unsafe { CString::from_raw(s) });
@@ -999,7 +974,7 @@ mod tests {
     fn a_panic_in_the_core_becomes_a_status_and_a_message() {
         let time = Arc::new(ArmedTime::default());
         let clock =
-            ServerClock::with_sources(crate::ClockConfig::new(""), Some(time.clone()), None)
+            ServerClock::new_with_sources(crate::ClockConfig::new(""), Some(time.clone()), None)
                 .unwrap();
         let h = handle(clock);
         time.armed.store(true, Ordering::SeqCst);

@@ -21,7 +21,7 @@ use super::boundary::{mxclock_status, Failure};
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct mxclock_header {
+pub struct mxclock_http_header {
     /// Header name, e.g. `Date`.
     pub name: *const c_char,
     /// Header value.
@@ -38,7 +38,7 @@ pub struct mxclock_http_response {
     /// HTTP status code (any: 404 and 500 are responses, not failures).
     pub status: u16,
     /// `n_headers` response headers (may be NULL when `n_headers` is 0).
-    pub headers: *const mxclock_header,
+    pub headers: *const mxclock_http_header,
     /// Number of headers.
     pub n_headers: usize,
     /// `body_len` bytes of body (may be NULL when `body_len` is 0); at most
@@ -58,11 +58,11 @@ pub struct mxclock_http_response {
 /// timeout, anything else for a network failure. Do not follow redirects:
 /// return a 3xx as a response.
 #[allow(non_camel_case_types)]
-pub type mxclock_transport_get_fn = Option<
+pub type mxclock_http_transport_get_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
         url: *const c_char,
-        headers: *const mxclock_header,
+        headers: *const mxclock_http_header,
         n_headers: usize,
         timeout_ms: u64,
         out_response: *mut mxclock_http_response,
@@ -72,7 +72,7 @@ pub type mxclock_transport_get_fn = Option<
 /// Releases what `get` put into `response` (called once per successful
 /// `get`, after mxclock copied the response).
 #[allow(non_camel_case_types)]
-pub type mxclock_transport_free_fn =
+pub type mxclock_http_transport_free_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, response: *mut mxclock_http_response)>;
 
 /// An HTTP transport written in C. mxclock copies this struct; `userdata`
@@ -87,13 +87,13 @@ pub type mxclock_transport_free_fn =
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct mxclock_transport {
+pub struct mxclock_http_transport {
     /// Passed to both callbacks unchanged.
     pub userdata: *mut c_void,
     /// Required.
-    pub get: mxclock_transport_get_fn,
+    pub get: mxclock_http_transport_get_fn,
     /// Optional (NULL: nothing to release).
-    pub free_response: mxclock_transport_free_fn,
+    pub free_response: mxclock_http_transport_free_fn,
 }
 
 /// The C transport inside the clock.
@@ -102,12 +102,12 @@ pub(crate) struct CTransport {
     get: unsafe extern "C" fn(
         *mut c_void,
         *const c_char,
-        *const mxclock_header,
+        *const mxclock_http_header,
         usize,
         u64,
         *mut mxclock_http_response,
     ) -> c_int,
-    free_response: mxclock_transport_free_fn,
+    free_response: mxclock_http_transport_free_fn,
 }
 
 // SAFETY: the C caller promises (header docs) that the callbacks may be
@@ -118,7 +118,7 @@ unsafe impl Send for CTransport {}
 unsafe impl Sync for CTransport {}
 
 impl CTransport {
-    pub(crate) fn new(t: &mxclock_transport) -> Result<CTransport, Failure> {
+    pub(crate) fn new(t: &mxclock_http_transport) -> Result<CTransport, Failure> {
         Ok(CTransport {
             userdata: t.userdata,
             get: t.get.ok_or(Failure::Null("transport->get"))?,
@@ -213,9 +213,9 @@ impl HttpTransport for CTransport {
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
-        let headers: Vec<mxclock_header> = names_values
+        let headers: Vec<mxclock_http_header> = names_values
             .iter()
-            .map(|(n, v)| mxclock_header {
+            .map(|(n, v)| mxclock_http_header {
                 name: n.as_ptr(),
                 value: v.as_ptr(),
             })

@@ -26,14 +26,13 @@ mod types;
 pub use boundary::mxclock_status;
 pub use c::*;
 pub use callbacks::{
-    mxclock_boot_id_fn, mxclock_header, mxclock_http_response, mxclock_time_ms_fn,
-    mxclock_time_source, mxclock_transport, mxclock_transport_free_fn, mxclock_transport_get_fn,
-    MXCLOCK_BOOT_ID_MAX,
+    mxclock_boot_id_fn, mxclock_http_header, mxclock_http_response, mxclock_http_transport,
+    mxclock_http_transport_free_fn, mxclock_http_transport_get_fn, mxclock_time_ms_fn,
+    mxclock_time_source, MXCLOCK_BOOT_ID_MAX,
 };
 pub use session::*;
 pub use types::{
     mxclock_config, mxclock_estimate, mxclock_event_expiry, mxclock_event_outcome,
-    mxclock_event_outcomes, mxclock_expiry, mxclock_sample, mxclock_sample_source,
-    mxclock_sync_policy, mxclock_sync_reason, mxclock_sync_report, mxclock_tristate,
-    mxclock_verification_validity,
+    mxclock_event_outcomes, mxclock_expiry, mxclock_sample, mxclock_sync_policy,
+    mxclock_sync_report,
 };

@@ -15,8 +15,8 @@ use crate::transport::{HttpRequest, TransportError};
 use super::boundary::{
     ffi_panic_boundary, mxclock_status, opt_str_arg, out_ptr, write_out, Failure,
 };
-use super::c::mxclock_t;
-use super::callbacks::{copy_response, mxclock_header, mxclock_http_response};
+use super::c::mxclock_server_clock;
+use super::callbacks::{copy_response, mxclock_http_header, mxclock_http_response};
 use super::types::mxclock_sync_report;
 
 /// A sync driven by the caller (opaque): the clock says what to do next,
@@ -34,7 +34,7 @@ pub struct mxclock_sync_session {
     /// points into until the next call on this session.
     url: CString,
     header_strings: Vec<(CString, CString)>,
-    headers: Vec<mxclock_header>,
+    headers: Vec<mxclock_http_header>,
 }
 
 /// What `mxclock_sync_session_next_action` asks for.
@@ -69,7 +69,7 @@ pub struct mxclock_sync_action {
     pub url: *const c_char,
     /// SEND: `n_headers` request headers to send as they are. Owned by the
     /// session, valid as `url`.
-    pub headers: *const mxclock_header,
+    pub headers: *const mxclock_http_header,
     /// SEND: number of headers.
     pub n_headers: usize,
     /// SEND: budget for the whole exchange, ms.
@@ -85,7 +85,7 @@ pub struct mxclock_sync_action {
 /// # Safety
 /// `p` is NULL or a live clock handle (an `Arc<ServerClock>` from
 /// `Arc::into_raw`).
-unsafe fn clock_arc(p: *const mxclock_t) -> Result<Arc<ServerClock>, Failure> {
+unsafe fn clock_arc(p: *const mxclock_server_clock) -> Result<Arc<ServerClock>, Failure> {
     if p.is_null() {
         return Err(Failure::Null("clock"));
     }
@@ -146,7 +146,7 @@ impl mxclock_sync_session {
         self.headers = self
             .header_strings
             .iter()
-            .map(|(n, v)| mxclock_header {
+            .map(|(n, v)| mxclock_http_header {
                 name: n.as_ptr(),
                 value: v.as_ptr(),
             })
@@ -222,7 +222,7 @@ fn zero_report() -> mxclock_sync_report {
 /// `clock` is NULL or live; `out_session` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_start_sync(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     now_boot_ms: i64,
     out_session: *mut *mut mxclock_sync_session,
 ) -> mxclock_status {
@@ -238,33 +238,25 @@ pub unsafe extern "C" fn mxclock_start_sync(
 }
 
 /// As `mxclock_start_sync`, only if a sync is due and allowed at
-/// `now_boot_ms` (as `mxclock_sync_if_needed`). On OK, `*out_started` says
-/// whether a session was started, and `*out_session` is written only if it
-/// was. Thread-safe.
+/// `now_boot_ms` (as `mxclock_sync_if_needed`). On OK, `*out_session` is
+/// the new session, or NULL if none was started. Thread-safe.
 ///
 /// # Safety
-/// `clock` is NULL or live; `out_started` and `out_session` are NULL or
-/// writable.
+/// `clock` is NULL or live; `out_session` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mxclock_start_sync_if_needed(
-    clock: *const mxclock_t,
+    clock: *const mxclock_server_clock,
     now_boot_ms: i64,
-    out_started: *mut bool,
     out_session: *mut *mut mxclock_sync_session,
 ) -> mxclock_status {
     ffi_panic_boundary! {
-        let out_started = out_ptr(out_started, "out_started")?;
         let out_session = out_ptr(out_session, "out_session")?;
         // SAFETY: per the contract.
         let clock = unsafe { clock_arc(clock) }?;
         let session = clock.start_sync_if_needed(now_boot_ms)?;
+        let handle = session.map_or(std::ptr::null_mut(), session_handle);
         // SAFETY: checked non-NULL; writable per the contract.
-        unsafe {
-            write_out(out_started, session.is_some());
-            if let Some(s) = session {
-                write_out(out_session, session_handle(s));
-            }
-        }
+        unsafe { write_out(out_session, handle) };
         Ok(())
     }
 }
@@ -272,7 +264,7 @@ pub unsafe extern "C" fn mxclock_start_sync_if_needed(
 /// What to do next, at boot time `now_boot_ms`: `*out_action` receives a
 /// SEND (its strings stay valid until the next call on this session), a
 /// WAIT or a DONE. A failed sync returns its status here instead
-/// (`NETWORK`, `TIMEOUT`, `HTTP`, `RATE_LIMITED`, `PROTOCOL`,
+/// (`NETWORK`, `TIMEOUT`, `HTTP`, `RATE_LIMITED`, `PROTOCOL_VIOLATION`,
 /// `UNSUPPORTED`, `INCONSISTENT`, ...), every time it is asked.
 /// `TIME_OUT_OF_RANGE` for a boot time earlier than one already given, or
 /// ahead of the clock. While a request is out, the answer is WAIT until

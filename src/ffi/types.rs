@@ -12,28 +12,10 @@ use crate::sample::SampleSource;
 
 use super::boundary::{mxclock_status, opt_str_arg, Failure};
 
-/// Where a sample came from, best first.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum mxclock_sample_source {
-    /// MSC4094 `GET /_matrix/client/v3/get_server_now`.
-    Endpoint = 0,
-    /// The HTTP `Date` header of any response (1 s resolution).
-    DateHeader = 1,
-    /// `origin_server_ts + unsigned.age` of an event (weak).
-    EventAge = 2,
-}
-
-impl From<SampleSource> for mxclock_sample_source {
-    fn from(s: SampleSource) -> Self {
-        match s {
-            SampleSource::Endpoint => mxclock_sample_source::Endpoint,
-            SampleSource::DateHeader => mxclock_sample_source::DateHeader,
-            SampleSource::EventAge => mxclock_sample_source::EventAge,
-        }
-    }
-}
+// The sample sources, sync reasons, verification validities, expiry states
+// and rules are the core's own enums, `#[repr(C)]`, given their C names in
+// cbindgen.toml (`mxclock_sample_source`, ...): one declaration each, for
+// Rust, C, Kotlin and Swift.
 
 /// The source for a C integer (C may pass any int where an enum is meant).
 pub(crate) fn sample_source_from_int(v: c_int) -> Option<SampleSource> {
@@ -45,92 +27,17 @@ pub(crate) fn sample_source_from_int(v: c_int) -> Option<SampleSource> {
     }
 }
 
-/// Why a sync ran or is due.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum mxclock_sync_reason {
-    /// None: an explicit `mxclock_sync`, or no sync is due.
-    None = 0,
-    /// There is no estimate at all.
-    NoEstimate = 1,
-    /// The uncertainty grew above `max_uncertainty_ms`.
-    UncertaintyTooHigh = 2,
-    /// A restore found that the device rebooted since the state was saved.
-    Reboot = 3,
-    /// The app reported a network change.
-    NetworkChanged = 4,
-}
-
-impl From<Option<SyncReason>> for mxclock_sync_reason {
-    fn from(r: Option<SyncReason>) -> Self {
-        match r {
-            None => mxclock_sync_reason::None,
-            Some(SyncReason::NoEstimate) => mxclock_sync_reason::NoEstimate,
-            Some(SyncReason::UncertaintyTooHigh) => mxclock_sync_reason::UncertaintyTooHigh,
-            Some(SyncReason::Reboot) => mxclock_sync_reason::Reboot,
-            Some(SyncReason::NetworkChanged) => mxclock_sync_reason::NetworkChanged,
-        }
-    }
-}
-
-// The expiry states and rules are the core's own enums, `#[repr(C)]`, given
-// their C names in cbindgen.toml (`mxclock_expiry_state`,
-// `mxclock_expiry_rule`): one declaration, in src/expiry.rs, for Rust, C,
-// Kotlin and Swift.
-
-/// A yes/no answer that may not apply. Compare with the constants: do not
-/// test it as a C boolean (`MXCLOCK_TRISTATE_NONE` is non-zero).
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum mxclock_tristate {
-    /// The question does not apply (e.g. `should_ring` of a membership).
-    None = -1,
-    /// No.
-    False = 0,
-    /// Yes.
-    True = 1,
-}
-
-impl From<Option<bool>> for mxclock_tristate {
-    fn from(b: Option<bool>) -> Self {
-        match b {
-            None => mxclock_tristate::None,
-            Some(false) => mxclock_tristate::False,
-            Some(true) => mxclock_tristate::True,
-        }
-    }
-}
-
-/// Where a verification request's timestamp stands.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum mxclock_verification_validity {
-    /// Not a verification request.
-    None = 0,
-    /// Within 10 min in the past to 5 min in the future: show it.
-    Valid = 1,
-    /// More than 10 min old: ignore it.
-    TooOld = 2,
-    /// More than 5 min in the future: ignore it.
-    InFuture = 3,
-}
-
-impl From<Option<VerificationValidity>> for mxclock_verification_validity {
-    fn from(v: Option<VerificationValidity>) -> Self {
-        match v {
-            None => mxclock_verification_validity::None,
-            Some(VerificationValidity::Valid) => mxclock_verification_validity::Valid,
-            Some(VerificationValidity::TooOld) => mxclock_verification_validity::TooOld,
-            Some(VerificationValidity::InFuture) => mxclock_verification_validity::InFuture,
-        }
+/// A value that may be absent, the C way of this API: `has` says whether
+/// `value` means anything (when it does not, `value` is `fallback`).
+pub(crate) fn optional<T>(value: Option<T>, fallback: T) -> (bool, T) {
+    match value {
+        Some(v) => (true, v),
+        None => (false, fallback),
     }
 }
 
 /// When and how hard to sync. `mxclock_config_default` fills in the
-/// defaults (in brackets).
+/// defaults (each field's "default").
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -194,7 +101,7 @@ impl From<mxclock_sync_policy> for SyncPolicy {
 /// The configuration of a clock. Fill it with `mxclock_config_default`,
 /// then set `homeserver_url` (and `access_token`). mxclock copies every
 /// string during `mxclock_new*`/`mxclock_restore*`: they need not outlive
-/// that call. Defaults in brackets.
+/// that call. Each field says its default.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -211,10 +118,14 @@ pub struct mxclock_config {
     pub endpoint_path: *const c_char,
     /// Timeout of one whole request, ms (default 10000).
     pub request_timeout_ms: u64,
-    /// Allow `http://` to a non-loopback host [false].
+    /// Allow `http://` to a non-loopback host (default false).
     pub allow_insecure_http: bool,
     /// Assumed worst-case drift of the boot clock against the server, ppm (default 100).
     pub drift_ppm: u32,
+    /// Learn the boot clock's drift from successive syncs on one boot and
+    /// widen the estimate by what remains of it (at least 15 ppm) instead
+    /// of `drift_ppm` (default true).
+    pub learn_drift: bool,
     /// Samples kept for selection (default 8).
     pub max_samples: u32,
     /// Wall-clock changes larger than this are reported, ms (default 1000).
@@ -240,6 +151,7 @@ impl mxclock_config {
             request_timeout_ms: c.request_timeout_ms,
             allow_insecure_http: c.allow_insecure_http,
             drift_ppm: c.drift_ppm,
+            learn_drift: c.learn_drift,
             max_samples: c.max_samples,
             wall_jump_threshold_ms: c.wall_jump_threshold_ms,
             event_max_transit_ms: c.event_max_transit_ms,
@@ -266,6 +178,7 @@ impl mxclock_config {
         c.request_timeout_ms = self.request_timeout_ms;
         c.allow_insecure_http = self.allow_insecure_http;
         c.drift_ppm = self.drift_ppm;
+        c.learn_drift = self.learn_drift;
         c.max_samples = self.max_samples;
         c.wall_jump_threshold_ms = self.wall_jump_threshold_ms;
         c.event_max_transit_ms = self.event_max_transit_ms;
@@ -291,7 +204,7 @@ pub struct mxclock_estimate {
     /// Boot-clock time of this reading.
     pub boot_ms: i64,
     /// Source of the best (narrowest) sample used.
-    pub source: mxclock_sample_source,
+    pub source: SampleSource,
     /// Samples that agree and were used.
     pub samples: u32,
     /// Samples outvoted as outliers.
@@ -315,7 +228,7 @@ impl From<&Estimate> for mxclock_estimate {
             offset_ms: e.offset_ms,
             boot_offset_ms: e.boot_offset_ms,
             boot_ms: e.boot_ms,
-            source: e.source.into(),
+            source: e.source,
             samples: e.samples,
             falsetickers: e.falsetickers,
             newest_sample_boot_ms: e.newest_sample_boot_ms,
@@ -336,21 +249,23 @@ pub struct mxclock_sync_report {
     /// Usable samples obtained.
     pub samples_taken: u32,
     /// Source of the best sample of the resulting estimate.
-    pub source: mxclock_sample_source,
+    pub source: SampleSource,
     /// Whether the server has the MSC4094 endpoint (as far as known).
     pub endpoint_supported: bool,
-    /// Why the sync ran (`MXCLOCK_SYNC_REASON_NONE` for `mxclock_sync`).
-    pub reason: mxclock_sync_reason,
-    /// Whether `min_rtt_ms` is set (false if no reply came back).
-    pub has_min_rtt: bool,
-    /// Shortest round trip of the burst, ms (0 unless `has_min_rtt`).
+    /// Whether the sync had a reason (false for `mxclock_sync`).
+    pub has_reason: bool,
+    /// Why the sync ran (only if `has_reason`).
+    pub reason: SyncReason,
+    /// Whether a reply came back, so that `min_rtt_ms` is set.
+    pub has_min_rtt_ms: bool,
+    /// Shortest round trip of the burst, ms (only if `has_min_rtt_ms`).
     pub min_rtt_ms: i64,
     /// Whether `date_disagreement_ms` is set: the `Date` header of an
     /// MSC4094 reply lay outside the time its own body gave (a proxy or CDN
     /// in front of the homeserver writes `Date` from another clock).
-    pub has_date_disagreement: bool,
+    pub has_date_disagreement_ms: bool,
     /// How far outside, ms, positive when the `Date` is ahead; the largest
-    /// gap of the burst (0 unless `has_date_disagreement`).
+    /// gap of the burst (only if `has_date_disagreement_ms`).
     pub date_disagreement_ms: i64,
     /// The estimate after the sync.
     pub estimate: mxclock_estimate,
@@ -358,16 +273,20 @@ pub struct mxclock_sync_report {
 
 impl From<&SyncReport> for mxclock_sync_report {
     fn from(r: &SyncReport) -> Self {
+        let (has_reason, reason) = optional(r.reason, SyncReason::NoEstimate);
+        let (has_min_rtt_ms, min_rtt_ms) = optional(r.min_rtt_ms, 0);
+        let (has_date_disagreement_ms, date_disagreement_ms) = optional(r.date_disagreement_ms, 0);
         mxclock_sync_report {
             requests: r.requests,
             samples_taken: r.samples_taken,
-            source: r.source.into(),
+            source: r.source,
             endpoint_supported: r.endpoint_supported,
-            reason: r.reason.into(),
-            has_min_rtt: r.min_rtt_ms.is_some(),
-            min_rtt_ms: r.min_rtt_ms.unwrap_or(0),
-            has_date_disagreement: r.date_disagreement_ms.is_some(),
-            date_disagreement_ms: r.date_disagreement_ms.unwrap_or(0),
+            has_reason,
+            reason,
+            has_min_rtt_ms,
+            min_rtt_ms,
+            has_date_disagreement_ms,
+            date_disagreement_ms,
             estimate: (&r.estimate).into(),
         }
     }
@@ -413,25 +332,36 @@ pub struct mxclock_event_expiry {
     pub expiry: mxclock_expiry,
     /// The content declares the thing over (left the call, beacon stopped).
     pub ended: bool,
-    /// Ring decision for event types that ring (`m.call.invite`,
-    /// `m.rtc.notification`); `MXCLOCK_TRISTATE_NONE` for the others.
-    pub should_ring: mxclock_tristate,
+    /// Whether the event type rings (`m.call.invite`,
+    /// `m.rtc.notification`), so that `should_ring` is set.
+    pub has_should_ring: bool,
+    /// The ring decision (only if `has_should_ring`).
+    pub should_ring: bool,
     /// A verification request outside its validity window: drop it (its
     /// `expiry` is then expired too, so `state` agrees).
     pub ignore: bool,
-    /// For verification requests: where the timestamp stands.
-    pub verification_validity: mxclock_verification_validity,
+    /// Whether the event is a verification request, so that
+    /// `verification_validity` is set.
+    pub has_verification_validity: bool,
+    /// Where the request's timestamp stands (only if
+    /// `has_verification_validity`).
+    pub verification_validity: VerificationValidity,
 }
 
 impl From<&EventExpiry> for mxclock_event_expiry {
     fn from(e: &EventExpiry) -> Self {
+        let (has_should_ring, should_ring) = optional(e.should_ring, false);
+        let (has_verification_validity, verification_validity) =
+            optional(e.verification_validity, VerificationValidity::Valid);
         mxclock_event_expiry {
             rule: e.rule,
             expiry: (&e.expiry).into(),
             ended: e.ended,
-            should_ring: e.should_ring.into(),
+            has_should_ring,
+            should_ring,
             ignore: e.ignore,
-            verification_validity: e.verification_validity.into(),
+            has_verification_validity,
+            verification_validity,
         }
     }
 }
@@ -442,7 +372,7 @@ impl From<&EventExpiry> for mxclock_event_expiry {
 #[derive(Debug)]
 pub struct mxclock_event_outcome {
     /// `MXCLOCK_STATUS_OK` if the event could be evaluated (then `result`
-    /// is set and `error_path`/`error` are NULL); else what
+    /// is set and `error_path`/`error_message` are NULL); else what
     /// `mxclock_evaluate_event_json` would have returned for it
     /// (`MXCLOCK_STATUS_INVALID_EVENT`, `MXCLOCK_STATUS_NO_EXPIRY_RULE`).
     pub status: mxclock_status,
@@ -455,7 +385,7 @@ pub struct mxclock_event_outcome {
     pub error_path: *mut c_char,
     /// Why the event could not be evaluated (naming the path), or NULL if
     /// it was. Owned by the array.
-    pub error: *mut c_char,
+    pub error_message: *mut c_char,
 }
 
 /// The status of an event that could not be evaluated.
@@ -490,9 +420,11 @@ pub(crate) fn empty_event_expiry() -> mxclock_event_expiry {
             fire_at_boot_ms: 0,
         },
         ended: false,
-        should_ring: mxclock_tristate::None,
+        has_should_ring: false,
+        should_ring: false,
         ignore: false,
-        verification_validity: mxclock_verification_validity::None,
+        has_verification_validity: false,
+        verification_validity: VerificationValidity::Valid,
     }
 }
 
@@ -533,7 +465,6 @@ pub(crate) fn expiry_rule_name(v: c_int) -> Option<&'static CStr> {
 
 pub(crate) fn sync_reason_name(v: c_int) -> Option<&'static CStr> {
     match v {
-        0 => Some(c"none"),
         1 => Some(c"no_estimate"),
         2 => Some(c"uncertainty_too_high"),
         3 => Some(c"reboot"),
@@ -562,7 +493,7 @@ mod tests {
             SampleSource::DateHeader,
             SampleSource::EventAge,
         ] {
-            let v = mxclock_sample_source::from(s) as c_int;
+            let v = s as c_int;
             assert_eq!(sample_source_from_int(v), Some(s));
             assert_eq!(sample_source_name(v).unwrap().to_str().unwrap(), s.as_str());
         }
@@ -571,7 +502,89 @@ mod tests {
             assert_eq!(expiry_state_name(v).unwrap().to_str().unwrap(), s.as_str());
         }
         assert!(sample_source_name(3).is_none() && expiry_state_name(3).is_none());
-        assert!(sync_reason_name(5).is_none());
+        assert!(sync_reason_name(5).is_none() && sync_reason_name(0).is_none());
+        for r in [
+            SyncReason::NoEstimate,
+            SyncReason::UncertaintyTooHigh,
+            SyncReason::Reboot,
+            SyncReason::NetworkChanged,
+        ] {
+            let name = sync_reason_name(r as c_int).unwrap().to_str().unwrap();
+            assert_eq!(format!("\"{name}\""), serde_json::to_string(&r).unwrap());
+        }
+    }
+
+    /// The defaults the header's comments state ("(default N)" on every
+    /// field of `mxclock_config` and `mxclock_sync_policy`) are the ones
+    /// `mxclock_config_default` fills in.
+    #[test]
+    fn header_states_the_defaults() {
+        let header = include_str!("../../include/mxclock.h");
+        let c = mxclock_config::defaults();
+        let p = c.policy;
+        let expected: Vec<(&str, String)> = vec![
+            ("max_samples_per_sync", p.max_samples_per_sync.to_string()),
+            ("date_probe_budget", p.date_probe_budget.to_string()),
+            ("target_uncertainty_ms", p.target_uncertainty_ms.to_string()),
+            ("max_uncertainty_ms", p.max_uncertainty_ms.to_string()),
+            ("min_sync_interval_ms", p.min_sync_interval_ms.to_string()),
+            ("backoff_initial_ms", p.backoff_initial_ms.to_string()),
+            ("backoff_max_ms", p.backoff_max_ms.to_string()),
+            ("unsupported_retry_ms", p.unsupported_retry_ms.to_string()),
+            ("max_sync_ms", p.max_sync_ms.to_string()),
+            ("homeserver_url", "NULL".into()),
+            ("access_token", "NULL".into()),
+            ("endpoint_path", "NULL".into()),
+            ("request_timeout_ms", c.request_timeout_ms.to_string()),
+            ("allow_insecure_http", c.allow_insecure_http.to_string()),
+            ("drift_ppm", c.drift_ppm.to_string()),
+            ("learn_drift", c.learn_drift.to_string()),
+            ("max_samples", c.max_samples.to_string()),
+            (
+                "wall_jump_threshold_ms",
+                c.wall_jump_threshold_ms.to_string(),
+            ),
+            ("event_max_transit_ms", c.event_max_transit_ms.to_string()),
+            ("restore_max_age_ms", c.restore_max_age_ms.to_string()),
+        ];
+        // Each field declaration, with the doc comment just above it.
+        let mut stated: Vec<(String, String)> = Vec::new();
+        let mut comment = String::new();
+        let mut in_struct = false;
+        for line in header.lines() {
+            let t = line.trim();
+            if t.starts_with("typedef struct mxclock_sync_policy {")
+                || t.starts_with("typedef struct mxclock_config {")
+            {
+                in_struct = true;
+            } else if in_struct && t.starts_with('}') {
+                in_struct = false;
+            } else if in_struct && (t.starts_with("/**") || t.starts_with('*')) {
+                comment.push_str(t.trim_start_matches(['/', '*']));
+                comment.push(' ');
+            } else if in_struct && t.ends_with(';') && !t.starts_with("struct ") {
+                let field = t.trim_end_matches(';').rsplit([' ', '*']).next().unwrap();
+                let value = comment
+                    .split("(default ")
+                    .nth(1)
+                    .and_then(|rest| rest.split([')', ';', ',']).next())
+                    .unwrap_or("<none>")
+                    .to_owned();
+                stated.push((field.to_owned(), value));
+                comment.clear();
+            } else if in_struct {
+                comment.clear();
+            }
+        }
+        let expected: Vec<(String, String)> = expected
+            .into_iter()
+            .map(|(f, v)| (f.to_owned(), v))
+            .collect();
+        let mut stated_sorted = stated.clone();
+        stated_sorted.sort();
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort();
+        assert_eq!(stated_sorted, expected_sorted);
     }
 
     #[test]

@@ -41,33 +41,33 @@ pub const SERVER_NOW_FIELDS: [&str; 5] =
 /// ```
 pub fn parse_server_now_body(body: &[u8]) -> Result<i64> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(Error::Protocol(format!(
+        return Err(Error::ProtocolViolation(format!(
             "server time reply body is {} bytes, larger than 64 KiB",
             body.len()
         )));
     }
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let text = std::str::from_utf8(body).map_err(|e| {
-        Error::Protocol(format!(
+        Error::ProtocolViolation(format!(
             "server time reply is not UTF-8 (invalid byte at offset {})",
             e.valid_up_to()
         ))
     })?;
     if text.trim().is_empty() {
-        return Err(Error::Protocol(
+        return Err(Error::ProtocolViolation(
             "server time reply body is empty; expected JSON like {\"server_now\": 1700000000000}"
                 .into(),
         ));
     }
     let top: TopLevel = serde_json::from_str(text).map_err(|e| {
-        Error::Protocol(format!(
+        Error::ProtocolViolation(format!(
             "server time reply is not valid JSON ({}); expected {{\"server_now\": <ms>}}",
             json_error_summary(&e)
         ))
     })?;
     match top {
         TopLevel::Scalar(v) => time_from_value("(the whole reply)", &v),
-        TopLevel::Array => Err(Error::Protocol(
+        TopLevel::Array => Err(Error::ProtocolViolation(
             "server time reply is a JSON array; expected {\"server_now\": <ms>} or an integer"
                 .into(),
         )),
@@ -78,14 +78,14 @@ pub fn parse_server_now_body(body: &[u8]) -> Result<i64> {
                     continue;
                 };
                 if found.next().is_some() {
-                    return Err(Error::Protocol(format!(
+                    return Err(Error::ProtocolViolation(format!(
                         "server time reply has the field `{field}` more than once; \
                          refusing to guess which one is meant"
                     )));
                 }
                 return time_from_value(&format!("`{field}`"), value);
             }
-            Err(Error::Protocol(format!(
+            Err(Error::ProtocolViolation(format!(
                 "server time reply has none of the fields {}; expected {{\"server_now\": <ms>}}",
                 SERVER_NOW_FIELDS.join(", ")
             )))
@@ -173,7 +173,7 @@ fn json_kind(v: &Value) -> &'static str {
 
 fn time_from_value(what: &str, v: &Value) -> Result<i64> {
     let Value::Number(n) = v else {
-        return Err(Error::Protocol(format!(
+        return Err(Error::ProtocolViolation(format!(
             "server time {what} is {}; it must be a JSON integer of milliseconds",
             json_kind(v)
         )));
@@ -193,7 +193,7 @@ fn time_from_value(what: &str, v: &Value) -> Result<i64> {
             "server time {what} is far outside the years 2000-2200"
         )));
     }
-    Err(Error::Protocol(format!(
+    Err(Error::ProtocolViolation(format!(
         "server time {what} is not an integer; it must be whole milliseconds \
          without a fraction or exponent"
     )))
@@ -240,8 +240,8 @@ mod tests {
 
     fn protocol(r: Result<i64>) -> String {
         match r {
-            Err(Error::Protocol(m)) => m,
-            other => panic!("expected Protocol, got {other:?}"),
+            Err(Error::ProtocolViolation(m)) => m,
+            other => panic!("expected ProtocolViolation, got {other:?}"),
         }
     }
 

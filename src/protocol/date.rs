@@ -79,7 +79,7 @@ impl HttpDate {
 pub fn parse_date_header(value: &str) -> Result<HttpDate> {
     let v = value.trim_matches([' ', '\t']);
     let not_a_date = || {
-        Error::Protocol(format!(
+        Error::ProtocolViolation(format!(
             "Date header ({} characters) is not an HTTP date like \
              `Sun, 06 Nov 1994 08:49:37 GMT`",
             v.chars().count()
@@ -126,7 +126,7 @@ fn unix_seconds(t: SystemTime) -> i64 {
 pub fn parse_age_header(value: &str) -> Result<i64> {
     let v = value.trim_matches([' ', '\t']);
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::Protocol(format!(
+        return Err(Error::ProtocolViolation(format!(
             "Age header is not a whole number of seconds ({} characters, not all digits)",
             v.chars().count()
         )));
@@ -196,7 +196,9 @@ impl ResponseDate {
 /// ```
 pub fn response_date(response: &HttpResponse) -> Result<ResponseDate> {
     let date = single_header(response, "Date")?.ok_or_else(|| {
-        Error::Protocol("the reply has no Date header; the server's time is unknown".into())
+        Error::ProtocolViolation(
+            "the reply has no Date header; the server's time is unknown".into(),
+        )
     })?;
     let date = parse_date_header(date)?;
     let age_s = single_header(response, "Age")?
@@ -217,7 +219,7 @@ fn single_header<'a>(response: &'a HttpResponse, name: &str) -> Result<Option<&'
         return Ok(None);
     };
     if values.any(|v| v != first) {
-        return Err(Error::Protocol(format!(
+        return Err(Error::ProtocolViolation(format!(
             "the reply has several different {name} headers; a proxy or cache is \
              interfering, so none is believed"
         )));
@@ -265,7 +267,7 @@ mod tests {
             "Sün, 06 Nov 1994 08:49:37 GMT",
         ] {
             match parse_date_header(bad) {
-                Err(Error::Protocol(m)) => assert!(m.contains("not an HTTP date"), "{m}"),
+                Err(Error::ProtocolViolation(m)) => assert!(m.contains("not an HTTP date"), "{m}"),
                 other => panic!("{bad:?} → {other:?}"),
             }
         }
@@ -362,7 +364,7 @@ mod tests {
             &[("Date", d), ("Age", "1"), ("Age", "2")],
         ];
         for h in cases {
-            assert!(matches!(ok(h), Err(Error::Protocol(_))), "{h:?}");
+            assert!(matches!(ok(h), Err(Error::ProtocolViolation(_))), "{h:?}");
         }
     }
 
@@ -378,7 +380,7 @@ mod tests {
         );
         for bad in ["", " ", "-1", "+1", "1.5", "1e3", "abc", "1 2", "١"] {
             assert!(
-                matches!(parse_age_header(bad), Err(Error::Protocol(_))),
+                matches!(parse_age_header(bad), Err(Error::ProtocolViolation(_))),
                 "{bad:?}"
             );
         }

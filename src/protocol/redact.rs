@@ -161,7 +161,7 @@ impl Secrets {
                 status,
                 message: s(message),
             },
-            Error::Protocol(m) => Error::Protocol(s(m)),
+            Error::ProtocolViolation(m) => Error::ProtocolViolation(s(m)),
             Error::Unsupported(m) => Error::Unsupported(s(m)),
             Error::InvalidEvent { field, reason } => Error::InvalidEvent {
                 field: s(field),
@@ -378,7 +378,7 @@ mod tests {
                 status: 500,
                 message: m.clone(),
             },
-            Error::Protocol(m.clone()),
+            Error::ProtocolViolation(m.clone()),
             Error::Unsupported(m.clone()),
             Error::InvalidEvent {
                 field: m.clone(),

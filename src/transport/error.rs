@@ -67,7 +67,7 @@ impl TransportError {
                 what: reason,
                 timeout_ms: request.timeout_ms,
             },
-            TransportError::BadReply { reason } => Error::Protocol(reason),
+            TransportError::BadReply { reason } => Error::ProtocolViolation(reason),
             TransportError::InvalidRequest { reason } => Error::InvalidArgument(reason),
         };
         Secrets::of_request(request).scrub_error(error)
@@ -103,7 +103,7 @@ mod tests {
         );
         assert_eq!(
             TransportError::BadReply { reason: r() }.into_error(&request()),
-            Error::Protocol(r())
+            Error::ProtocolViolation(r())
         );
         assert_eq!(
             TransportError::InvalidRequest { reason: r() }.into_error(&request()),

@@ -35,7 +35,7 @@ static int64_t wall_ms(void) {
 int main(int argc, char **argv) {
     long long iterations = argc > 1 ? atoll(argv[1]) : 20000000LL;
     mxclock_config config;
-    mxclock_t *clock = NULL;
+    mxclock_server_clock *clock = NULL;
     int64_t sent, received, out = 0, t0, t1, t2;
     volatile int64_t sink = 0; /* keeps the loops from being optimised away */
     long long i;

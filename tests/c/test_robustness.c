@@ -46,14 +46,14 @@ static char *read_file(const char *path) {
     return buf;
 }
 
-static mxclock_t *synced_fake_clock(fake_time *t) {
+static mxclock_server_clock *synced_fake_clock(fake_time *t) {
     mxclock_config c;
     mxclock_time_source src;
-    mxclock_t *clock = NULL;
+    mxclock_server_clock *clock = NULL;
     fake_init(t, 5000, INT64_C(1700000000000), "boot-1");
     src = fake_source(t);
     CHECK_OK(mxclock_config_default(&c));
-    CHECK_OK(mxclock_new_with_time_source(&c, &src, &clock));
+    CHECK_OK(mxclock_new_with_sources(&c, &src, NULL, &clock));
     fake_advance(t, 40);
     CHECK_OK(mxclock_add_endpoint_sample(clock, 5000, 5040, INT64_C(1700000000000), NULL));
     return clock;
@@ -90,7 +90,7 @@ static int each_json(const char *dir, void (*fn)(const char *path, const char *j
 }
 
 static void bad_event(const char *path, const char *json, void *ctx) {
-    const mxclock_t *clock = (const mxclock_t *)ctx;
+    const mxclock_server_clock *clock = (const mxclock_server_clock *)ctx;
     mxclock_event_expiry ev;
     mxclock_event_outcomes outs;
     mxclock_status s = mxclock_evaluate_event_json(clock, json, true, 5040, &ev);
@@ -105,7 +105,7 @@ static void bad_event(const char *path, const char *json, void *ctx) {
         size_t i;
         for (i = 0; i < outs.len; i++) {
             CHECK(outs.items[i].status == MXCLOCK_STATUS_OK ||
-                  (outs.items[i].error != NULL && outs.items[i].error_path != NULL));
+                  (outs.items[i].error_message != NULL && outs.items[i].error_path != NULL));
         }
         mxclock_event_outcomes_free(&outs);
     } else if (s == MXCLOCK_STATUS_PANIC || s == MXCLOCK_STATUS_INTERNAL) {
@@ -116,7 +116,7 @@ static void bad_event(const char *path, const char *json, void *ctx) {
 
 static void not_state(const char *path, const char *json, void *ctx) {
     mxclock_config c;
-    mxclock_t *clock = NULL;
+    mxclock_server_clock *clock = NULL;
     mxclock_status s;
     (void)ctx;
     CHECK_OK(mxclock_config_default(&c));
@@ -129,7 +129,7 @@ static void not_state(const char *path, const char *json, void *ctx) {
 }
 
 static void good_event(const char *path, const char *json, void *ctx) {
-    const mxclock_t *clock = (const mxclock_t *)ctx;
+    const mxclock_server_clock *clock = (const mxclock_server_clock *)ctx;
     mxclock_event_expiry ev;
     mxclock_event_outcomes outs;
     if (json[strspn(json, " \t\r\n")] == '[') {
@@ -144,7 +144,7 @@ static void good_event(const char *path, const char *json, void *ctx) {
 
 static void test_bad_event_corpus(void) {
     fake_time t;
-    mxclock_t *clock = synced_fake_clock(&t);
+    mxclock_server_clock *clock = synced_fake_clock(&t);
     int n = each_json(BAD_DIR, bad_event, clock);
     printf("  %d bad events\n", n);
     CHECK(n >= 20);
@@ -153,7 +153,7 @@ static void test_bad_event_corpus(void) {
 
 static void test_good_events(void) {
     fake_time t;
-    mxclock_t *clock = synced_fake_clock(&t);
+    mxclock_server_clock *clock = synced_fake_clock(&t);
     int n = each_json(EVENTS_DIR, good_event, clock);
     printf("  %d fixtures\n", n);
     CHECK(n >= 10);
@@ -181,7 +181,7 @@ static const int64_t EXTREMES[] = {INT64_MIN, INT64_MIN + 1, -1, 0, 1, INT64_MAX
 
 static void test_extreme_arguments(void) {
     fake_time t;
-    mxclock_t *clock = synced_fake_clock(&t);
+    mxclock_server_clock *clock = synced_fake_clock(&t);
     size_t i, j, k;
     int64_t ms;
     mxclock_estimate e;
@@ -221,16 +221,17 @@ static void test_extreme_time_source(void) {
             fake_time t;
             mxclock_config c;
             mxclock_time_source src;
-            mxclock_t *clock = NULL;
+            mxclock_server_clock *clock = NULL;
             mxclock_estimate e;
             mxclock_sync_reason reason;
+            bool has_reason;
             mxclock_expiry x;
             char *json = NULL;
             int64_t ms;
             fake_init(&t, EXTREMES[i], EXTREMES[j], "boot-x");
             src = fake_source(&t);
             CHECK_OK(mxclock_config_default(&c));
-            CHECK_TYPED(mxclock_new_with_time_source(&c, &src, &clock));
+            CHECK_TYPED(mxclock_new_with_sources(&c, &src, NULL, &clock));
             if (clock == NULL) {
                 continue;
             }
@@ -239,11 +240,11 @@ static void test_extreme_time_source(void) {
             CHECK_TYPED(mxclock_server_now_ms(clock, &ms));
             CHECK_TYPED(mxclock_get_estimate(clock, &e));
             CHECK_TYPED(mxclock_expiry_at(clock, INT64_C(1700000000000), &x));
-            CHECK_TYPED(mxclock_get_sync_reason(clock, &reason));
+            CHECK_TYPED(mxclock_get_sync_reason(clock, &has_reason, &reason));
             CHECK_TYPED(mxclock_next_sync_due_in_ms(clock, &ms));
             CHECK_TYPED(mxclock_export_state(clock, &json));
             if (json != NULL) {
-                mxclock_t *restored = NULL;
+                mxclock_server_clock *restored = NULL;
                 CHECK_TYPED(mxclock_restore_with_sources(&c, json, &src, NULL, &restored));
                 mxclock_free(restored);
                 mxclock_string_free(json);

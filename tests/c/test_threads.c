@@ -41,7 +41,7 @@ typedef struct reader_result {
 } reader_result;
 
 typedef struct shared {
-    const mxclock_t *clock;
+    const mxclock_server_clock *clock;
     int64_t skew_ms;
     atomic_bool stop;
     reader_result results[READERS];
@@ -120,7 +120,7 @@ static void *syncer(void *p) {
 
 static void test_readers_while_syncing(void) {
     mxclock_config c;
-    mxclock_t *clock = NULL;
+    mxclock_server_clock *clock = NULL;
     shared s;
     pthread_t readers[READERS], syncers[SYNCERS];
     arg rargs[READERS], sargs[SYNCERS];
@@ -191,7 +191,7 @@ static void *lifecycle(void *p) {
     int i;
     for (i = 0; i < 100; i++) {
         mxclock_config c;
-        mxclock_t *clock = NULL;
+        mxclock_server_clock *clock = NULL;
         char *json = NULL;
         int64_t now;
         if (mxclock_config_default(&c) != MXCLOCK_STATUS_OK ||

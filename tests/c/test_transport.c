@@ -50,12 +50,12 @@ typedef struct transport_state {
 
 /* What one answer allocates; freed by free_response. */
 typedef struct answer {
-    mxclock_header headers[2];
+    mxclock_http_header headers[2];
     char date[64];
     char *body;
 } answer;
 
-static const char *find_header(const mxclock_header *h, size_t n, const char *name) {
+static const char *find_header(const mxclock_http_header *h, size_t n, const char *name) {
     size_t i;
     for (i = 0; i < n; i++) {
         if (h[i].name != NULL && strcmp(h[i].name, name) == 0) {
@@ -72,7 +72,7 @@ static void http_date(int64_t server_ms, char *buf, size_t len) {
     strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-static int get(void *userdata, const char *url, const mxclock_header *headers, size_t n_headers,
+static int get(void *userdata, const char *url, const mxclock_http_header *headers, size_t n_headers,
                uint64_t timeout_ms, mxclock_http_response *out) {
     transport_state *t = (transport_state *)userdata;
     answer *a;
@@ -165,19 +165,19 @@ static void free_response(void *userdata, mxclock_http_response *response) {
     free(a);
 }
 
-static mxclock_transport make_transport(transport_state *t) {
-    mxclock_transport tr;
+static mxclock_http_transport make_transport(transport_state *t) {
+    mxclock_http_transport tr;
     tr.userdata = t;
     tr.get = get;
     tr.free_response = free_response;
     return tr;
 }
 
-static mxclock_t *transport_clock(transport_state *t, fake_time *time, uint32_t burst) {
+static mxclock_server_clock *transport_clock(transport_state *t, fake_time *time, uint32_t burst) {
     mxclock_config c;
-    mxclock_transport tr = make_transport(t);
+    mxclock_http_transport tr = make_transport(t);
     mxclock_time_source src;
-    mxclock_t *clock = NULL;
+    mxclock_server_clock *clock = NULL;
     CHECK_OK(mxclock_config_default(&c));
     c.homeserver_url = BASE_URL;
     c.access_token = TOKEN;
@@ -188,14 +188,14 @@ static mxclock_t *transport_clock(transport_state *t, fake_time *time, uint32_t 
         src = fake_source(time);
         CHECK_OK(mxclock_new_with_sources(&c, &src, &tr, &clock));
     } else {
-        CHECK_OK(mxclock_new_with_transport(&c, &tr, &clock));
+        CHECK_OK(mxclock_new_with_sources(&c, NULL, &tr, &clock));
     }
     return clock;
 }
 
 static void test_fixed_body(void) {
     transport_state t;
-    mxclock_t *clock;
+    mxclock_server_clock *clock;
     mxclock_sync_report r;
     int64_t now = 0;
     memset(&r, 0, sizeof r);
@@ -220,7 +220,7 @@ static void test_fixed_body(void) {
 static void test_deterministic_server(void) {
     transport_state t;
     fake_time time;
-    mxclock_t *clock;
+    mxclock_server_clock *clock;
     mxclock_sync_report r;
     int64_t truth;
     memset(&t, 0, sizeof t);
@@ -234,7 +234,7 @@ static void test_deterministic_server(void) {
      * 5 ms (+1 for the endpoint's whole-ms resolution, +1 for the drift
      * allowed the older of the two replies that back the bounds, +1 for
      * reading the boot clock) of the truth. */
-    CHECK(r.has_min_rtt && r.min_rtt_ms == 10);
+    CHECK(r.has_min_rtt_ms && r.min_rtt_ms == 10);
     CHECK(r.estimate.uncertainty_ms <= 8);
     truth = atomic_load(&time.boot_ms) + t.server_minus_boot_ms;
     CHECK_I64_NEAR(r.estimate.server_now_ms, truth, r.estimate.uncertainty_ms);
@@ -246,7 +246,7 @@ static void test_deterministic_server(void) {
 static void test_not_found_uses_date(void) {
     transport_state t;
     fake_time time;
-    mxclock_t *clock;
+    mxclock_server_clock *clock;
     mxclock_sync_report r;
     memset(&t, 0, sizeof t);
     fake_init(&time, 5000, INT64_C(1700000000000), "boot-1");
@@ -268,7 +268,7 @@ static void test_not_found_uses_date(void) {
 
 static void test_failures(void) {
     transport_state t;
-    mxclock_t *clock;
+    mxclock_server_clock *clock;
     mxclock_sync_report r, untouched;
     const struct {
         enum mode mode;
@@ -277,9 +277,9 @@ static void test_failures(void) {
     } cases[] = {
         {FAIL_NETWORK, MXCLOCK_STATUS_NETWORK, "code 7"},
         {FAIL_TIMEOUT, MXCLOCK_STATUS_TIMEOUT, "timed out after 4321 ms: GET " ENDPOINT_URL},
-        {HUGE_BODY, MXCLOCK_STATUS_PROTOCOL, "70000 bytes"},
-        {NULL_HEADER, MXCLOCK_STATUS_PROTOCOL, "NULL header name"},
-        {NULL_BODY, MXCLOCK_STATUS_PROTOCOL, "NULL body"},
+        {HUGE_BODY, MXCLOCK_STATUS_PROTOCOL_VIOLATION, "70000 bytes"},
+        {NULL_HEADER, MXCLOCK_STATUS_PROTOCOL_VIOLATION, "NULL header name"},
+        {NULL_BODY, MXCLOCK_STATUS_PROTOCOL_VIOLATION, "NULL body"},
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -303,7 +303,7 @@ static void test_failures(void) {
 }
 
 /* A transport without free_response: a static answer, nothing to free. */
-static int static_get(void *userdata, const char *url, const mxclock_header *headers,
+static int static_get(void *userdata, const char *url, const mxclock_http_header *headers,
                       size_t n_headers, uint64_t timeout_ms, mxclock_http_response *out) {
     static const char body[] = "{\"server_now\":1750000000000}";
     (void)url;
@@ -320,9 +320,9 @@ static int static_get(void *userdata, const char *url, const mxclock_header *hea
 
 static void test_no_free_response(void) {
     int calls = 0;
-    mxclock_transport tr;
+    mxclock_http_transport tr;
     mxclock_config c;
-    mxclock_t *clock = NULL;
+    mxclock_server_clock *clock = NULL;
     int64_t now = 0;
     tr.userdata = &calls;
     tr.get = static_get;
@@ -330,7 +330,7 @@ static void test_no_free_response(void) {
     CHECK_OK(mxclock_config_default(&c));
     c.homeserver_url = BASE_URL;
     c.policy.max_samples_per_sync = 1;
-    CHECK_OK(mxclock_new_with_transport(&c, &tr, &clock));
+    CHECK_OK(mxclock_new_with_sources(&c, NULL, &tr, &clock));
     CHECK_OK(mxclock_sync(clock, NULL));
     CHECK(calls == 1);
     CHECK_OK(mxclock_server_now_ms(clock, &now));
@@ -344,9 +344,9 @@ static void test_no_free_response(void) {
 
 enum echo { ECHO_PERCENT_401, ECHO_JSON_500, ECHO_UPPER_403, ECHO_LOCATION_302, ECHO_COUNT };
 
-static int echo_get(void *userdata, const char *url, const mxclock_header *headers,
+static int echo_get(void *userdata, const char *url, const mxclock_http_header *headers,
                     size_t n_headers, uint64_t timeout_ms, mxclock_http_response *out) {
-    static mxclock_header location[1] = {
+    static mxclock_http_header location[1] = {
         {"Location", "https://syt%2Bc4p1%2FEchoSecret%2B0123%3D%3D.evil.example/"}};
     static const char percent[] =
         "{\"errcode\":\"M_UNKNOWN_TOKEN\",\"error\":\"unknown syt%2bc4p1%2fechosecret%2B0123%3d%3D\"}";
@@ -422,16 +422,16 @@ static void test_echoed_token_never_in_last_error_message(void) {
     decode_lower(ECHO_TOKEN, token, sizeof token);
     len = strlen(token);
     for (e = ECHO_PERCENT_401; e < ECHO_COUNT; e++) {
-        mxclock_transport tr;
+        mxclock_http_transport tr;
         mxclock_config c;
-        mxclock_t *clock = NULL;
+        mxclock_server_clock *clock = NULL;
         tr.userdata = &e;
         tr.get = echo_get;
         tr.free_response = NULL;
         CHECK_OK(mxclock_config_default(&c));
         c.homeserver_url = BASE_URL;
         c.access_token = ECHO_TOKEN;
-        CHECK_OK(mxclock_new_with_transport(&c, &tr, &clock));
+        CHECK_OK(mxclock_new_with_sources(&c, NULL, &tr, &clock));
         CHECK_STATUS(mxclock_sync(clock, NULL), MXCLOCK_STATUS_HTTP);
         decode_lower(mxclock_last_error_message(), message, sizeof message);
         /* No 8 characters of the token, in any of those spellings. */

@@ -45,7 +45,7 @@ fun clockScenarios(h: Harness) {
                 // never holds the token.
                 val state = clock.exportState()
                 h.check(!state.contains("syt_kotlin_canary_token"), "exported state holds no access token")
-                ServerClock.restore(config, state, null, null).use { restored ->
+                ServerClock.restore(config, state).use { restored ->
                     val r = restored.estimate()
                     h.check(r != null, "restored clock has an estimate")
                     val now = clock.estimate()!!
@@ -53,7 +53,7 @@ fun clockScenarios(h: Harness) {
                         h.check(abs(r.serverNowMs - now.serverNowMs) <= r.uncertaintyMs + now.uncertaintyMs + 5, "restored server time ${r.serverNowMs} ≈ ${now.serverNowMs}")
                     }
                 }
-                h.throws<MxClockException.InvalidState>("garbled state") { ServerClock.restore(config, "{\"format\":", null, null) }
+                h.throws<MxClockException.InvalidState>("garbled state") { ServerClock.restore(config, "{\"format\":") }
             }
         }
     }
@@ -97,7 +97,7 @@ fun clockScenarios(h: Harness) {
     h.scenario("a Kotlin TimeSource drives the Rust clock") {
         val t = KotlinTime(bootMs = 10_000, wallMs = 1_700_000_000_000)
         val serverMs = 1_750_000_000_000L
-        ServerClock.withSources(ClockConfig(homeserverUrl = ""), t, null).use { clock ->
+        ServerClock.newWithSources(ClockConfig(homeserverUrl = ""), t, null).use { clock ->
             h.eq(10_000L, clock.bootMs(), "the clock reads the Kotlin boot clock")
             // Sent at boot 9 960, received at 10 000, the server said serverMs:
             // the server's time now is in [serverMs, serverMs + 40].

@@ -15,7 +15,7 @@ import org.mxclock.ServerTimeReader
 fun companionScenarios(h: Harness) {
     h.scenario("ServerTimeReader equals ServerClock on a shared fake clock") {
         val time = KotlinTime(bootMs = 50_000, wallMs = 1_750_000_000_000)
-        ServerClock.withSources(ClockConfig(homeserverUrl = ""), time, null).use { clock ->
+        ServerClock.newWithSources(ClockConfig(homeserverUrl = ""), time, null).use { clock ->
             ServerTimeReader(clock, BootClock { time.peekBootMs() }).use { reader ->
                 h.eq(null, reader.snapshot(), "no snapshot before the first estimate")
                 h.eq(null, reader.serverNowMsOrNull(), "no server time before the first estimate")

@@ -25,7 +25,7 @@ fun errorScenarios(h: Harness) {
             "message names the sane window: ${epoch?.message}",
         )
 
-        val age = h.throws<MxClockException.Protocol>("negative Age header") {
+        val age = h.throws<MxClockException.ProtocolViolation>("negative Age header") {
             sampleFromDateHeader(0, 10, T / 1000, -1)
         }
         h.check(age?.message?.contains("Age header") == true, "message names the header: ${age?.message}")

@@ -19,7 +19,7 @@ private const val BOOT = 100_000L
 /** A clock whose server time at boot [BOOT] is `serverNowMs()`, ± ~1 ms. */
 private fun frozenClock(): Pair<ServerClock, Long> {
     val t = KotlinTime(bootMs = BOOT, wallMs = 1_700_000_000_000)
-    val clock = ServerClock.withSources(ClockConfig(homeserverUrl = ""), t, null)
+    val clock = ServerClock.newWithSources(ClockConfig(homeserverUrl = ""), t, null)
     clock.addEndpointSample(BOOT, BOOT, 1_760_000_000_000)
     return clock to clock.serverNowMs()
 }

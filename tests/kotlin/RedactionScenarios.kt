@@ -71,7 +71,7 @@ fun echoedTokenScenarios(h: Harness) = h.scenario("a token echoed in another spe
     for (place in 0..3) {
         val config = ClockConfig(homeserverUrl = "https://matrix.example.org", accessToken = token)
         val time = KotlinTime(bootMs = 50_000, wallMs = 1_700_000_000_000)
-        ServerClock.withSources(config, time, EchoingTransport(place)).use { clock ->
+        ServerClock.newWithSources(config, time, EchoingTransport(place)).use { clock ->
             val e = h.throws<org.mxclock.MxClockException>("sync with echo $place") { clock.sync() }
             val message = e?.message ?: ""
             // The message is not printed: it might hold the token.

@@ -57,7 +57,7 @@ fun transportScenarios(h: Harness) {
         val t = KotlinTime(bootMs = 50_000, wallMs = 1_700_000_000_000)
         val transport = KotlinTransport(t, skewMs, upMs = 12, downMs = 18)
         val config = ClockConfig(homeserverUrl = "https://matrix.example.org", accessToken = token)
-        ServerClock.withSources(config, t, transport).use { clock ->
+        ServerClock.newWithSources(config, t, transport).use { clock ->
             val report = clock.sync()
             h.eq(report.requests.toInt(), transport.requests.size, "every request went through the Kotlin transport")
             h.eq(SampleSource.ENDPOINT, report.source, "best sample from the endpoint")
@@ -80,7 +80,7 @@ fun transportScenarios(h: Harness) {
         val t = KotlinTime(bootMs = 50_000, wallMs = 1_700_000_000_250)
         val transport = KotlinTransport(t, skewMs, upMs = 4, downMs = 6, msc4094 = false)
         val config = ClockConfig(homeserverUrl = "https://matrix.example.org", accessToken = token, policy = quickPolicy())
-        ServerClock.withSources(config, t, transport).use { clock ->
+        ServerClock.newWithSources(config, t, transport).use { clock ->
             val report = clock.sync()
             h.check(!report.endpointSupported, "the 404 marks the endpoint unsupported")
             h.eq(SampleSource.DATE_HEADER, report.source, "best sample from a Date header")
@@ -98,7 +98,7 @@ fun transportScenarios(h: Harness) {
         val transport = KotlinTransport(t, skewMs, upMs = 1, downMs = 1)
         transport.failWith = IOException("connection refused by the Kotlin test")
         val config = ClockConfig(homeserverUrl = "https://matrix.example.org", accessToken = token)
-        ServerClock.withSources(config, t, transport).use { clock ->
+        ServerClock.newWithSources(config, t, transport).use { clock ->
             val e = h.throws<MxClockException>("sync with a failing transport") { clock.sync() }
             h.check(e?.message?.contains("connection refused by the Kotlin test") == true, "the Kotlin message reaches the app: ${e?.message}")
             h.check(e?.message?.contains(token) == false, "the token is not in the error")
@@ -114,7 +114,7 @@ fun transportScenarios(h: Harness) {
         val t = KotlinTime(bootMs = 50_000, wallMs = 1_700_000_000_000)
         val transport = KotlinTransport(t, skewMs, upMs = 1, downMs = 1)
         val config = ClockConfig(homeserverUrl = "https://matrix.example.org")
-        ServerClock.withSources(config, t, transport).use { clock ->
+        ServerClock.newWithSources(config, t, transport).use { clock ->
             transport.failWith = TransportException.Timeout("OkHttp call timed out")
             val timeout = h.throws<MxClockException.Timeout>("sync with a timing-out transport") { clock.sync() }
             h.check(timeout?.message?.contains("OkHttp call timed out") == true, "the reason reaches the app: ${timeout?.message}")

@@ -37,14 +37,14 @@ func clockScenarios(_ h: Harness) {
 
         let state = try clock.exportState()
         h.check(!state.contains("syt_swift_canary_token"), "exported state holds no access token")
-        let restored = try ServerClock.restore(config: config, stateJson: state, timeSource: nil, transport: nil)
+        let restored = try ServerClock.restore(config: config, stateJson: state)
         if let r = restored.estimate(), let now = clock.estimate() {
             h.check(abs(r.serverNowMs - now.serverNowMs) <= r.uncertaintyMs + now.uncertaintyMs + 5, "restored server time \(r.serverNowMs) ≈ \(now.serverNowMs)")
         } else {
             h.check(false, "restored clock has an estimate")
         }
         let garbled = h.throwsError("garbled state") {
-            try ServerClock.restore(config: config, stateJson: "{\"format\":", timeSource: nil, transport: nil)
+            try ServerClock.restore(config: config, stateJson: "{\"format\":")
         }
         if case .InvalidState? = garbled as? MxClockError {} else {
             h.check(false, "expected InvalidState, got \(String(describing: garbled))")
@@ -87,7 +87,7 @@ func clockScenarios(_ h: Harness) {
     h.scenario("a Swift TimeSource drives the Rust clock") {
         let t = SwiftTime(bootMs: 10_000, wallMs: 1_700_000_000_000)
         let serverMs: Int64 = 1_750_000_000_000
-        let clock = try ServerClock.withSources(config: ClockConfig(homeserverUrl: ""), timeSource: t, transport: nil)
+        let clock = try ServerClock.newWithSources(config: ClockConfig(homeserverUrl: ""), timeSource: t, transport: nil)
         h.eq(Int64(10_000), clock.bootMs(), "the clock reads the Swift boot clock")
         // Sent at boot 9 960, received at 10 000: the server's time now is in
         // [serverMs, serverMs + 40].

@@ -8,7 +8,7 @@ import MxClock
 func companionScenarios(_ h: Harness) {
     h.scenario("ServerTimeReader equals ServerClock on a shared fake clock") {
         let time = SwiftTime(bootMs: 50_000, wallMs: 1_750_000_000_000)
-        let clock = try ServerClock.withSources(config: ClockConfig(homeserverUrl: ""), timeSource: time, transport: nil)
+        let clock = try ServerClock.newWithSources(config: ClockConfig(homeserverUrl: ""), timeSource: time, transport: nil)
         let reader = ServerTimeReader(clock: clock, bootMs: { time.peekBootMs })
         h.check(reader.snapshot() == nil, "no snapshot before the first estimate")
         h.check(reader.read() == nil, "no reading before the first estimate")

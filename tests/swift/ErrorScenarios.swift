@@ -21,7 +21,6 @@ func errorScenarios(_ h: Harness) {
             h.check(false, "expected MxClockError.TimeOutOfRange, got \(String(describing: epoch))")
         }
 
-        // `Protocol` is renamed for Swift (see uniffi.toml).
         let age = h.throwsError("negative Age header") {
             try sampleFromDateHeader(sentBootMs: 0, receivedBootMs: 10, dateUnixS: testServerMs / 1000, ageS: -1)
         }

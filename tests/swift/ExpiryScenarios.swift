@@ -10,7 +10,7 @@ private let boot: Int64 = 100_000
 /// A clock whose server time at boot `boot` is the returned `s`, ± ~1 ms.
 private func frozenClock() throws -> (ServerClock, Int64) {
     let t = SwiftTime(bootMs: boot, wallMs: 1_700_000_000_000)
-    let clock = try ServerClock.withSources(config: ClockConfig(homeserverUrl: ""), timeSource: t, transport: nil)
+    let clock = try ServerClock.newWithSources(config: ClockConfig(homeserverUrl: ""), timeSource: t, transport: nil)
     _ = try clock.addEndpointSample(sentBootMs: boot, receivedBootMs: boot, serverMs: 1_760_000_000_000)
     return (clock, try clock.serverNowMs())
 }

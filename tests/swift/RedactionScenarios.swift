@@ -96,7 +96,7 @@ func echoedTokenScenarios(_ h: Harness) {
         for place in 0...3 {
             let config = ClockConfig(homeserverUrl: "https://matrix.example.org", accessToken: token)
             let time = SwiftTime(bootMs: 50_000, wallMs: 1_700_000_000_000)
-            let clock = try ServerClock.withSources(config: config, timeSource: time, transport: EchoingTransport(place: place))
+            let clock = try ServerClock.newWithSources(config: config, timeSource: time, transport: EchoingTransport(place: place))
             let e = h.throwsError("sync with echo \(place)") { try clock.sync() }
             // The message is not printed: it might hold the token.
             let message = String(describing: e)

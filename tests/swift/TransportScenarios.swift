@@ -67,7 +67,7 @@ func transportScenarios(_ h: Harness) {
         let t = SwiftTime(bootMs: 50_000, wallMs: 1_700_000_000_000)
         let transport = SwiftTransport(time: t, skewMs: skewMs, upMs: 12, downMs: 18)
         let config = ClockConfig(homeserverUrl: "https://matrix.example.org", accessToken: token)
-        let clock = try ServerClock.withSources(config: config, timeSource: t, transport: transport)
+        let clock = try ServerClock.newWithSources(config: config, timeSource: t, transport: transport)
         let report = try clock.sync()
         h.eq(Int(report.requests), transport.requests.count, "every request went through the Swift transport")
         h.eq(SampleSource.endpoint, report.source, "best sample from the endpoint")
@@ -89,7 +89,7 @@ func transportScenarios(_ h: Harness) {
         let t = SwiftTime(bootMs: 50_000, wallMs: 1_700_000_000_250)
         let transport = SwiftTransport(time: t, skewMs: skewMs, upMs: 4, downMs: 6, msc4094: false)
         let config = ClockConfig(homeserverUrl: "https://matrix.example.org", accessToken: token, policy: quickPolicy())
-        let clock = try ServerClock.withSources(config: config, timeSource: t, transport: transport)
+        let clock = try ServerClock.newWithSources(config: config, timeSource: t, transport: transport)
         let report = try clock.sync()
         h.check(!report.endpointSupported, "the 404 marks the endpoint unsupported")
         h.eq(SampleSource.dateHeader, report.source, "best sample from a Date header")
@@ -106,7 +106,7 @@ func transportScenarios(_ h: Harness) {
         let transport = SwiftTransport(time: t, skewMs: skewMs, upMs: 1, downMs: 1)
         transport.failWith = TransportTestError(description: "connection refused by the Swift test")
         let config = ClockConfig(homeserverUrl: "https://matrix.example.org", accessToken: token)
-        let clock = try ServerClock.withSources(config: config, timeSource: t, transport: transport)
+        let clock = try ServerClock.newWithSources(config: config, timeSource: t, transport: transport)
         let e = h.throwsError("sync with a failing transport") { try clock.sync() }
         h.check(e is MxClockError, "the error is an MxClockError: \(String(describing: e))")
         h.check(!String(describing: e).contains(token), "the token is not in the error")
@@ -120,7 +120,7 @@ func transportScenarios(_ h: Harness) {
         let t = SwiftTime(bootMs: 50_000, wallMs: 1_700_000_000_000)
         let transport = SwiftTransport(time: t, skewMs: skewMs, upMs: 1, downMs: 1)
         let config = ClockConfig(homeserverUrl: "https://matrix.example.org")
-        let clock = try ServerClock.withSources(config: config, timeSource: t, transport: transport)
+        let clock = try ServerClock.newWithSources(config: config, timeSource: t, transport: transport)
         transport.failWith = TransportError.Timeout(reason: "URLSession timed out")
         let e = h.throwsError("sync with a timing-out transport") { try clock.sync() }
         if case .Timeout? = e as? MxClockError {

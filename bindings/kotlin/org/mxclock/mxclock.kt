@@ -752,8 +752,6 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
-    external fun uniffi_mxclock_checksum_func_mxclock_version(
-    ): Int
     external fun uniffi_mxclock_checksum_func_os_time_source(
     ): Int
     external fun uniffi_mxclock_checksum_func_sample_from_date_header(
@@ -761,6 +759,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_mxclock_checksum_func_sample_from_endpoint(
     ): Int
     external fun uniffi_mxclock_checksum_func_sample_from_event_age(
+    ): Int
+    external fun uniffi_mxclock_checksum_func_version(
     ): Int
     external fun uniffi_mxclock_checksum_method_serverclock_add_date_sample(
     ): Int
@@ -834,9 +834,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_mxclock_checksum_constructor_serverclock_new(
     ): Int
+    external fun uniffi_mxclock_checksum_constructor_serverclock_new_with_sources(
+    ): Int
     external fun uniffi_mxclock_checksum_constructor_serverclock_restore(
     ): Int
-    external fun uniffi_mxclock_checksum_constructor_serverclock_with_sources(
+    external fun uniffi_mxclock_checksum_constructor_serverclock_restore_with_sources(
     ): Int
     external fun ffi_mxclock_uniffi_contract_version(
     ): Int
@@ -867,9 +869,11 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_mxclock_fn_constructor_serverclock_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_mxclock_fn_constructor_serverclock_restore(`config`: RustBuffer.ByValue,`stateJson`: RustBuffer.ByValue,`timeSource`: RustBuffer.ByValue,`transport`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_mxclock_fn_constructor_serverclock_new_with_sources(`config`: RustBuffer.ByValue,`timeSource`: RustBuffer.ByValue,`transport`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_mxclock_fn_constructor_serverclock_with_sources(`config`: RustBuffer.ByValue,`timeSource`: RustBuffer.ByValue,`transport`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_mxclock_fn_constructor_serverclock_restore(`config`: RustBuffer.ByValue,`stateJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mxclock_fn_constructor_serverclock_restore_with_sources(`config`: RustBuffer.ByValue,`stateJson`: RustBuffer.ByValue,`timeSource`: RustBuffer.ByValue,`transport`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_mxclock_fn_method_serverclock_add_date_sample(`ptr`: Long,`sentBootMs`: Long,`receivedBootMs`: Long,`dateUnixS`: Long,`ageS`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -971,8 +975,6 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_mxclock_fn_method_httpresponse_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_mxclock_fn_func_mxclock_version(uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
     external fun uniffi_mxclock_fn_func_os_time_source(uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_mxclock_fn_func_sample_from_date_header(`sentBootMs`: Long,`receivedBootMs`: Long,`dateUnixS`: Long,`ageS`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -980,6 +982,8 @@ internal object UniffiLib {
     external fun uniffi_mxclock_fn_func_sample_from_endpoint(`sentBootMs`: Long,`receivedBootMs`: Long,`serverMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_mxclock_fn_func_sample_from_event_age(`originServerTs`: Long,`ageMs`: Long,`receivedBootMs`: Long,`maxTransitMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mxclock_fn_func_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_mxclock_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -2312,7 +2316,7 @@ public object FfiConverterTypeHttpTransport: FfiConverter<HttpTransport, Long> {
  *
  * let time = Arc::new(FakeTimeSource::new(5_000, 1_700_000_000_000, "boot-1"));
  * // No homeserver URL: fed by the app (sans-I/O).
- * let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
+ * let clock = ServerClock::new_with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
  * assert!(clock.server_now_ms().is_err()); // not synced yet
  *
  * // The app timed a request to the MSC4094 endpoint itself: sent at boot
@@ -2385,7 +2389,8 @@ public interface ServerClockInterface {
     fun `expiryAt`(`deadlineMs`: kotlin.Long): Expiry
     
     /**
-     * The state as JSON (estimate, samples, policy memory; never the token).
+     * The state as JSON (estimate, samples, policy memory; never the
+     * token), to save and pass to [`restore`](Self::restore).
      */
     fun `exportState`(): kotlin.String
     
@@ -2517,7 +2522,7 @@ public interface ServerClockInterface {
  *
  * let time = Arc::new(FakeTimeSource::new(5_000, 1_700_000_000_000, "boot-1"));
  * // No homeserver URL: fed by the app (sans-I/O).
- * let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
+ * let clock = ServerClock::new_with_sources(ClockConfig::new(""), Some(time.clone()), None).unwrap();
  * assert!(clock.server_now_ms().is_err()); // not synced yet
  *
  * // The app timed a request to the MSC4094 endpoint itself: sent at boot
@@ -2823,7 +2828,8 @@ open class ServerClock: Disposable, AutoCloseable, ServerClockInterface
 
     
     /**
-     * The state as JSON (estimate, samples, policy memory; never the token).
+     * The state as JSON (estimate, samples, policy memory; never the
+     * token), to save and pass to [`restore`](Self::restore).
      */
     @Throws(MxClockException::class)override fun `exportState`(): kotlin.String {
             return FfiConverterString.lift(
@@ -3171,16 +3177,18 @@ open class ServerClock: Disposable, AutoCloseable, ServerClockInterface
     companion object {
         
     /**
-     * Restores a clock from saved state (see `export_state`).
+     * A clock on the given time source and transport (None: the defaults).
+     * Apps pass their own `TimeSource` (e.g. Android
+     * `SystemClock.elapsedRealtime()`) or `HttpTransport` (OkHttp,
+     * URLSession) here.
      */
-    @Throws(MxClockException::class) fun `restore`(`config`: ClockConfig, `stateJson`: kotlin.String, `timeSource`: TimeSource?, `transport`: HttpTransport?): ServerClock {
+    @Throws(MxClockException::class) fun `newWithSources`(`config`: ClockConfig, `timeSource`: TimeSource?, `transport`: HttpTransport?): ServerClock {
             return FfiConverterTypeServerClock.lift(
     uniffiRustCallWithError(MxClockException) { _status ->
-    UniffiLib.uniffi_mxclock_fn_constructor_serverclock_restore(
+    UniffiLib.uniffi_mxclock_fn_constructor_serverclock_new_with_sources(
     
         
         FfiConverterTypeClockConfig.lower(`config`),
-        FfiConverterString.lower(`stateJson`),
         FfiConverterOptionalTypeTimeSource.lower(`timeSource`),
         FfiConverterOptionalTypeHttpTransport.lower(`transport`),_status)
 }
@@ -3190,18 +3198,46 @@ open class ServerClock: Disposable, AutoCloseable, ServerClockInterface
 
         
     /**
-     * A clock on the given time source and transport (None: the defaults).
-     * Apps pass their own `TimeSource` (e.g. Android
-     * `SystemClock.elapsedRealtime()`) or `HttpTransport` (OkHttp,
-     * URLSession) here.
+     * Restores a clock from saved state (see `export_state`) on the OS
+     * clocks and the default transport, as [`new`](Self::new).
+     *
+     * Every saved sample is checked (a sane interval, taken before the state
+     * was saved); only the newest `max_samples` are kept; the estimate is
+     * recomputed from them as `add_sample` would. Same boot (same boot id,
+     * boot clock not gone back): the samples stay anchored to the boot
+     * clock. Otherwise (reboot) the recomputed estimate is carried over
+     * through the wall clock with its uncertainty inflated by drift and
+     * `REBOOT_WALL_SLACK_MS`, and a sync is flagged as due; if the state is
+     * older than `restore_max_age_ms` or the wall clock went backwards, the
+     * estimate is dropped. Garbled, foreign or newer state, or an invalid
+     * sample, is an `Error::InvalidState`, never a panic.
      */
-    @Throws(MxClockException::class) fun `withSources`(`config`: ClockConfig, `timeSource`: TimeSource?, `transport`: HttpTransport?): ServerClock {
+    @Throws(MxClockException::class) fun `restore`(`config`: ClockConfig, `stateJson`: kotlin.String): ServerClock {
             return FfiConverterTypeServerClock.lift(
     uniffiRustCallWithError(MxClockException) { _status ->
-    UniffiLib.uniffi_mxclock_fn_constructor_serverclock_with_sources(
+    UniffiLib.uniffi_mxclock_fn_constructor_serverclock_restore(
     
         
         FfiConverterTypeClockConfig.lower(`config`),
+        FfiConverterString.lower(`stateJson`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * As [`restore`](Self::restore), on the given time source and transport
+     * (None: the defaults), as [`new_with_sources`](Self::new_with_sources).
+     */
+    @Throws(MxClockException::class) fun `restoreWithSources`(`config`: ClockConfig, `stateJson`: kotlin.String, `timeSource`: TimeSource?, `transport`: HttpTransport?): ServerClock {
+            return FfiConverterTypeServerClock.lift(
+    uniffiRustCallWithError(MxClockException) { _status ->
+    UniffiLib.uniffi_mxclock_fn_constructor_serverclock_restore_with_sources(
+    
+        
+        FfiConverterTypeClockConfig.lower(`config`),
+        FfiConverterString.lower(`stateJson`),
         FfiConverterOptionalTypeTimeSource.lower(`timeSource`),
         FfiConverterOptionalTypeHttpTransport.lower(`transport`),_status)
 }
@@ -4145,7 +4181,7 @@ public object FfiConverterTypeClockConfig: FfiConverterRustBuffer<ClockConfig> {
  * use mxclock::{ClockConfig, FakeTimeSource, ServerClock, TimeSource};
  *
  * let time = Arc::new(FakeTimeSource::new(1_000, 1_700_000_000_000, "boot"));
- * let clock = ServerClock::with_sources(ClockConfig::new(""), Some(time.clone()), None)?;
+ * let clock = ServerClock::new_with_sources(ClockConfig::new(""), Some(time.clone()), None)?;
  * assert!(clock.snapshot().is_none()); // not synced yet
  * clock.add_endpoint_sample(1_000, 1_060, 1_700_000_037_280)?;
  *
@@ -5426,7 +5462,7 @@ sealed class MxClockException(message: String): kotlin.Exception(message) {
      * The reply was not what the protocol says (bad JSON, no time, bad
      * `Date` header, body too large).
      */
-        class Protocol(message: String) : MxClockException(message)
+        class ProtocolViolation(message: String) : MxClockException(message)
         
     /**
      * The homeserver does not implement the MSC4094 endpoint and gave no
@@ -5477,7 +5513,7 @@ public object FfiConverterTypeMxClockError : FfiConverterRustBuffer<MxClockExcep
             7 -> MxClockException.Timeout(FfiConverterString.read(buf))
             8 -> MxClockException.Http(FfiConverterString.read(buf))
             9 -> MxClockException.RateLimited(FfiConverterString.read(buf))
-            10 -> MxClockException.Protocol(FfiConverterString.read(buf))
+            10 -> MxClockException.ProtocolViolation(FfiConverterString.read(buf))
             11 -> MxClockException.Unsupported(FfiConverterString.read(buf))
             12 -> MxClockException.InvalidEvent(FfiConverterString.read(buf))
             13 -> MxClockException.NoExpiryRule(FfiConverterString.read(buf))
@@ -5530,7 +5566,7 @@ public object FfiConverterTypeMxClockError : FfiConverterRustBuffer<MxClockExcep
                 buf.putInt(9)
                 Unit
             }
-            is MxClockException.Protocol -> {
+            is MxClockException.ProtocolViolation -> {
                 buf.putInt(10)
                 Unit
             }
@@ -5607,6 +5643,8 @@ public object FfiConverterTypeNotificationType: FfiConverterRustBuffer<Notificat
 
 /**
  * Where a sample came from, best first.
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_sample_source`.
  */
 
 enum class SampleSource {
@@ -5792,6 +5830,9 @@ public object FfiConverterTypeSyncAction : FfiConverterRustBuffer<SyncAction>{
 
 /**
  * Why a sync is due.
+ *
+ * `#[repr(C)]`: this enum is also the C API's `mxclock_sync_reason` (its
+ * values start at 1, as they always had in C).
  */
 
 enum class SyncReason {
@@ -5990,6 +6031,10 @@ public object FfiConverterTypeTransportError : FfiConverterRustBuffer<TransportE
 
 /**
  * Whether a verification request's timestamp is acceptable.
+ *
+ * `#[repr(C)]`: this enum is also the C API's
+ * `mxclock_verification_validity` (its values start at 1, as they always
+ * had in C).
  */
 
 enum class VerificationValidity {
@@ -6505,27 +6550,6 @@ public object FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer<List<Ht
     }
 }
         /**
-         * The version of the native library, e.g. `"0.1.0"`.
-         *
-         * The Kotlin bindings are generated without uniffi's per-function
-         * checksums (see `uniffi.toml`), so this is how an app can log which
-         * native build it actually loaded next to its own bindings version.
-         *
-         * ```
-         * assert_eq!(mxclock::mxclock_version(), env!("CARGO_PKG_VERSION"));
-         * ```
-         */ fun `mxclockVersion`(): kotlin.String {
-            return FfiConverterString.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_mxclock_fn_func_mxclock_version(
-    
-        _status)
-}
-    )
-    }
-    
-
-        /**
          * The operating system's clocks, as mxclock reads them by default
          * (Linux/Android `CLOCK_BOOTTIME`, Apple `CLOCK_MONOTONIC`, the boot id).
          *
@@ -6619,6 +6643,27 @@ public object FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer<List<Ht
         FfiConverterLong.lower(`ageMs`),
         FfiConverterLong.lower(`receivedBootMs`),
         FfiConverterLong.lower(`maxTransitMs`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The version of the native library, e.g. `"0.1.0"`.
+         *
+         * The Kotlin bindings are generated without uniffi's per-function
+         * checksums (see `uniffi.toml`), so this is how an app can log which
+         * native build it actually loaded next to its own bindings version.
+         *
+         * ```
+         * assert_eq!(mxclock::version(), env!("CARGO_PKG_VERSION"));
+         * ```
+         */ fun `version`(): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mxclock_fn_func_version(
+    
+        _status)
 }
     )
     }
