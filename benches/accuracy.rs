@@ -1280,20 +1280,6 @@ fn main() {
         "requests_per_strategy": BUDGET,
         "scenarios": json_scenarios,
     });
-    let dir = sim::target_dir().join("bench");
-    let path = dir.join("accuracy.json");
-    let written = std::fs::create_dir_all(&dir).and_then(|_| {
-        std::fs::write(
-            &path,
-            serde_json::to_string_pretty(&doc).expect("JSON of numbers"),
-        )
-    });
-    match written {
-        Ok(()) => println!("\nJSON: {}", path.display()),
-        Err(e) => {
-            eprintln!("accuracy: cannot write {}: {e}", path.display());
-            std::process::exit(1);
-        }
-    }
+    sim::write_json("accuracy", "accuracy.json", &doc);
     println!("Ran in {:.1} s.", started.elapsed().as_secs_f64());
 }
