@@ -39,17 +39,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use mxclock::drift::Drift;
-use mxclock::estimate::{select, trim_window, DEFAULT_DRIFT_PPM, DEFAULT_MAX_SAMPLES};
-use mxclock::policy::{
-    burst_complete, burst_has_majority, burst_request_limit, burst_target_uncertainty_ms,
-    SyncPolicy, BURST_MIN_GAP_MS,
+// The estimator, drift, burst rules and Date probe planner themselves, to
+// run them as `sync` does without the clock around them.
+use mxclock::__internal::{
+    burst_complete, burst_has_majority, burst_request_limit, burst_target_uncertainty_ms, select,
+    trim_window, DateBurst, DateProbePurpose, Drift, Selection, BURST_MIN_GAP_MS,
+    DEFAULT_DRIFT_PPM, DEFAULT_MAX_SAMPLES,
 };
-use mxclock::probe::{DateBurst, DateProbePurpose};
-use mxclock::transport::TransportError;
 use mxclock::{
     ClockConfig, HttpHeader, HttpRequest, HttpResponse, HttpTransport, Sample, ServerClock,
-    Sleeper, TimeSource,
+    Sleeper, SyncPolicy, TimeSource, TransportError,
 };
 use serde_json::json;
 use sim::{device_clock_error_ms, quantile, Delay, Network, Rng, SERVER_EPOCH_MS};
@@ -446,7 +445,7 @@ struct Estimate {
     theta_ms: f64,
     uncertainty_ms: Option<f64>,
     /// Whether uncertainty is relative to the reading instant (drift grows it).
-    mxclock_selection: Option<mxclock::estimate::Selection>,
+    mxclock_selection: Option<Selection>,
     requests: usize,
     end_tau: f64,
 }
@@ -1281,20 +1280,6 @@ fn main() {
         "requests_per_strategy": BUDGET,
         "scenarios": json_scenarios,
     });
-    let dir = sim::target_dir().join("bench");
-    let path = dir.join("accuracy.json");
-    let written = std::fs::create_dir_all(&dir).and_then(|_| {
-        std::fs::write(
-            &path,
-            serde_json::to_string_pretty(&doc).expect("JSON of numbers"),
-        )
-    });
-    match written {
-        Ok(()) => println!("\nJSON: {}", path.display()),
-        Err(e) => {
-            eprintln!("accuracy: cannot write {}: {e}", path.display());
-            std::process::exit(1);
-        }
-    }
+    sim::write_json("accuracy", "accuracy.json", &doc);
     println!("Ran in {:.1} s.", started.elapsed().as_secs_f64());
 }

@@ -16,8 +16,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use mxclock::events::{evaluate_event, evaluate_event_json, evaluate_events_json};
-use mxclock::expiry::ServerNow;
+use mxclock::{evaluate_event, evaluate_event_json, evaluate_events_json, ServerNow};
 use serde_json::Value;
 
 const EVENTS: usize = 1_000;

@@ -8,7 +8,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use mxclock::ffi::{mxclock_free, mxclock_new, mxclock_server_now_ms, mxclock_status};
+use mxclock::__internal::ffi::{
+    mxclock_add_endpoint_sample, mxclock_config_default, mxclock_free, mxclock_new,
+    mxclock_server_now_ms, mxclock_status,
+};
 use mxclock::{ClockConfig, OsTimeSource, ServerClock, TimeSource};
 
 /// ns per iteration of `f` in one timed loop.
@@ -68,7 +71,7 @@ fn main() {
     // SAFETY: valid out-pointers; the handle is freed below.
     unsafe {
         assert_eq!(
-            mxclock::ffi::mxclock_config_default(config.as_mut_ptr()),
+            mxclock_config_default(config.as_mut_ptr()),
             mxclock_status::Ok
         );
         assert_eq!(
@@ -77,13 +80,7 @@ fn main() {
         );
         let b = os.boot_ms();
         assert_eq!(
-            mxclock::ffi::mxclock_add_endpoint_sample(
-                handle,
-                b,
-                b,
-                os.wall_ms(),
-                std::ptr::null_mut()
-            ),
+            mxclock_add_endpoint_sample(handle, b, b, os.wall_ms(), std::ptr::null_mut()),
             mxclock_status::Ok
         );
     }

@@ -50,11 +50,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use mxclock::protocol::DEFAULT_ENDPOINT_PATH;
-use mxclock::transport::TransportError;
 use mxclock::{
     ClockConfig, HttpHeader, HttpRequest, HttpResponse, HttpTransport, ServerClock, Sleeper,
-    SyncReason, TimeSource,
+    SyncReason, TimeSource, TransportError, DEFAULT_ENDPOINT_PATH,
 };
 use serde_json::json;
 use sim::{Network, Rng, SERVER_EPOCH_MS};
@@ -773,21 +771,7 @@ fn main() {
         "rows": json_rows,
         "peers": peers,
     });
-    let dir = sim::target_dir().join("bench");
-    let path = dir.join("requests_per_day.json");
-    let written = std::fs::create_dir_all(&dir).and_then(|_| {
-        std::fs::write(
-            &path,
-            serde_json::to_string_pretty(&doc).expect("JSON of numbers"),
-        )
-    });
-    match written {
-        Ok(()) => println!("\nJSON: {}", path.display()),
-        Err(e) => {
-            eprintln!("requests_per_day: cannot write {}: {e}", path.display());
-            std::process::exit(1);
-        }
-    }
+    sim::write_json("requests_per_day", "requests_per_day.json", &doc);
     println!(
         "Simulated {} days in {:.1} s.",
         rows.len() as u64 * DAYS,

@@ -27,9 +27,9 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper::client::conn::http1;
 use hyper::Uri;
-use mxclock::transport::{TransportError, MAX_BODY_BYTES};
 use mxclock::{
     ClockConfig, HttpHeader, HttpRequest, HttpResponse, ServerClock, SyncAction, SyncReport,
+    TransportError, MAX_BODY_BYTES,
 };
 use mxclock_test_homeserver::{Delay, HomeserverConfig, TestHomeserver};
 use tokio::io::{AsyncRead, AsyncWrite};

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs tests/concurrency_stress.rs RUNS times in a row (default 100)
+# Runs tests/over_http/concurrency_stress.rs RUNS times in a row (default 100)
 # and counts the runs that passed. Each run is a fresh process. The test binary
 # is built once; a failing run's output is kept in target/stress-loop/.
 #
@@ -11,10 +11,10 @@ log_dir=target/stress-loop
 mkdir -p "$log_dir"
 export CARGO_TERM_COLOR=never
 
-cargo test --test concurrency_stress --no-run 2>&1 | tail -1
+cargo test --test over_http --no-run 2>&1 | tail -1
 passed=0 failed=0 start=$SECONDS
 for i in $(seq 1 "$runs"); do
-    if cargo test -q --test concurrency_stress >"$log_dir/run-$i.log" 2>&1; then
+    if cargo test -q --test over_http concurrency_stress:: >"$log_dir/run-$i.log" 2>&1; then
         passed=$((passed + 1))
         rm -f "$log_dir/run-$i.log"
     else

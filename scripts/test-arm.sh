@@ -14,14 +14,14 @@
 # apt-get (root on Debian); a target whose toolchain cannot be had is
 # "SKIPPED (part)", and the whole step SKIPPED when none can.
 #
-# Left out under qemu (each runs natively in `cargo test`; under qemu they
-# take minutes without exercising anything width- or architecture-specific
-# beyond what the included tests do):
+# Left out under qemu, by module (`--skip MODULE::`; each runs natively in
+# `cargo test`; under qemu they take minutes without exercising anything
+# width- or architecture-specific beyond what the included tests do):
 #   events_json, transport_parse_props, transport_redaction
 #                   property tests of JSON/HTTP parsing (2 000+ cases each;
 #                   ~150 s, ~60 s, ~50 s per target under qemu)
 #   synapse_e2e     needs a Synapse server (scripts/test-synapse.sh)
-#   doc tests       not cross-compiled
+#   doc tests       not cross-compiled (`--lib --tests` only)
 #   security        on aarch64 only (~3 min under qemu on a loaded machine;
 #                   it runs on armv7, where widths differ from x86_64, and
 #                   natively)
@@ -43,8 +43,9 @@ export CARGO_TERM_COLOR=never
 # shellcheck source=scripts/lib/cross.sh
 . scripts/lib/cross.sh
 
-excluded_tests="events_json transport_parse_props transport_redaction synapse_e2e"
+excluded_modules="events_json transport_parse_props transport_redaction synapse_e2e"
 skipped_cases=(--skip proxies_from_the_environment --skip with_http::fault_matrix)
+for m in $excluded_modules; do skipped_cases+=(--skip "$m::"); done
 
 # triple → Debian gcc package, gcc prefix, qemu binary
 toolchain() {
@@ -89,11 +90,8 @@ fi
 # Debug info makes the test binaries large and the link slow, and a
 # backtrace under qemu is readable without it.
 export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
-test_args=(-p mxclock --lib)
-for f in tests/*.rs; do
-    name=$(basename "$f" .rs)
-    [[ " $excluded_tests " == *" $name "* ]] || test_args+=(--test "$name")
-done
+# The library's unit tests and every integration-test crate.
+test_args=(-p mxclock --lib --tests)
 target_args=()
 for t in "${targets[@]}"; do target_args+=(--target "$t"); done
 
@@ -110,14 +108,11 @@ passed=0 failed=0 rc_all=0
 for t in "${targets[@]}"; do
     start=$SECONDS
     log="target/arm-$t.log"
-    run_args=()
-    for a in "${test_args[@]}"; do
-        [[ $t == aarch64-* && $a == security ]] && { unset 'run_args[${#run_args[@]}-1]'; continue; }
-        run_args+=("$a")
-    done
-    echo "--- running on $t under qemu (left out: $excluded_tests, doc tests; ${skipped_cases[*]})"
+    skip_args=("${skipped_cases[@]}")
+    [[ $t == aarch64-* ]] && skip_args+=(--skip "security::")
+    echo "--- running on $t under qemu (left out: doc tests; ${skip_args[*]})"
     # --no-fail-fast: one failing binary must not hide the others' results.
-    cargo test --no-fail-fast --target "$t" "${run_args[@]}" -- "${skipped_cases[@]}" >"$log" 2>&1
+    cargo test --no-fail-fast --target "$t" "${test_args[@]}" -- "${skip_args[@]}" >"$log" 2>&1
     rc=$?
     grep -E '^(test result|     Running|test .* FAILED|---- )' "$log"
     read -r p f < <(awk '/^test result:/ {

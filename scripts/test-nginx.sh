@@ -4,7 +4,7 @@
 # (nginx writes its own Date header). Checks that the sync report and the
 # `mxclock sync` CLI say the endpoint's body and the Date header disagree,
 # that the estimate follows the body, and that nothing is reported when both
-# share a clock (tests/sync_http.rs, a_reverse_proxy_with_another_clock_is_reported).
+# share a clock (tests/over_http/sync_http.rs, a_reverse_proxy_with_another_clock_is_reported).
 #
 # nginx: $MXCLOCK_NGINX, else `nginx` on PATH or /usr/sbin/nginx, else
 # Debian's package unpacked into target/tools/nginx (apt-get download +
@@ -65,5 +65,5 @@ nginx=$(find_nginx) || { unpack_nginx && nginx=$(find_nginx); } || {
 log "using $nginx ($("$nginx" -v 2>&1))"
 
 cargo build --quiet --example mxclock || { log "building the CLI failed"; exit 1; }
-MXCLOCK_NGINX=$nginx cargo test --quiet --test sync_http -- --ignored --exact \
-    a_reverse_proxy_with_another_clock_is_reported --nocapture
+MXCLOCK_NGINX=$nginx cargo test --quiet --test over_http -- --ignored --exact \
+    sync_http::a_reverse_proxy_with_another_clock_is_reported --nocapture

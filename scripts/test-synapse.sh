@@ -6,7 +6,7 @@
 # target/synapse-venv, rebuilt only when the pinned versions or the module's
 # sources change), then runs
 #   - python: tests/synapse (harness, module, Synapse's behaviour);
-#   - rust:   tests/synapse_e2e.rs, the library and the `mxclock` CLI against
+#   - rust:   tests/over_http/synapse_e2e.rs, the library and the `mxclock` CLI against
 #             Synapse (#[ignore]d in plain `cargo test`, run here with
 #             --ignored);
 # and ends with the total over both:
@@ -61,7 +61,7 @@ if [[ $parts == *" rust "* ]]; then
     # One test at a time: the servers are shared, and concurrent bursts on two
     # cores would measure the scheduler instead of the library.
     MXCLOCK_SYNAPSE_ENV="$root/scripts/synapse-env.sh" \
-        cargo test --test synapse_e2e -- --ignored --test-threads=1 --nocapture 2>&1 |
+        cargo test --test over_http synapse_e2e:: -- --ignored --test-threads=1 --nocapture 2>&1 |
         tee "$log_dir/rust.log"
     rc=${PIPESTATUS[0]}
     set -e

@@ -44,7 +44,7 @@ const STATE_FORMAT: &str = "mxclock-state";
 const STATE_VERSION: u32 = 1;
 /// After a reboot the estimate goes through the wall clock, which may have
 /// been set while the device was off; allow this much for it on top of drift.
-pub const REBOOT_WALL_SLACK_MS: i64 = 1_000;
+pub(crate) const REBOOT_WALL_SLACK_MS: i64 = 1_000;
 
 /// The server-time estimate at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -500,7 +500,7 @@ impl ServerClock {
     /// Same boot (same boot id, boot clock not gone back): the samples stay
     /// anchored to the boot clock. Otherwise (reboot) the recomputed estimate
     /// is carried over through the wall clock with its uncertainty inflated
-    /// by drift and [`REBOOT_WALL_SLACK_MS`], and a sync is flagged as due;
+    /// by drift and `REBOOT_WALL_SLACK_MS` (1 s), and a sync is flagged as due;
     /// if the state is older than `restore_max_age_ms` or the wall clock went
     /// backwards, the estimate is dropped. The policy's remembered times are
     /// clamped to what a live clock could have set. Garbled, foreign or newer

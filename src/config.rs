@@ -2,11 +2,8 @@
 
 use crate::error::{Error, Result};
 use crate::policy::SyncPolicy;
+use crate::protocol::DEFAULT_ENDPOINT_PATH;
 use crate::protocol::{validate_access_token, validate_endpoint_path, HomeserverUrl};
-
-/// The MSC4094 path and the `Date` probe path, relative to the homeserver
-/// URL (one definition each, in the protocol).
-pub use crate::protocol::{DATE_PROBE_PATH, DEFAULT_ENDPOINT_PATH};
 
 // The defaults of `ClockConfig` and `SyncPolicy`, declared once. Rust
 // (`ClockConfig::new`, `SyncPolicy::default`) and C (`mxclock_config_default`)

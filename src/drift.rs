@@ -52,21 +52,6 @@
 //! the fixed one widened by that rate, so a carried rate costs accuracy if
 //! the new boot clock runs otherwise, never honesty
 //! ([`learn_with_carried`]).
-//!
-//! ```
-//! use mxclock::drift::{learn, record, SyncInterval, DRIFT_FLOOR_PPB};
-//! // A boot clock 40 ppm fast: θ falls by 40 µs per second.
-//! let mut history = Vec::new();
-//! for hour in 0..4i64 {
-//!     let boot_ms = hour * 3_600_000;
-//!     let theta_us = 1_750_000_000_000_000 - 40 * boot_ms / 1_000;
-//!     record(&mut history, SyncInterval::new(boot_ms, theta_us - 30_000, theta_us + 30_000, theta_us).unwrap(), 100);
-//! }
-//! let drift = learn(&history, 100);
-//! assert!(drift.learned);
-//! assert!((drift.center_ppb + 40_000).abs() < 1_000);
-//! assert!(drift.bound_ppb >= DRIFT_FLOOR_PPB && drift.bound_ppb < 30_000);
-//! ```
 
 use serde::{Deserialize, Serialize};
 
@@ -75,9 +60,9 @@ use crate::error::{Error, Result};
 /// The least the learned band is widened by, each way, ppb: how far the
 /// boot clock's rate may move over one boot (temperature, sleep states).
 /// See the module documentation for the source.
-pub const DRIFT_FLOOR_PPB: i64 = 15_000;
+pub(crate) const DRIFT_FLOOR_PPB: i64 = 15_000;
 /// Syncs kept in the history (the oldest go first).
-pub const MAX_DRIFT_HISTORY: usize = 16;
+pub(crate) const MAX_DRIFT_HISTORY: usize = 16;
 
 /// θ as one sync left it: θ = server − boot is in `[lo_us, hi_us]` at boot
 /// time `boot_ms`; `mid_us` is the sync's estimate (where its replies agree).
@@ -146,7 +131,7 @@ pub struct Drift {
     pub learned: bool,
     /// The center is a rate an earlier boot learned, carried across a
     /// reboot: it moves the estimate, and the bound is the fixed one
-    /// widened by it ([`learn_with_carried`]).
+    /// widened by it (`learn_with_carried`).
     #[serde(default)]
     pub carried: bool,
 }
@@ -233,7 +218,7 @@ fn history_band(history: &[SyncInterval]) -> Option<(i128, i128)> {
 
 /// Whether the history fits the model: every pair's rate band within
 /// [`DRIFT_FLOOR_PPB`] of every other's.
-pub fn consistent(history: &[SyncInterval]) -> bool {
+pub(crate) fn consistent(history: &[SyncInterval]) -> bool {
     history_band(history).is_none_or(|(lo, hi)| lo - hi <= DRIFT_FLOOR_PPB as i128)
 }
 
@@ -334,11 +319,11 @@ pub fn learn_with_carried(
 
 /// Adds a sync's interval to `history`: entries stay in boot order (one
 /// at the same or an earlier boot time than the newest replaces the tail
-/// from there), at most [`MAX_DRIFT_HISTORY`]. When the new interval does
+/// from there), at most `MAX_DRIFT_HISTORY`. When the new interval does
 /// not fit what the history predicts (the model is violated), the older
 /// syncs are dropped: the estimator falls back to the fixed bound until a
 /// second sync fits with this one.
-pub fn record(history: &mut Vec<SyncInterval>, entry: SyncInterval, drift_ppm: u32) {
+pub(crate) fn record(history: &mut Vec<SyncInterval>, entry: SyncInterval, drift_ppm: u32) {
     history.retain(|h| h.boot_ms < entry.boot_ms);
     history.push(entry);
     if !consistent(history) || learn_rejects(history, drift_ppm) {
@@ -360,7 +345,7 @@ fn learn_rejects(history: &[SyncInterval], drift_ppm: u32) -> bool {
 }
 
 /// Checks a history from outside (saved state): every entry valid, boot
-/// times strictly increasing, at most [`MAX_DRIFT_HISTORY`] (the newest are
+/// times strictly increasing, at most `MAX_DRIFT_HISTORY` (the newest are
 /// kept). Returns it ready for [`learn`].
 pub fn validate_history(mut history: Vec<SyncInterval>) -> Result<Vec<SyncInterval>> {
     for s in &history {
@@ -693,5 +678,30 @@ mod tests {
                 prop_assert_eq!(history.len(), n + 1);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    /// The example from the docs, kept as a test: the API it shows is
+    /// crate-internal now.
+    #[test]
+    fn drift_module_example() {
+        use crate::drift::{learn, record, SyncInterval, DRIFT_FLOOR_PPB};
+        // A boot clock 40 ppm fast: θ falls by 40 µs per second.
+        let mut history = Vec::new();
+        for hour in 0..4i64 {
+            let boot_ms = hour * 3_600_000;
+            let theta_us = 1_750_000_000_000_000 - 40 * boot_ms / 1_000;
+            record(
+                &mut history,
+                SyncInterval::new(boot_ms, theta_us - 30_000, theta_us + 30_000, theta_us).unwrap(),
+                100,
+            );
+        }
+        let drift = learn(&history, 100);
+        assert!(drift.learned);
+        assert!((drift.center_ppb + 40_000).abs() < 1_000);
+        assert!(drift.bound_ppb >= DRIFT_FLOOR_PPB && drift.bound_ppb < 30_000);
     }
 }

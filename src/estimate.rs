@@ -59,7 +59,7 @@ use crate::sample::{Sample, SampleSource};
 pub use crate::config::{DEFAULT_DRIFT_PPM, DEFAULT_MAX_SAMPLES};
 /// Newest samples that must each contradict the old consensus, and agree
 /// with each other, before a server clock step is believed.
-pub const STEP_WITNESSES: usize = 2;
+pub(crate) const STEP_WITNESSES: usize = 2;
 
 /// `ceil(drift_ppm × elapsed_ms / 10⁶)`, saturating; 0 for negative elapsed.
 pub fn drift_widening_ms(drift_ppm: u32, elapsed_ms: i64) -> i64 {
@@ -187,7 +187,7 @@ impl Selection {
 /// truncated boot reading: + ½ ms for the truncation (the true boot time is
 /// in `[boot, boot + 1)`), rounded to the nearest ms (a tie, which only a
 /// whole-ms θ gives, goes down: then θ itself).
-pub fn reading_ms_from_us(theta_us: i64) -> i64 {
+pub(crate) fn reading_ms_from_us(theta_us: i64) -> i64 {
     theta_us.saturating_add(999).div_euclid(1_000)
 }
 
@@ -268,7 +268,7 @@ fn marzullo(intervals: &[(i64, i64)], order_newest: &[usize]) -> (usize, Vec<usi
 /// How many samples at least must be falsetickers for the rest to agree:
 /// `samples.len()` minus the largest number that share a point (intervals
 /// widened by drift to the newest sample). 0 when all agree.
-pub fn falsetickers_needed(samples: &[Sample], drift_ppm: u32) -> usize {
+pub(crate) fn falsetickers_needed(samples: &[Sample], drift_ppm: u32) -> usize {
     if samples.is_empty() {
         return 0;
     }
@@ -303,14 +303,14 @@ fn bounds(intervals: &[(i64, i64)], members: &[usize]) -> ((i64, i64), (i64, i64
 /// * A majority (more than half) agreeing, including the newest sample:
 ///   the majority survives; the others are falsetickers.
 /// * Otherwise, a proven step: the newest samples that agree with each other
-///   survive and the older ones are dropped (see [`STEP_WITNESSES`]). Older
+///   survive and the older ones are dropped (see `STEP_WITNESSES`). Older
 ///   samples that never agreed with each other are dropped the same way.
 /// * Otherwise a majority that the newest sample disagrees with: the newest
 ///   is a falseticker (one stale or spoofed reply cannot move the estimate).
 /// * Otherwise no majority: [`Error::Inconsistent`].
 ///
 /// ```
-/// use mxclock::{estimate::select, Sample};
+/// use mxclock::{__internal::select, Sample};
 /// let t = 1_750_000_000_000;
 /// let a = Sample::from_endpoint(1_000, 1_040, t + 1_020).unwrap();
 /// let b = Sample::from_endpoint(2_000, 2_010, t + 2_005).unwrap();
@@ -326,7 +326,7 @@ pub fn select(samples: &[Sample], drift_ppm: u32) -> Result<Selection> {
     select_with_drift(samples, &Drift::fixed(drift_ppm))
 }
 
-/// [`select`] with a learned [`Drift`] (see [`crate::drift`]): older samples
+/// [`select`] with a learned [`Drift`] (see the `drift` module): older samples
 /// are carried to the newest one's time along the drift's center rate and
 /// widened by its bound.
 pub fn select_with_drift(samples: &[Sample], drift: &Drift) -> Result<Selection> {

@@ -64,7 +64,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-pub use crate::expiry::ExpiryRule;
+pub(crate) use crate::expiry::ExpiryRule;
 use crate::expiry::{
     beacon_info_expiry, call_invite_age_expiry, call_invite_expiry, call_membership_legacy_expiry,
     call_membership_session_expiry, rtc_notification_expiry, rtc_notification_should_ring,
@@ -77,7 +77,7 @@ use crate::expiry::{
 /// appendices, "Canonical JSON" ("Numbers in the JSON must be integers in
 /// the range [-(2**53)+1, (2**53)-1]"); ruma reads timestamps as `js_int::UInt`
 /// and rejects larger ones.
-pub const CANONICAL_JSON_MAX_INT: i64 = 9_007_199_254_740_991;
+pub(crate) const CANONICAL_JSON_MAX_INT: i64 = 9_007_199_254_740_991;
 
 /// The expiry decision for one event.
 ///
@@ -186,8 +186,7 @@ pub struct EventOutcome {
 /// instead (documented per rule).
 ///
 /// ```
-/// use mxclock::events::{evaluate_event, ExpiryRule};
-/// use mxclock::expiry::{ExpiryState, ServerNow};
+/// use mxclock::{evaluate_event, ExpiryRule, ExpiryState, ServerNow};
 /// let now = ServerNow { server_now_ms: 1_700_000_030_000, uncertainty_ms: 20, boot_ms: 0 };
 /// let invite = serde_json::json!({
 ///     "type": "m.call.invite", "origin_server_ts": 1_700_000_000_000_i64,
@@ -1434,5 +1433,17 @@ fn verification(
     Decided {
         verification_validity: Some(validity),
         ..Decided::plain(rule, expiry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spec appendices "Canonical JSON": integers in [-(2**53)+1, (2**53)-1].
+    /// What this bound does to events: tests/sans_io/events_json.rs.
+    #[test]
+    fn canonical_json_max_int_is_2_to_the_53_minus_1() {
+        assert_eq!(CANONICAL_JSON_MAX_INT, (1_i64 << 53) - 1);
     }
 }

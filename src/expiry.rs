@@ -169,7 +169,7 @@ impl Expiry {
     /// The decision for a deadline on the server clock.
     ///
     /// ```
-    /// use mxclock::expiry::{Expiry, ExpiryState, ServerNow};
+    /// use mxclock::{Expiry, ExpiryState, ServerNow};
     /// let now = ServerNow { server_now_ms: 1_000_000, uncertainty_ms: 50, boot_ms: 7_000 };
     /// let e = Expiry::at(1_000_100, &now);
     /// assert_eq!(e.remaining_ms, 100);
@@ -770,7 +770,7 @@ pub fn rtc_notification_start_ms(sender_ts_ms: i64, origin_server_ts_ms: i64) ->
 /// Source: MSC4075 ("The event's `lifetime` as measured from `sender_ts` /
 /// `origin_server_ts` has elapsed"), ruma
 /// `crates/ruma-events/src/rtc/notification.rs` (`expiration_ts` = start +
-/// lifetime; its tests are reproduced in `tests/expiry_rules.rs`). ruma
+/// lifetime; its tests are reproduced in `tests/sans_io/expiry_rules.rs`). ruma
 /// does not cap the lifetime; the MSC recommends a 2 minute cap, which
 /// mxclock applies.
 pub fn rtc_notification_expiry(

@@ -27,7 +27,7 @@ pub const BURST_MIN_GAP_MS: i64 = 5;
 /// the round trip keeps that from shrinking further), then confirms both
 /// edges (see [`crate::probe`]); the reported uncertainty adds the
 /// confirmation margin.
-pub const DATE_TARGET_UNCERTAINTY_MS: i64 = 16;
+pub(crate) const DATE_TARGET_UNCERTAINTY_MS: i64 = 16;
 
 /// While the boot clock's drift is being learned (no estimate of it yet on
 /// this boot), a sync is due once the uncertainty has grown by this
@@ -35,7 +35,7 @@ pub const DATE_TARGET_UNCERTAINTY_MS: i64 = 16;
 /// wide sync needs a longer span to learn anything: see
 /// [`learning_growth_ms`]): a second sync soon after the first pins the
 /// drift down, and the estimate is never far off while the rate is unknown.
-pub const LEARNING_UNCERTAINTY_DIVISOR: i64 = 4;
+pub(crate) const LEARNING_UNCERTAINTY_DIVISOR: i64 = 4;
 
 /// A sync that only refreshes an estimate whose drift is learned (its
 /// uncertainty grew past `max_uncertainty_ms`) ends its burst once its
@@ -50,7 +50,7 @@ pub const REFRESH_TARGET_DIVISOR: i64 = 8;
 
 /// What the drift model says, for the policy (see [`crate::drift`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DriftStatus {
+pub(crate) struct DriftStatus {
     /// How fast the uncertainty grows, ppb (the drift's bound).
     pub growth_ppb: i64,
     /// Drift learning is on and has no estimate of the drift yet (neither
@@ -66,7 +66,7 @@ pub struct DriftStatus {
 
 impl DriftStatus {
     /// A fixed bound of `drift_ppm` and no learning (the earlier policy).
-    pub fn fixed(drift_ppm: u32) -> DriftStatus {
+    pub(crate) fn fixed(drift_ppm: u32) -> DriftStatus {
         DriftStatus {
             growth_ppb: i64::from(drift_ppm) * 1_000,
             learning: false,
@@ -156,7 +156,7 @@ pub enum SyncReason {
 /// times are only meaningful within one boot; a restore after a reboot resets
 /// them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicyState {
+pub(crate) struct PolicyState {
     /// Boot time of the last sync attempt.
     pub last_attempt_boot_ms: Option<i64>,
     /// Failures in a row since the last success.
@@ -179,7 +179,7 @@ impl PolicyState {
     /// Why a sync is due now, or `None`. `uncertainty_ms` is the current
     /// estimate's (None: no estimate). Ignores rate limits: see
     /// [`earliest_sync_boot_ms`](Self::earliest_sync_boot_ms).
-    pub fn sync_reason(
+    pub(crate) fn sync_reason(
         &self,
         policy: &SyncPolicy,
         uncertainty_ms: Option<i64>,
@@ -199,7 +199,7 @@ impl PolicyState {
     /// The earliest boot time a `sync_if_needed` may send a request: after
     /// the minimum interval since the last attempt and after any backoff or
     /// `Retry-After`.
-    pub fn earliest_sync_boot_ms(&self, policy: &SyncPolicy) -> i64 {
+    pub(crate) fn earliest_sync_boot_ms(&self, policy: &SyncPolicy) -> i64 {
         let after_interval = self
             .last_attempt_boot_ms
             .map(|t| t.saturating_add(policy.min_sync_interval_ms))
@@ -210,7 +210,7 @@ impl PolicyState {
     /// Milliseconds until a sync is due (0: now). With an estimate and no
     /// other reason, that is when the uncertainty will have grown past its
     /// limit at the drift's growth rate.
-    pub fn next_sync_due_in_ms(
+    pub(crate) fn next_sync_due_in_ms(
         &self,
         policy: &SyncPolicy,
         uncertainty_ms: Option<i64>,
@@ -238,24 +238,24 @@ impl PolicyState {
     }
 
     /// Whether to ask the MSC4094 endpoint now.
-    pub fn endpoint_supported(&self, now_boot_ms: i64) -> bool {
+    pub(crate) fn endpoint_supported(&self, now_boot_ms: i64) -> bool {
         self.endpoint_unsupported_until_boot_ms
             .is_none_or(|t| now_boot_ms >= t)
     }
 
     /// The endpoint answered 404/405/`M_UNRECOGNIZED`.
-    pub fn mark_endpoint_unsupported(&mut self, policy: &SyncPolicy, now_boot_ms: i64) {
+    pub(crate) fn mark_endpoint_unsupported(&mut self, policy: &SyncPolicy, now_boot_ms: i64) {
         self.endpoint_unsupported_until_boot_ms =
             Some(now_boot_ms.saturating_add(policy.unsupported_retry_ms));
     }
 
     /// A sync is starting.
-    pub fn record_attempt(&mut self, now_boot_ms: i64) {
+    pub(crate) fn record_attempt(&mut self, now_boot_ms: i64) {
         self.last_attempt_boot_ms = Some(now_boot_ms);
     }
 
     /// A sync produced an estimate.
-    pub fn record_success(&mut self) {
+    pub(crate) fn record_success(&mut self) {
         self.consecutive_failures = 0;
         self.retry_at_boot_ms = None;
         self.rate_limited = false;
@@ -267,7 +267,12 @@ impl PolicyState {
     /// Returns the backoff delay chosen: `initial × 2^(failures−1)`, capped,
     /// then drawn uniformly from its upper half ("equal jitter"), so that a
     /// crowd of clients that failed together spreads out.
-    pub fn record_failure(&mut self, policy: &SyncPolicy, now_boot_ms: i64, random: u64) -> i64 {
+    pub(crate) fn record_failure(
+        &mut self,
+        policy: &SyncPolicy,
+        now_boot_ms: i64,
+        random: u64,
+    ) -> i64 {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
         let exp = self.consecutive_failures.saturating_sub(1).min(40);
         let full = policy
@@ -284,7 +289,7 @@ impl PolicyState {
 
     /// The server said 429: honour its `retry_after_ms` (at least the
     /// minimum sync interval when it gave none).
-    pub fn record_rate_limited(
+    pub(crate) fn record_rate_limited(
         &mut self,
         policy: &SyncPolicy,
         now_boot_ms: i64,
@@ -303,7 +308,7 @@ impl PolicyState {
     /// no wait longer than the longest the policy or a server's
     /// `Retry-After` (at most a day) can impose. Forged state then cannot
     /// stop a clock from syncing for longer than that.
-    pub fn clamp_to_boot(&mut self, policy: &SyncPolicy, now_boot_ms: i64) {
+    pub(crate) fn clamp_to_boot(&mut self, policy: &SyncPolicy, now_boot_ms: i64) {
         let server_wait_ms = i64::try_from(MAX_RETRY_AFTER_MS).unwrap_or(i64::MAX);
         let longest_wait = policy.backoff_max_ms.max(server_wait_ms);
         self.last_attempt_boot_ms = self.last_attempt_boot_ms.map(|t| t.min(now_boot_ms));
@@ -316,7 +321,7 @@ impl PolicyState {
     }
 
     /// Forget boot-clock times (after a reboot they mean nothing).
-    pub fn reset_for_new_boot(&mut self) {
+    pub(crate) fn reset_for_new_boot(&mut self) {
         *self = PolicyState {
             reboot_detected: true,
             ..PolicyState::default()
@@ -327,7 +332,7 @@ impl PolicyState {
 /// The uncertainty above which a sync is due: `max_uncertainty_ms`, or,
 /// while the drift is being learned, the fresh uncertainty plus
 /// [`learning_growth_ms`] (never more than the maximum).
-pub fn uncertainty_limit_ms(policy: &SyncPolicy, drift: &DriftStatus) -> i64 {
+pub(crate) fn uncertainty_limit_ms(policy: &SyncPolicy, drift: &DriftStatus) -> i64 {
     if drift.learning {
         drift
             .fresh_uncertainty_ms
@@ -384,7 +389,7 @@ pub fn refresh_target_uncertainty_ms(policy: &SyncPolicy, target_ms: i64, refres
 
 /// The agreement at which a burst may stop early (the half-width of the
 /// survivors' intersection): the policy's target on the endpoint path; on
-/// the `Date` path [`DATE_TARGET_UNCERTAINTY_MS`], or three quarters of the
+/// the `Date` path `DATE_TARGET_UNCERTAINTY_MS`, or three quarters of the
 /// shortest round trip when that is larger (half is the floor of any
 /// two-way method, and narrowing slows down near it), before confirmation.
 pub fn burst_target_uncertainty_ms(
@@ -407,7 +412,7 @@ pub fn burst_target_uncertainty_ms(
 /// widened by drift, agree with almost anything; requiring two fresh ones
 /// means one stale or spoofed reply can never end a burst on a wrong, narrow
 /// estimate. The reported uncertainty, where all survivors but one agree,
-/// may be wider than the target. (`Date` bursts: [`crate::probe`].)
+/// may be wider than the target. (`Date` bursts: the `probe` module.)
 pub fn burst_complete(window: &[Sample], taken: &[Sample], drift_ppm: u32, target_ms: i64) -> bool {
     let Ok(sel) = select(window, drift_ppm) else {
         return false;
@@ -421,7 +426,7 @@ pub fn burst_complete(window: &[Sample], taken: &[Sample], drift_ppm: u32, targe
 /// A burst whose samples have no majority may go on for up to this many
 /// times its request budget (still within `max_sync_ms`): giving up leaves
 /// the app with the device clock, and a few more replies usually settle it.
-pub const NO_MAJORITY_BUDGET_FACTOR: u32 = 3;
+pub(crate) const NO_MAJORITY_BUDGET_FACTOR: u32 = 3;
 
 /// Whether a burst's samples have a majority: over `window` (the samples
 /// kept before the burst plus `taken`, the burst's own), more than half
@@ -439,7 +444,7 @@ pub fn burst_has_majority(window: &[Sample], taken: &[Sample], drift_ppm: u32) -
 }
 
 /// How many requests a burst may send: its `budget`, or
-/// [`NO_MAJORITY_BUDGET_FACTOR`] times it (at most 64) while its samples
+/// `NO_MAJORITY_BUDGET_FACTOR` times it (at most 64) while its samples
 /// have no majority.
 pub fn burst_request_limit(budget: u32, has_majority: bool) -> u32 {
     if has_majority {
@@ -456,15 +461,7 @@ pub fn burst_request_limit(budget: u32, has_majority: bool) -> u32 {
 /// `offset_ms` is the current θ midpoint, `rtt_ms` a recent round trip (the
 /// uplink is guessed as half of it; a wrong guess only costs efficiency, the
 /// interval stays correct). Returns the boot time to send at, ≥ `now_boot_ms`.
-///
-/// ```
-/// use mxclock::policy::date_probe_send_at_boot_ms;
-/// // θ = 1_700_000_000_250: server is .250 into a second at boot 0.
-/// let at = date_probe_send_at_boot_ms(1_700_000_000_250, 20, 0);
-/// assert_eq!((at + 10 + 1_700_000_000_250) % 1000, 0);
-/// assert!(at >= 0 && at < 1000);
-/// ```
-pub fn date_probe_send_at_boot_ms(offset_ms: i64, rtt_ms: i64, now_boot_ms: i64) -> i64 {
+pub(crate) fn date_probe_send_at_boot_ms(offset_ms: i64, rtt_ms: i64, now_boot_ms: i64) -> i64 {
     let uplink = rtt_ms.max(0) / 2;
     // Predicted server time on arrival if sent now.
     let arrive = now_boot_ms.saturating_add(uplink).saturating_add(offset_ms);
@@ -719,5 +716,19 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    /// The example from the docs, kept as a test: the API it shows is
+    /// crate-internal now.
+    #[test]
+    fn date_probe_send_at_boot_ms_example() {
+        use crate::policy::date_probe_send_at_boot_ms;
+        // θ = 1_700_000_000_250: server is .250 into a second at boot 0.
+        let at = date_probe_send_at_boot_ms(1_700_000_000_250, 20, 0);
+        assert_eq!((at + 10 + 1_700_000_000_250) % 1000, 0);
+        assert!((0..1000).contains(&at));
     }
 }

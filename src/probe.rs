@@ -55,7 +55,7 @@
 //! often as it happens to answer a confirmation probe: each one it answers
 //! while the burst sits between the two clocks contradicts an edge. Of such
 //! syncs, a share gives an interval between the clocks (measured in
-//! `tests/honesty.rs`).
+//! `tests/sans_io/honesty.rs`).
 
 use crate::error::{Error, Result};
 use crate::estimate::{drift_widening_ms, falsetickers_needed, select, Selection};
@@ -113,7 +113,7 @@ fn rtt_allowance_ms(taken: &[Sample], rtt_ms: i64) -> i64 {
 /// shortest plus 10 ms) and a probe sent up to 10 ms late
 /// (a busy device). Only the bound reported depends on it, never the
 /// estimate.
-pub fn confirm_margin_ms(rtt_ms: i64, drift_ppm: u32) -> i64 {
+pub(crate) fn confirm_margin_ms(rtt_ms: i64, drift_ppm: u32) -> i64 {
     rtt_ms
         .max(0)
         .saturating_add(detect_ms(drift_ppm))
@@ -313,7 +313,7 @@ impl DateBurst {
     /// spaced out).
     ///
     /// ```
-    /// use mxclock::probe::{DateBurst, DateProbePurpose};
+    /// use mxclock::__internal::{DateBurst, DateProbePurpose};
     /// // Nothing yet: send at once.
     /// let p = DateBurst::new().next_probe(100, None, 16, 5_000);
     /// assert_eq!((p.send_at_boot_ms, p.purpose), (5_000, DateProbePurpose::Narrow));

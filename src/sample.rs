@@ -13,14 +13,11 @@ pub const MIN_SANE_SERVER_MS: i64 = 946_684_800_000;
 /// Latest server time we believe: 2200-01-01T00:00:00Z.
 pub const MAX_SANE_SERVER_MS: i64 = 7_258_118_400_000;
 /// Resolution of the MSC4094 endpoint's time (whole ms, truncated).
-pub const ENDPOINT_RESOLUTION_MS: i64 = 1;
+pub(crate) const ENDPOINT_RESOLUTION_MS: i64 = 1;
 /// Resolution of the local boot clock readings (whole ms, truncated).
-pub const BOOT_RESOLUTION_MS: i64 = 1;
-/// Default bound on how long a sync response spends between the server
-/// building it and the client reading it (declared in `config`).
-pub use crate::config::DEFAULT_EVENT_MAX_TRANSIT_MS;
+pub(crate) const BOOT_RESOLUTION_MS: i64 = 1;
 /// An `Age` header larger than this (one day) is not believed.
-pub const MAX_AGE_HEADER_S: i64 = 86_400;
+pub(crate) const MAX_AGE_HEADER_S: i64 = 86_400;
 
 /// Where a sample came from, best first.
 ///

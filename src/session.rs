@@ -1,110 +1,5 @@
-//! A sync that the caller drives: the clock says what to do next, the
-//! caller does it with its own HTTP client and timers, and hands back what
-//! happened (sans-I/O, after matrix-sdk-crypto's `outgoing_requests` /
-//! `mark_request_as_sent` and sntpc's send/process split).
-//!
-//! [`ServerClock::start_sync`] gives a [`SyncSession`]. Its
-//! [`next_action`](SyncSession::next_action) answers one of:
-//!
-//! - [`SyncAction::Send`]: send this [`HttpRequest`] now, then hand back the
-//!   reply with [`receive_response`](SyncSession::receive_response) (any
-//!   status: a 404 or a 500 is a reply) or the failure with
-//!   [`receive_failure`](SyncSession::receive_failure), each with the boot
-//!   times the request left and the reply (or failure) came back;
-//! - [`SyncAction::Wait`]: nothing to do before the boot clock reads
-//!   `until_boot_ms` (a `Date` probe timed to the server's second boundary,
-//!   or the spacing between requests); then ask again;
-//! - [`SyncAction::Done`]: the sync is over; its samples are in the clock,
-//!   and the [`SyncReport`] says what it did. A sync that failed makes
-//!   `next_action` return the error instead, as `sync()` would.
-//!
-//! Every boot time comes from the caller (`clock.boot_ms()`, or the clock's
-//! own [`TimeSource`](crate::TimeSource)): the session never sleeps, never
-//! touches the network, and reads the clock's boot clock only to refuse
-//! times that cannot be from it. Every call returns at once, so an async
-//! runtime, a Kotlin coroutine or an OkHttp callback can make them.
-//!
-//! The blocking [`ServerClock::sync`] is this loop with the clock's
-//! transport and sleeps.
-//!
-//! # Rules
-//!
-//! - **One request at a time.** A session hands out a request only after the
-//!   previous one's reply or failure came back. Asked again meanwhile, it
-//!   answers `Wait` until that request's `timeout_ms` (plus
-//!   [`REPLY_GRACE_MS`]) has passed; asked after that, it counts the request
-//!   as timed out and carries on without it (a reply that comes later is
-//!   refused). Transports should still enforce `timeout_ms` themselves.
-//! - **Replies it did not ask for.** A reply or failure for an id that is
-//!   not the request out (another session's, an old one, a made-up one, a
-//!   second reply for one request) is refused with
-//!   [`Error::InvalidArgument`]; the session is unchanged.
-//! - **Boot times.** `now_boot_ms` and `received_boot_ms` must be at least
-//!   every boot time the session was already given (the boot clock never
-//!   goes back), `sent_boot_ms` at least the time its request was handed
-//!   out, `received_boot_ms` at least `sent_boot_ms`, and none more than
-//!   [`BOOT_AHEAD_TOLERANCE_MS`] ahead of the clock's own boot clock (a
-//!   wall-clock time passed by mistake, say). Otherwise the call fails with
-//!   [`Error::TimeOutOfRange`] and the session is unchanged.
-//! - **The whole sync** starts no request that could end after
-//!   `policy.max_sync_ms`, as `sync()`; the 429 `Retry-After`, failure
-//!   backoff and "endpoint missing" memory are updated exactly as `sync()`
-//!   updates them.
-//! - **Several at once.** One burst runs per clock. A session started while
-//!   another burst is in flight (another session's, or a blocking
-//!   `sync()`'s) joins it: it answers `Wait` in steps of [`JOIN_POLL_MS`]
-//!   and then ends with that burst's report or error. Blocking `sync()`
-//!   callers likewise wait for a session's burst.
-//! - **Dropping a session** before it is done abandons its burst: nothing it
-//!   took is kept, no failure is recorded, and the next sync starts afresh
-//!   (joined sessions and waiting `sync()` callers start it). A session left
-//!   undriven and undropped (an app that forgot it) holds its burst only
-//!   until [`session_deadline_ms`] after it started; a later sync then takes
-//!   over, and the forgotten session, if driven again, ends with
-//!   [`Error::Timeout`].
-//!
-//! # Example
-//!
-//! A session driven by hand, against a simulated homeserver 37 s ahead of
-//! the device and 10 ms away:
-//!
-//! ```
-//! use std::sync::Arc;
-//! use mxclock::{ClockConfig, FakeTimeSource, HttpHeader, HttpResponse, ServerClock,
-//!     SyncAction, TimeSource};
-//!
-//! let time = Arc::new(FakeTimeSource::new(10_000, 1_700_000_000_000, "boot"));
-//! let clock = ServerClock::new_with_sources(
-//!     ClockConfig::new("https://matrix.example.org"), Some(time.clone()), None)?;
-//!
-//! let session = Arc::clone(&clock).start_sync(time.boot_ms())?;
-//! let report = loop {
-//!     match session.next_action(time.boot_ms())? {
-//!         SyncAction::Send { request_id, request } => {
-//!             // Your HTTP client sends `request` here.
-//!             assert!(request.url.ends_with("/_matrix/client/v3/get_server_now"));
-//!             let sent = time.boot_ms();
-//!             time.advance_ms(5);
-//!             let server_ms = time.wall_ms() + 37_000;
-//!             time.advance_ms(5);
-//!             let response = HttpResponse {
-//!                 status: 200,
-//!                 headers: vec![HttpHeader::new("Content-Type", "application/json")],
-//!                 body: format!("{{\"server_now\":{server_ms}}}").into_bytes(),
-//!             };
-//!             session.receive_response(request_id, sent, time.boot_ms(), response)?;
-//!         }
-//!         // Your timer sleeps here.
-//!         SyncAction::Wait { until_boot_ms } => time.advance_ms(until_boot_ms - time.boot_ms()),
-//!         SyncAction::Done { report } => break report,
-//!     }
-//! };
-//! assert_eq!(report.requests, 2);
-//! let e = clock.estimate().unwrap();
-//! // Half the round trip, + 1 ms resolution, + 1 ms drift, + 1 ms boot read.
-//! assert!((e.offset_ms - 37_000).abs() <= e.uncertainty_ms && e.uncertainty_ms <= 8);
-//! # Ok::<(), mxclock::Error>(())
-//! ```
+//! The sans-I/O sync session, [`SyncSession`]; its rules are in the crate
+//! docs (src/lib.rs).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -118,15 +13,15 @@ use crate::transport::{HttpRequest, HttpResponse, TransportError};
 
 /// A session that joined another caller's burst asks to be woken this
 /// often to look whether it is over.
-pub const JOIN_POLL_MS: i64 = 50;
+pub(crate) const JOIN_POLL_MS: i64 = 50;
 
 /// A boot time more than this ahead of the clock's own boot clock is
 /// refused: it cannot come from that clock.
-pub const BOOT_AHEAD_TOLERANCE_MS: i64 = 1_000;
+pub(crate) const BOOT_AHEAD_TOLERANCE_MS: i64 = 1_000;
 
 /// A request is given up this long after its `timeout_ms` ran out, when no
 /// reply or failure was handed back.
-pub const REPLY_GRACE_MS: i64 = 1_000;
+pub(crate) const REPLY_GRACE_MS: i64 = 1_000;
 
 /// Longest a blocking caller waits on another caller's burst before it
 /// looks again whether that burst was abandoned (real time).
@@ -140,7 +35,7 @@ static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
 /// driven burst takes (`policy.max_sync_ms`, or one request and one probe
 /// wait if that is longer) plus one more request timeout of slack for a
 /// slow caller. After that, a new sync takes over.
-pub fn session_deadline_ms(config: &crate::ClockConfig) -> i64 {
+pub(crate) fn session_deadline_ms(config: &crate::ClockConfig) -> i64 {
     let request_ms = i64::try_from(config.request_timeout_ms).unwrap_or(i64::MAX / 4);
     config
         .policy
@@ -569,9 +464,9 @@ fn claim(clock: &ServerClock, now_boot_ms: i64) -> Result<(Arc<Flight>, bool)> {
     Ok((f, true))
 }
 
-/// A sync driven by the caller (see the [module docs](self)). Obtained from
-/// [`ServerClock::start_sync`]; `Send + Sync`, but the calls of one session
-/// belong in one sequence (next action, reply, next action, ...).
+/// A sync driven by the caller (see [the crate docs](crate#the-sync-session)).
+/// Obtained from [`ServerClock::start_sync`]; `Send + Sync`, but the calls of
+/// one session belong in one sequence (next action, reply, next action, ...).
 /// Dropping it before it is done abandons the sync.
 #[cfg_attr(feature = "uniffi", derive(uniffi::Object))]
 pub struct SyncSession {

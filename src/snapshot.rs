@@ -58,7 +58,7 @@ pub struct ClockSnapshot {
     /// Growth of the uncertainty in ms per 10⁶ ms of boot time since
     /// `ref_boot_ms`, rounded up: the drift bound (`drift_ppm`, or the
     /// learned bound plus the learned rate, which the estimate follows and
-    /// this fixed `boot_offset_ms` does not; see [`crate::drift`]).
+    /// this fixed `boot_offset_ms` does not; see the `drift` module).
     pub uncertainty_growth_ppm: u32,
 }
 

@@ -100,7 +100,7 @@ mod os {
     use once_cell::sync::Lazy;
 
     /// `CLOCK_BOOTTIME`: monotonic and counts suspend (unlike `Instant`).
-    pub fn boot_ms() -> i64 {
+    pub(super) fn boot_ms() -> i64 {
         let mut ts = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -131,7 +131,7 @@ mod os {
     /// Android 8.0 and 8.1 (API 26, 27) the file is labelled `proc`, which
     /// untrusted apps may not read. There, and wherever the read fails, the
     /// id is the wall-clock time of boot ([`boot_time_id`](super::boot_time_id)).
-    pub fn boot_id() -> String {
+    pub(super) fn boot_id() -> String {
         BOOT_ID.clone()
     }
 }
@@ -241,11 +241,11 @@ mod fallback {
 
     static START: Lazy<Instant> = Lazy::new(Instant::now);
 
-    pub fn boot_ms() -> i64 {
+    pub(super) fn boot_ms() -> i64 {
         i64::try_from(START.elapsed().as_millis()).unwrap_or(i64::MAX)
     }
 
-    pub fn boot_id() -> String {
+    pub(super) fn boot_id() -> String {
         static ID: Lazy<String> = Lazy::new(|| {
             let wall = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

@@ -1911,9 +1911,9 @@ public func FfiConverterTypeServerClock_lower(_ value: ServerClock) -> UInt64 {
 
 
 /**
- * A sync driven by the caller (see the [module docs](self)). Obtained from
- * [`ServerClock::start_sync`]; `Send + Sync`, but the calls of one session
- * belong in one sequence (next action, reply, next action, ...).
+ * A sync driven by the caller (see [the crate docs](crate#the-sync-session)).
+ * Obtained from [`ServerClock::start_sync`]; `Send + Sync`, but the calls of
+ * one session belong in one sequence (next action, reply, next action, ...).
  * Dropping it before it is done abandons the sync.
  */
 public protocol SyncSessionProtocol: AnyObject, Sendable {
@@ -1943,9 +1943,9 @@ public protocol SyncSessionProtocol: AnyObject, Sendable {
     
 }
 /**
- * A sync driven by the caller (see the [module docs](self)). Obtained from
- * [`ServerClock::start_sync`]; `Send + Sync`, but the calls of one session
- * belong in one sequence (next action, reply, next action, ...).
+ * A sync driven by the caller (see [the crate docs](crate#the-sync-session)).
+ * Obtained from [`ServerClock::start_sync`]; `Send + Sync`, but the calls of
+ * one session belong in one sequence (next action, reply, next action, ...).
  * Dropping it before it is done abandons the sync.
  */
 open class SyncSession: SyncSessionProtocol, @unchecked Sendable {
@@ -2645,7 +2645,7 @@ public struct ClockSnapshot: Equatable, Hashable {
      * Growth of the uncertainty in ms per 10⁶ ms of boot time since
      * `ref_boot_ms`, rounded up: the drift bound (`drift_ppm`, or the
      * learned bound plus the learned rate, which the estimate follows and
-     * this fixed `boot_offset_ms` does not; see [`crate::drift`]).
+     * this fixed `boot_offset_ms` does not; see the `drift` module).
      */
     public var uncertaintyGrowthPpm: UInt32
 
@@ -2667,7 +2667,7 @@ public struct ClockSnapshot: Equatable, Hashable {
          * Growth of the uncertainty in ms per 10⁶ ms of boot time since
          * `ref_boot_ms`, rounded up: the drift bound (`drift_ppm`, or the
          * learned bound plus the learned rate, which the estimate follows and
-         * this fixed `boot_offset_ms` does not; see [`crate::drift`]).
+         * this fixed `boot_offset_ms` does not; see the `drift` module).
          */uncertaintyGrowthPpm: UInt32) {
         self.bootOffsetMs = bootOffsetMs
         self.refUncertaintyMs = refUncertaintyMs
@@ -3370,9 +3370,12 @@ public func FfiConverterTypeHttpHeader_lower(_ value: HttpHeader) -> RustBuffer 
  * `access_token` query parameter), so the token never reaches a log:
  *
  * ```
- * use mxclock::protocol::{server_now_request, HomeserverUrl};
- * let url = HomeserverUrl::parse("https://matrix.example.org", false).unwrap();
- * let req = server_now_request(&url, "/_matrix/client/v3/get_server_now", Some("syt_secret"), 5_000);
+ * use mxclock::{HttpHeader, HttpRequest};
+ * let req = HttpRequest {
+ * url: "https://matrix.example.org/_matrix/client/v3/get_server_now".into(),
+ * headers: vec![HttpHeader::new("Authorization", "Bearer syt_secret")],
+ * timeout_ms: 5_000,
+ * };
  * let shown = format!("{req:?}");
  * assert!(!shown.contains("syt_secret"));
  * assert!(shown.contains("Authorization: <redacted>"));

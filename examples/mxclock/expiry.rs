@@ -11,12 +11,11 @@
 //! `{"error":"…"}`; otherwise a table. Exit status: 0 if every event was
 //! evaluated, 1 if the input or an event could not be, 2 for bad arguments.
 //! Messages go to stderr. Everything but reading the file is in plain
-//! functions so `tests/cli_expiry.rs` can test it.
+//! functions so `tests/sans_io/cli_expiry.rs` can test it.
 
 use std::io::{Read, Write};
 
-use mxclock::events::{evaluate_event_json, evaluate_events_json, EventExpiry};
-use mxclock::expiry::ServerNow;
+use mxclock::{evaluate_event_json, evaluate_events_json, EventExpiry, ServerNow};
 
 pub const USAGE: &str = "\
 usage: mxclock expiry --server-now-ms N [--uncertainty-ms U] [--received-server-ms R]

@@ -3,10 +3,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mxclock::protocol::{
+use mxclock::__internal::{
     parse_age_header, parse_date_header, retry_after_ms, ResponseDate, MAX_RETRY_AFTER_MS,
 };
-use mxclock::transport::{HttpHeader, HttpResponse};
+use mxclock::{HttpHeader, HttpResponse};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
                 Some(Ok(a)) => Some(*a),
                 Some(Err(_)) | None => None,
             };
-            let reply = ResponseDate { date: d, age_s: age };
+            let reply = ResponseDate {
+                date: d,
+                age_s: age,
+            };
             if let Ok(s) = reply.sample(sent, received) {
                 assert!(s.lo_ms <= s.hi_ms, "{s:?}");
                 // A leap second spans two seconds, never less.

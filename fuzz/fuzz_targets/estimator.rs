@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use mxclock::estimate::select;
+use mxclock::__internal::select;
 use mxclock::{ClockConfig, Error, FakeTimeSource, Sample, SampleSource, ServerClock};
 
 /// Reads little-endian integers off the input; zeros when it runs out.

@@ -6,8 +6,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mxclock::expiry::ExpiryState;
-use mxclock::{evaluate_event_json, evaluate_events_json, EventExpiry, Error, ServerNow};
+use mxclock::{
+    evaluate_event_json, evaluate_events_json, Error, EventExpiry, ExpiryState, ServerNow,
+};
 
 /// What every decision promises.
 fn check(e: &EventExpiry) {

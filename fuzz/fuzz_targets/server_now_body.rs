@@ -2,12 +2,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mxclock::sample::{MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS};
-use mxclock::protocol::{
+use mxclock::__internal::{
     is_endpoint_unsupported, matrix_error, parse_server_now_body, retry_after_ms,
+    MAX_RETRY_AFTER_MS, MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS,
 };
-use mxclock::transport::{HttpResponse, MAX_BODY_BYTES};
-use mxclock::{Error, Sample};
+use mxclock::{Error, HttpResponse, Sample, MAX_BODY_BYTES};
 
 fuzz_target!(|body: &[u8]| {
     match parse_server_now_body(body) {
@@ -40,7 +39,7 @@ fuzz_target!(|body: &[u8]| {
             assert!(!code.chars().chain(msg.chars()).any(char::is_control));
         }
         if let Some(ms) = retry_after_ms(&r) {
-            assert!(ms <= mxclock::protocol::MAX_RETRY_AFTER_MS);
+            assert!(ms <= MAX_RETRY_AFTER_MS);
         }
         let _ = is_endpoint_unsupported(&r);
     }

@@ -9,7 +9,9 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use mxclock::estimate::{select_with_drift, trim_window};
+use mxclock::__internal::{
+    learn, select_with_drift, trim_window, validate_history, Drift, Selection, SyncInterval,
+};
 use mxclock::{ClockConfig, Error, FakeTimeSource, Sample, ServerClock, TimeSource};
 
 /// The boot and wall clocks the seed corpus was exported at (see
@@ -22,19 +24,16 @@ const WALL_MS: i64 = 1_750_000_000_000;
 /// saved drift history (the fixed bound without one) and the selection
 /// among the newest `max_samples` samples with it (`None` when there are
 /// none or they disagree).
-fn recomputed(
-    state: &str,
-    config: &ClockConfig,
-) -> Option<(mxclock::estimate::Selection, mxclock::drift::Drift)> {
+fn recomputed(state: &str, config: &ClockConfig) -> Option<(Selection, Drift)> {
     let value: serde_json::Value = serde_json::from_str(state).ok()?;
     let mut samples: Vec<Sample> = serde_json::from_value(value.get("samples")?.clone()).ok()?;
     trim_window(&mut samples, config.max_samples as usize);
-    let history: Vec<mxclock::drift::SyncInterval> = value
+    let history: Vec<SyncInterval> = value
         .get("drift_history")
         .and_then(|h| serde_json::from_value(h.clone()).ok())
         .unwrap_or_default();
-    let history = mxclock::drift::validate_history(history).ok()?;
-    let drift = mxclock::drift::learn(&history, config.drift_ppm);
+    let history = validate_history(history).ok()?;
+    let drift = learn(&history, config.drift_ppm);
     select_with_drift(&samples, &drift).ok().map(|s| (s, drift))
 }
 

@@ -23,16 +23,7 @@ mod callbacks;
 mod session;
 mod types;
 
+// The C symbols are `#[no_mangle]` and need no Rust path; these two serve
+// `crate::__internal::ffi` (benches/ffi_cost.rs).
 pub use boundary::mxclock_status;
 pub use c::*;
-pub use callbacks::{
-    mxclock_boot_id_fn, mxclock_http_header, mxclock_http_response, mxclock_http_transport,
-    mxclock_http_transport_free_fn, mxclock_http_transport_get_fn, mxclock_time_ms_fn,
-    mxclock_time_source, MXCLOCK_BOOT_ID_MAX,
-};
-pub use session::*;
-pub use types::{
-    mxclock_config, mxclock_estimate, mxclock_event_expiry, mxclock_event_outcome,
-    mxclock_event_outcomes, mxclock_expiry, mxclock_sample, mxclock_sync_policy,
-    mxclock_sync_report,
-};

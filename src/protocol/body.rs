@@ -10,7 +10,7 @@ use crate::sample::{MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS};
 use crate::transport::MAX_BODY_BYTES;
 
 /// Field names that may hold the server time, in the order they are tried.
-pub const SERVER_NOW_FIELDS: [&str; 5] =
+pub(super) const SERVER_NOW_FIELDS: [&str; 5] =
     ["server_now", "server_time", "now", "ts", "origin_server_ts"];
 
 /// The server time in ms from an MSC4094 reply body.
@@ -19,7 +19,7 @@ pub const SERVER_NOW_FIELDS: [&str; 5] =
 /// response body, so this accepts what implementations plausibly send:
 ///
 /// - a JSON object with an integer field holding the server's Unix time in
-///   milliseconds, looked up in the order of [`SERVER_NOW_FIELDS`]
+///   milliseconds, looked up in the order of `SERVER_NOW_FIELDS`
 ///   (`server_now`, `server_time`, `now`, `ts`, `origin_server_ts`; the
 ///   first one present is used, and it must be valid: no falling through to
 ///   the next name);
@@ -33,7 +33,7 @@ pub const SERVER_NOW_FIELDS: [&str; 5] =
 /// server may echo the token in it).
 ///
 /// ```
-/// use mxclock::protocol::parse_server_now_body;
+/// use mxclock::__internal::parse_server_now_body;
 /// assert_eq!(parse_server_now_body(br#"{"server_now": 1700000000123}"#).unwrap(), 1_700_000_000_123);
 /// assert_eq!(parse_server_now_body(b" 1700000000123\n").unwrap(), 1_700_000_000_123);
 /// assert!(parse_server_now_body(br#"{"server_now": "1700000000123"}"#).is_err());

@@ -22,7 +22,7 @@ const MAX_DATE_HEADER_LEN: usize = 64;
 /// clock when it made the reply.
 ///
 /// ```
-/// use mxclock::protocol::parse_date_header;
+/// use mxclock::__internal::parse_date_header;
 /// let d = parse_date_header("Sat, 31 Dec 2016 23:59:60 GMT").unwrap();
 /// assert!(d.is_leap_second());
 /// assert_eq!(d.unix_s(), 1_483_228_799); // 23:59:59
@@ -72,7 +72,7 @@ impl HttpDate {
 /// here (the sample does that). The message never quotes the value.
 ///
 /// ```
-/// use mxclock::protocol::parse_date_header;
+/// use mxclock::__internal::parse_date_header;
 /// assert_eq!(parse_date_header("Sun, 06 Nov 1994 08:49:37 GMT").unwrap().unix_s(), 784_111_777);
 /// assert!(parse_date_header("yesterday").is_err());
 /// ```
@@ -119,7 +119,7 @@ fn unix_seconds(t: SystemTime) -> i64 {
 /// believable is the sample's decision.
 ///
 /// ```
-/// use mxclock::protocol::parse_age_header;
+/// use mxclock::__internal::parse_age_header;
 /// assert_eq!(parse_age_header("42").unwrap(), 42);
 /// assert!(parse_age_header("-1").is_err());
 /// ```
@@ -149,20 +149,6 @@ impl ResponseDate {
     /// The sample of a reply to a request sent at boot time `sent_boot_ms`
     /// and received at `received_boot_ms` ([`Sample::from_date_header`]),
     /// widened by a second for a leap second.
-    ///
-    /// ```
-    /// use mxclock::protocol::{response_date, parse_date_header};
-    /// use mxclock::transport::{HttpHeader, HttpResponse};
-    /// let reply = |date: &str| HttpResponse {
-    ///     status: 200,
-    ///     headers: vec![HttpHeader::new("Date", date)],
-    ///     body: vec![],
-    /// };
-    /// let normal = response_date(&reply("Sat, 31 Dec 2016 23:59:59 GMT")).unwrap().sample(0, 40).unwrap();
-    /// let leap = response_date(&reply("Sat, 31 Dec 2016 23:59:60 GMT")).unwrap().sample(0, 40).unwrap();
-    /// assert_eq!(leap.lo_ms, normal.lo_ms);
-    /// assert_eq!(leap.hi_ms, normal.hi_ms + 1_000);
-    /// ```
     pub fn sample(&self, sent_boot_ms: i64, received_boot_ms: i64) -> Result<Sample> {
         let mut s = Sample::from_date_header(
             sent_boot_ms,
@@ -182,19 +168,7 @@ impl ResponseDate {
 /// missing or malformed, when either header appears more than once with
 /// different values (which one would be the server's?), or when `Age` is
 /// malformed.
-///
-/// ```
-/// use mxclock::protocol::response_date;
-/// use mxclock::transport::{HttpHeader, HttpResponse};
-/// let r = HttpResponse {
-///     status: 404,
-///     headers: vec![HttpHeader::new("Date", "Tue, 14 Nov 2023 22:13:20 GMT")],
-///     body: vec![],
-/// };
-/// let d = response_date(&r).unwrap();
-/// assert_eq!((d.date.unix_s(), d.age_s), (1_700_000_000, None));
-/// ```
-pub fn response_date(response: &HttpResponse) -> Result<ResponseDate> {
+pub(crate) fn response_date(response: &HttpResponse) -> Result<ResponseDate> {
     let date = single_header(response, "Date")?.ok_or_else(|| {
         Error::ProtocolViolation(
             "the reply has no Date header; the server's time is unknown".into(),
@@ -393,5 +367,46 @@ mod tests {
         assert!(!m.contains("quoted"), "{m}");
         let m = parse_age_header(secret).unwrap_err().to_string();
         assert!(!m.contains("quoted"), "{m}");
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    /// The example from the docs, kept as a test: the API it shows is
+    /// crate-internal now.
+    #[test]
+    fn response_date_example() {
+        use crate::protocol::response_date;
+        use crate::transport::{HttpHeader, HttpResponse};
+        let r = HttpResponse {
+            status: 404,
+            headers: vec![HttpHeader::new("Date", "Tue, 14 Nov 2023 22:13:20 GMT")],
+            body: vec![],
+        };
+        let d = response_date(&r).unwrap();
+        assert_eq!((d.date.unix_s(), d.age_s), (1_700_000_000, None));
+    }
+
+    /// The example from the docs, kept as a test: the API it shows is
+    /// crate-internal now.
+    #[test]
+    fn response_date_sample_example() {
+        use crate::protocol::response_date;
+        use crate::transport::{HttpHeader, HttpResponse};
+        let reply = |date: &str| HttpResponse {
+            status: 200,
+            headers: vec![HttpHeader::new("Date", date)],
+            body: vec![],
+        };
+        let normal = response_date(&reply("Sat, 31 Dec 2016 23:59:59 GMT"))
+            .unwrap()
+            .sample(0, 40)
+            .unwrap();
+        let leap = response_date(&reply("Sat, 31 Dec 2016 23:59:60 GMT"))
+            .unwrap()
+            .sample(0, 40)
+            .unwrap();
+        assert_eq!(leap.lo_ms, normal.lo_ms);
+        assert_eq!(leap.hi_ms, normal.hi_ms + 1_000);
     }
 }

@@ -25,7 +25,7 @@ pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Shortest piece of a secret that is redacted on its own. Random tokens
 /// do not share 8 characters with ordinary message text.
-pub const PARTIAL_SECRET_MIN: usize = 8;
+pub(super) const PARTIAL_SECRET_MIN: usize = 8;
 
 /// Longest text scrubbed (16 KiB): a longer foreign message is cut first,
 /// so that scrubbing stays cheap whatever a transport throws.
@@ -181,20 +181,10 @@ impl Secrets {
 /// bearer token alone, an `access_token` query parameter), in any spelling
 /// and in pieces of 8 characters or more, replaced by `<redacted>`.
 ///
-/// mxclock scrubs what it builds itself; this is for apps that put their
-/// own HTTP stack's messages into an [`Error`].
-///
-/// ```
-/// use mxclock::{protocol::redact_error, transport::{HttpHeader, HttpRequest}, Error};
-/// let req = HttpRequest {
-///     url: "https://h.example/x".into(),
-///     headers: vec![HttpHeader::new("Authorization", "Bearer syt+secret/token")],
-///     timeout_ms: 1_000,
-/// };
-/// let e = redact_error(Error::Network("echo: syt%2Bsecret%2Ftoken".into()), &req);
-/// assert_eq!(e.to_string(), "network error: echo: <redacted>");
-/// ```
-pub fn redact_error(error: Error, request: &HttpRequest) -> Error {
+/// mxclock scrubs what it builds itself (a transport's failure through
+/// [`Secrets::scrub_error`]); the tests use this to check every variant.
+#[cfg(test)]
+pub(crate) fn redact_error(error: Error, request: &HttpRequest) -> Error {
     Secrets::of_request(request).scrub_error(error)
 }
 
@@ -395,5 +385,26 @@ mod tests {
             assert!(!shown.contains("secret"), "{shown}");
             assert!(shown.contains(REDACTED), "{shown}");
         }
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    /// The example from the docs, kept as a test: the API it shows is
+    /// crate-internal now.
+    #[test]
+    fn redact_error_example() {
+        use crate::{
+            protocol::redact_error,
+            transport::{HttpHeader, HttpRequest},
+            Error,
+        };
+        let req = HttpRequest {
+            url: "https://h.example/x".into(),
+            headers: vec![HttpHeader::new("Authorization", "Bearer syt+secret/token")],
+            timeout_ms: 1_000,
+        };
+        let e = redact_error(Error::Network("echo: syt%2Bsecret%2Ftoken".into()), &req);
+        assert_eq!(e.to_string(), "network error: echo: <redacted>");
     }
 }

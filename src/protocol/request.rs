@@ -17,7 +17,8 @@ pub const DATE_PROBE_PATH: &str = "/_matrix/client/versions";
 /// `Authorization: Bearer <token>`.
 ///
 /// ```
-/// use mxclock::protocol::{server_now_request, HomeserverUrl, DEFAULT_ENDPOINT_PATH};
+/// use mxclock::__internal::server_now_request;
+/// use mxclock::{HomeserverUrl, DEFAULT_ENDPOINT_PATH};
 /// let url = HomeserverUrl::parse("https://matrix.example.org", false).unwrap();
 /// let req = server_now_request(&url, DEFAULT_ENDPOINT_PATH, None, 5_000);
 /// assert_eq!(req.url, "https://matrix.example.org/_matrix/client/v3/get_server_now");
@@ -47,15 +48,7 @@ pub fn server_now_request(
 /// A `Date` probe: `GET {homeserver}/_matrix/client/versions` with
 /// `Cache-Control: no-cache` and no token (the path needs none, and a reply
 /// from it is only read for its `Date` header).
-///
-/// ```
-/// use mxclock::protocol::{date_probe_request, HomeserverUrl};
-/// let url = HomeserverUrl::parse("https://matrix.example.org", false).unwrap();
-/// let req = date_probe_request(&url, 5_000);
-/// assert_eq!(req.url, "https://matrix.example.org/_matrix/client/versions");
-/// assert_eq!(req.header("Authorization"), None);
-/// ```
-pub fn date_probe_request(url: &HomeserverUrl, timeout_ms: u64) -> HttpRequest {
+pub(crate) fn date_probe_request(url: &HomeserverUrl, timeout_ms: u64) -> HttpRequest {
     HttpRequest {
         url: url.join(DATE_PROBE_PATH),
         headers: vec![
@@ -97,5 +90,22 @@ mod tests {
         assert_eq!(r.timeout_ms, 77);
         assert_eq!(r.header("cache-control"), Some("no-cache"));
         assert_eq!(r.header("authorization"), None);
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    /// The example from the docs, kept as a test: the API it shows is
+    /// crate-internal now.
+    #[test]
+    fn date_probe_request_example() {
+        use crate::protocol::{date_probe_request, HomeserverUrl};
+        let url = HomeserverUrl::parse("https://matrix.example.org", false).unwrap();
+        let req = date_probe_request(&url, 5_000);
+        assert_eq!(
+            req.url,
+            "https://matrix.example.org/_matrix/client/versions"
+        );
+        assert_eq!(req.header("Authorization"), None);
     }
 }

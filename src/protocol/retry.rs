@@ -23,8 +23,8 @@ pub const MAX_RETRY_AFTER_MS: u64 = 86_400_000;
 /// [`MAX_RETRY_AFTER_MS`].
 ///
 /// ```
-/// use mxclock::protocol::retry_after_ms;
-/// use mxclock::transport::{HttpHeader, HttpResponse};
+/// use mxclock::__internal::retry_after_ms;
+/// use mxclock::{HttpHeader, HttpResponse};
 /// let r = HttpResponse {
 ///     status: 429,
 ///     headers: vec![HttpHeader::new("Retry-After", "3")],

@@ -61,23 +61,7 @@ fn truncate(s: &str, max_chars: usize) -> String {
 /// - 429: [`Error::RateLimited`] with [`retry_after_ms`] or
 ///   [`DEFAULT_RETRY_AFTER_MS`].
 /// - other statuses (4xx, 5xx, even 2xx): [`Error::Http`].
-///
-/// ```
-/// use mxclock::protocol::{response_to_error, server_now_request, HomeserverUrl,
-///     DEFAULT_ENDPOINT_PATH};
-/// use mxclock::transport::{HttpHeader, HttpResponse};
-/// use mxclock::Error;
-/// let url = HomeserverUrl::parse("https://matrix.example.org", false).unwrap();
-/// let request = server_now_request(&url, DEFAULT_ENDPOINT_PATH, Some("syt_secret"), 5_000);
-/// let r = HttpResponse {
-///     status: 302,
-///     headers: vec![HttpHeader::new("Location", "https://elsewhere.example/x")],
-///     body: vec![],
-/// };
-/// let e = response_to_error(&r, &request);
-/// assert!(matches!(&e, Error::Http { status: 302, message } if message.contains("https://elsewhere.example")));
-/// ```
-pub fn response_to_error(response: &HttpResponse, request: &HttpRequest) -> Error {
+pub(crate) fn response_to_error(response: &HttpResponse, request: &HttpRequest) -> Error {
     Secrets::of_request(request).scrub_error(status_error(response, &request.url))
 }
 
@@ -349,5 +333,30 @@ mod tests {
         let (s, m) = http_error(response_to_error(&response(418, &[], ""), &req()));
         assert_eq!(s, 418);
         assert!(m.contains("unexpected status"), "{m}");
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    /// The example from the docs, kept as a test: the API it shows is
+    /// crate-internal now.
+    #[test]
+    fn response_to_error_example() {
+        use crate::protocol::{
+            response_to_error, server_now_request, HomeserverUrl, DEFAULT_ENDPOINT_PATH,
+        };
+        use crate::transport::{HttpHeader, HttpResponse};
+        use crate::Error;
+        let url = HomeserverUrl::parse("https://matrix.example.org", false).unwrap();
+        let request = server_now_request(&url, DEFAULT_ENDPOINT_PATH, Some("syt_secret"), 5_000);
+        let r = HttpResponse {
+            status: 302,
+            headers: vec![HttpHeader::new("Location", "https://elsewhere.example/x")],
+            body: vec![],
+        };
+        let e = response_to_error(&r, &request);
+        assert!(
+            matches!(&e, Error::Http { status: 302, message } if message.contains("https://elsewhere.example"))
+        );
     }
 }

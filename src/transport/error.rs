@@ -49,7 +49,7 @@ impl TransportError {
     /// the message (a foreign HTTP stack may put request details there).
     ///
     /// ```
-    /// use mxclock::transport::{HttpHeader, HttpRequest, TransportError};
+    /// use mxclock::{HttpHeader, HttpRequest, TransportError};
     /// let request = HttpRequest {
     ///     url: "https://h.example/x".into(),
     ///     headers: vec![HttpHeader::new("Authorization", "Bearer syt+secret/abc")],

@@ -9,24 +9,7 @@
 //!   an [`Error`](crate::Error) once, with [`TransportError::into_error`],
 //!   which also scrubs the request's secrets from it.
 //!
-//! # Proxies
-//!
-//! A request that carries the access token never goes through a proxy in
-//! clear text. [`UreqTransport`] connects **directly** for every `http://`
-//! URL (a loopback homeserver, or one allowed with `allow_insecure_http`)
-//! and for every loopback host, whatever `HTTP_PROXY`, `HTTPS_PROXY`,
-//! `ALL_PROXY` or `NO_PROXY` say: through a proxy the bytes would leave
-//! the machine (and a proxy's loopback is not ours). `https://` to any other
-//! host uses the proxy from the environment as ureq reads it by default
-//! (`ALL_PROXY`, then `HTTPS_PROXY`, then `HTTP_PROXY`, upper or lower case;
-//! hosts in `NO_PROXY` bypass it), always as a `CONNECT` tunnel: TLS runs
-//! end to end inside it and the certificate is checked against the
-//! homeserver's name, so the proxy sees the host name and the timing, not
-//! the token, and cannot answer for the server. Delays it adds only widen
-//! the samples. An app that wants another proxy (or none) builds the
-//! transport with [`UreqTransport::with_proxy`] or [`UreqTransport::direct`];
-//! mobile apps usually bring their own [`HttpTransport`] over the platform
-//! stack, which follows the system's proxy settings.
+//! How [`UreqTransport`] treats proxies: its docs.
 
 mod error;
 mod message;
@@ -34,7 +17,7 @@ mod message;
 mod ureq;
 
 #[cfg(feature = "http")]
-pub use self::ureq::{UreqTransport, MAX_TIMEOUT_MS};
+pub use self::ureq::UreqTransport;
 pub use error::TransportError;
 pub use message::{HttpHeader, HttpRequest, HttpResponse};
 
@@ -44,7 +27,8 @@ pub use message::{HttpHeader, HttpRequest, HttpResponse};
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The `User-Agent` mxclock sends: `mxclock/<crate version>`.
-pub const USER_AGENT: &str = concat!("mxclock/", env!("CARGO_PKG_VERSION"));
+#[cfg(any(feature = "http", test))]
+pub(crate) const USER_AGENT: &str = concat!("mxclock/", env!("CARGO_PKG_VERSION"));
 
 /// Makes one HTTP GET. Implemented by [`UreqTransport`] (feature `http`),
 /// by apps in Kotlin or Swift (OkHttp, URLSession), or by tests.

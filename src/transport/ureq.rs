@@ -28,24 +28,44 @@ use crate::protocol::{is_loopback_host, url_for_message};
 
 /// Largest `timeout_ms` accepted (one day): longer means a configuration
 /// mistake, and would park a thread for good.
-pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
+pub(super) const MAX_TIMEOUT_MS: u64 = 86_400_000;
 
 /// [`HttpTransport`] over ureq and rustls. Cheap to share (`Arc`), safe to
 /// call from several threads at once.
 ///
+/// [`ServerClock::new`](crate::ServerClock::new) uses one; an app that wants
+/// another proxy setting passes its own:
+///
 /// ```no_run
-/// use mxclock::protocol::{server_now_request, parse_server_now_body, HomeserverUrl,
-///     DEFAULT_ENDPOINT_PATH};
-/// use mxclock::transport::{HttpTransport, UreqTransport};
-/// let transport = UreqTransport::new();
-/// let url = HomeserverUrl::parse("https://matrix.example.org", false)?;
-/// let request = server_now_request(&url, DEFAULT_ENDPOINT_PATH, None, 5_000);
-/// let response = transport.get(request.clone()).map_err(|e| e.into_error(&request))?;
-/// if response.status == 200 {
-///     println!("server time: {} ms", parse_server_now_body(&response.body)?);
-/// }
+/// use std::sync::Arc;
+/// use mxclock::{ClockConfig, ServerClock, UreqTransport};
+/// let transport = Arc::new(UreqTransport::direct()); // no proxy
+/// let config = ClockConfig::new("https://matrix.example.org");
+/// let clock = ServerClock::new_with_sources(config, None, Some(transport))?;
+/// let report = clock.sync()?;
+/// let e = report.estimate;
+/// println!("server time: {} ms ± {} ms", e.server_now_ms, e.uncertainty_ms);
 /// # Ok::<(), mxclock::Error>(())
 /// ```
+///
+/// # Proxies
+///
+/// A request that carries the access token never goes through a proxy in
+/// clear text. [`UreqTransport`] connects **directly** for every `http://`
+/// URL (a loopback homeserver, or one allowed with `allow_insecure_http`)
+/// and for every loopback host, whatever `HTTP_PROXY`, `HTTPS_PROXY`,
+/// `ALL_PROXY` or `NO_PROXY` say: through a proxy the bytes would leave
+/// the machine (and a proxy's loopback is not ours). `https://` to any other
+/// host uses the proxy from the environment as ureq reads it by default
+/// (`ALL_PROXY`, then `HTTPS_PROXY`, then `HTTP_PROXY`, upper or lower case;
+/// hosts in `NO_PROXY` bypass it), always as a `CONNECT` tunnel: TLS runs
+/// end to end inside it and the certificate is checked against the
+/// homeserver's name, so the proxy sees the host name and the timing, not
+/// the token, and cannot answer for the server. Delays it adds only widen
+/// the samples. An app that wants another proxy (or none) builds the
+/// transport with [`UreqTransport::with_proxy`] or [`UreqTransport::direct`];
+/// mobile apps usually bring their own [`HttpTransport`] over the platform
+/// stack, which follows the system's proxy settings.
 #[derive(Clone)]
 pub struct UreqTransport {
     /// Plain `http://`, loopback hosts, and everything when there is no
@@ -96,7 +116,7 @@ impl UreqTransport {
     /// not read. The error never repeats the URL (it may hold a password).
     ///
     /// ```
-    /// use mxclock::transport::UreqTransport;
+    /// use mxclock::UreqTransport;
     /// assert!(UreqTransport::with_proxy("http://proxy.example:3128").is_ok());
     /// assert!(UreqTransport::with_proxy("socks5://proxy.example:1080").is_err());
     /// ```

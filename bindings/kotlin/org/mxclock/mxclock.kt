@@ -3371,9 +3371,9 @@ public object FfiConverterTypeServerClock: FfiConverter<ServerClock, Long> {
 
 
 /**
- * A sync driven by the caller (see the [module docs](self)). Obtained from
- * [`ServerClock::start_sync`]; `Send + Sync`, but the calls of one session
- * belong in one sequence (next action, reply, next action, ...).
+ * A sync driven by the caller (see [the crate docs](crate#the-sync-session)).
+ * Obtained from [`ServerClock::start_sync`]; `Send + Sync`, but the calls of
+ * one session belong in one sequence (next action, reply, next action, ...).
  * Dropping it before it is done abandons the sync.
  */
 public interface SyncSessionInterface {
@@ -3405,9 +3405,9 @@ public interface SyncSessionInterface {
 }
 
 /**
- * A sync driven by the caller (see the [module docs](self)). Obtained from
- * [`ServerClock::start_sync`]; `Send + Sync`, but the calls of one session
- * belong in one sequence (next action, reply, next action, ...).
+ * A sync driven by the caller (see [the crate docs](crate#the-sync-session)).
+ * Obtained from [`ServerClock::start_sync`]; `Send + Sync`, but the calls of
+ * one session belong in one sequence (next action, reply, next action, ...).
  * Dropping it before it is done abandons the sync.
  */
 open class SyncSession: Disposable, AutoCloseable, SyncSessionInterface
@@ -4215,7 +4215,7 @@ data class ClockSnapshot (
      * Growth of the uncertainty in ms per 10⁶ ms of boot time since
      * `ref_boot_ms`, rounded up: the drift bound (`drift_ppm`, or the
      * learned bound plus the learned rate, which the estimate follows and
-     * this fixed `boot_offset_ms` does not; see [`crate::drift`]).
+     * this fixed `boot_offset_ms` does not; see the `drift` module).
      */
     val `uncertaintyGrowthPpm`: kotlin.UInt
     
@@ -4730,9 +4730,12 @@ public object FfiConverterTypeHttpHeader: FfiConverterRustBuffer<HttpHeader> {
  * `access_token` query parameter), so the token never reaches a log:
  *
  * ```
- * use mxclock::protocol::{server_now_request, HomeserverUrl};
- * let url = HomeserverUrl::parse("https://matrix.example.org", false).unwrap();
- * let req = server_now_request(&url, "/_matrix/client/v3/get_server_now", Some("syt_secret"), 5_000);
+ * use mxclock::{HttpHeader, HttpRequest};
+ * let req = HttpRequest {
+ * url: "https://matrix.example.org/_matrix/client/v3/get_server_now".into(),
+ * headers: vec![HttpHeader::new("Authorization", "Bearer syt_secret")],
+ * timeout_ms: 5_000,
+ * };
  * let shown = format!("{req:?}");
  * assert!(!shown.contains("syt_secret"));
  * assert!(shown.contains("Authorization: <redacted>"));

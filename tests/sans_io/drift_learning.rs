@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use mxclock::transport::TransportError;
+use mxclock::TransportError;
 use mxclock::{
     ClockConfig, Error, HttpHeader, HttpRequest, HttpResponse, HttpTransport, ServerClock, Sleeper,
     SyncReason, TimeSource,

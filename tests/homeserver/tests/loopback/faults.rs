@@ -1,11 +1,9 @@
 //! Each fault produces what it says.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use mxclock_test_homeserver::*;
 
 const SKEW_MS: f64 = 37_250.0;
@@ -348,9 +346,9 @@ fn step_after_moves_the_clock_once() {
         assert!(in_round_trip(r.server_now() as f64 - 3_600_000.0, &r));
     }
     assert_eq!(server.skew_ms(), SKEW_MS + 3_600_000.0);
-    let before = common::wall_ms();
+    let before = crate::common::wall_ms();
     let truth = server.true_server_ms();
-    let after = common::wall_ms();
+    let after = crate::common::wall_ms();
     let stepped = SKEW_MS + 3_600_000.0;
     assert!(before + stepped <= truth && truth <= after + stepped);
     // set_config starts the clock afresh.

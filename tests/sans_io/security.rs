@@ -6,19 +6,19 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use mxclock::protocol::parse_server_now_body;
-use mxclock::sample::{MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS};
-use mxclock::transport::{HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError};
+// The reply parser and the sane range of server times, driven directly.
+use mxclock::__internal::{parse_server_now_body, MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS};
 use mxclock::{
     ClockConfig, Error, FakeTimeSource, HomeserverUrl, Sample, SampleSource, ServerClock,
     SyncReport,
 };
+use mxclock::{HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError};
 use mxclock_test_homeserver::{HomeserverConfig, TestHomeserver};
 // The tests over the built-in ureq transport (default feature `http`).
 use proptest::prelude::*;
 #[cfg(feature = "http")]
 use {
-    mxclock::transport::{UreqTransport, MAX_BODY_BYTES},
+    mxclock::{UreqTransport, MAX_BODY_BYTES},
     mxclock_test_homeserver::Fault,
     std::io::{Read, Write},
     std::net::TcpListener,
@@ -26,17 +26,6 @@ use {
 };
 
 const T: i64 = 1_750_000_000_000;
-
-/// The checks over the built-in transport need the `http` feature; without
-/// it, say so loudly (the sans-I/O checks below still run).
-#[cfg(not(feature = "http"))]
-#[test]
-fn http_checks_need_the_http_feature() {
-    eprintln!(
-        "SKIPPED security (real-server echo, redirects, 64 KiB cap, export after sync, \
-         proxies): built without the `http` feature"
-    );
-}
 
 /// Boot times come from apps (sans-I/O calls, foreign time sources, the C
 /// ABI): extreme ones give a typed error, never an overflow panic.
@@ -340,7 +329,7 @@ proptest! {
                 leaks.extend(token_leak(&token, &format!("{echo:?}: {what}"), &text));
             }
             // The request as an app's transport would log it.
-            let request = mxclock::protocol::server_now_request(
+            let request = mxclock::__internal::server_now_request(
                 &mxclock::HomeserverUrl::parse("https://matrix.example.org", false).unwrap(),
                 "/_matrix/client/v3/get_server_now",
                 Some(&token),
@@ -891,7 +880,7 @@ fn extreme_numbers_in_events_give_an_outcome_or_invalid_event() {
 // hex), JSON-escaped, case-folded, or only a piece of it.
 // ---------------------------------------------------------------------------
 
-#[path = "support/spelling.rs"]
+#[path = "../support/spelling.rs"]
 mod spelling;
 
 use spelling::{json_escape_all, percent_encode, token_piece_in};
@@ -1192,11 +1181,11 @@ fn a_leap_second_date_is_accepted() {
         "Saturday, 31-Dec-16 23:59:60 GMT",
         "Sat Dec 31 23:59:60 2016",
     ] {
-        let r = mxclock::protocol::parse_date_header(v);
+        let r = mxclock::__internal::parse_date_header(v);
         assert!(r.is_ok(), "{v}: {r:?}");
     }
     // Second 61 does not exist.
-    assert!(mxclock::protocol::parse_date_header("Sat, 31 Dec 2016 23:59:61 GMT").is_err());
+    assert!(mxclock::__internal::parse_date_header("Sat, 31 Dec 2016 23:59:61 GMT").is_err());
 }
 
 // ---------------------------------------------------------------------------
@@ -1509,7 +1498,7 @@ fn proxies_from_the_environment() {
                     let mut child = std::process::Command::new(std::env::current_exe().unwrap());
                     child.args([
                         "--exact",
-                        "proxies_from_the_environment",
+                        "security::proxies_from_the_environment",
                         "--nocapture",
                         "--test-threads=1",
                     ]);

@@ -12,15 +12,6 @@
 //!
 //! `scripts/stress-loop.sh` runs this file 100 times in a row.
 
-/// Without the `http` feature there is no built-in transport to test: say so
-/// loudly rather than pass with zero tests.
-#[cfg(not(feature = "http"))]
-#[test]
-fn needs_the_http_feature() {
-    eprintln!("SKIPPED concurrency_stress: built without the `http` feature (no UreqTransport)");
-}
-
-#[cfg(feature = "http")]
 mod with_http {
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -28,10 +19,8 @@ mod with_http {
     use std::sync::{Arc, Barrier, Mutex, Weak};
     use std::time::{Duration, Instant};
 
-    use mxclock::transport::{
-        HttpRequest, HttpResponse, HttpTransport, TransportError, UreqTransport,
-    };
     use mxclock::{ClockConfig, Error, ServerClock, SyncReport};
+    use mxclock::{HttpRequest, HttpResponse, HttpTransport, TransportError, UreqTransport};
     use mxclock_test_homeserver::{Delay, Fault, HomeserverConfig, TestHomeserver};
 
     /// One-way delay of the slow server, each direction.

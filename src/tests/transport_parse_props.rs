@@ -1,14 +1,14 @@
 //! Property tests of the pure protocol parsers: arbitrary input gives a
 //! value or a typed error, never a panic, and what is accepted is coherent.
 
-use mxclock::protocol::{
+use crate::protocol::{
     is_endpoint_unsupported, matrix_error, parse_age_header, parse_date_header,
     parse_server_now_body, response_date, response_to_error, retry_after_ms, server_now_request,
     validate_endpoint_path, HomeserverUrl, DEFAULT_ENDPOINT_PATH, MAX_RETRY_AFTER_MS,
 };
-use mxclock::sample::{MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS};
-use mxclock::transport::{HttpHeader, HttpResponse};
-use mxclock::Error;
+use crate::sample::{MAX_SANE_SERVER_MS, MIN_SANE_SERVER_MS};
+use crate::transport::{HttpHeader, HttpResponse};
+use crate::Error;
 use proptest::prelude::*;
 
 /// Strings that look a bit like URLs, so that most get past the scheme.

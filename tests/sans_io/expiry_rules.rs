@@ -18,7 +18,8 @@
 //! - MSC4354 (74fc75e1), MSC4075 (39cc5474), MSC4143 (0eb36563) in
 //!   matrix-spec-proposals.
 
-use mxclock::expiry::*;
+use mxclock::rules::*;
+use mxclock::{expiry_at, Expiry, ExpiryState, NotificationType, ServerNow, VerificationValidity};
 
 const T0: i64 = 1_700_000_000_000;
 const HOUR: i64 = 3_600_000;

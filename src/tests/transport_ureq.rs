@@ -1,15 +1,6 @@
 //! `UreqTransport` against tiny std `TcpListener` servers on 127.0.0.1, one
 //! per test, each scripted to misbehave in one way.
 
-/// Without the `http` feature there is no `UreqTransport` to test: say so
-/// loudly rather than pass with zero tests.
-#[cfg(not(feature = "http"))]
-#[test]
-fn ureq_transport_tests_need_the_http_feature() {
-    eprintln!("SKIPPED transport_ureq: built without the `http` feature (no UreqTransport)");
-}
-
-#[cfg(feature = "http")]
 mod with_http {
 
     use std::io::{ErrorKind, Read, Write};
@@ -19,20 +10,20 @@ mod with_http {
     use std::thread;
     use std::time::{Duration, Instant};
 
-    use mxclock::protocol::{
+    use crate::protocol::{
         is_endpoint_unsupported, parse_date_header, parse_server_now_body, response_to_error,
         server_now_request, HomeserverUrl, DEFAULT_ENDPOINT_PATH,
     };
-    use mxclock::transport::{
+    use crate::transport::{
         HttpHeader, HttpRequest, HttpResponse, HttpTransport, UreqTransport, MAX_BODY_BYTES,
         USER_AGENT,
     };
-    use mxclock::Error;
+    use crate::Error;
 
     /// The transport's reply, its failure converted the one way a clock
     /// converts it ([`TransportError::into_error`]).
     ///
-    /// [`TransportError::into_error`]: mxclock::transport::TransportError::into_error
+    /// [`TransportError::into_error`]: crate::transport::TransportError::into_error
     trait SendAsTheClockDoes {
         fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error>;
     }

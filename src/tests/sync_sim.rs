@@ -7,9 +7,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use mxclock::session::{session_deadline_ms, JOIN_POLL_MS, REPLY_GRACE_MS};
-use mxclock::transport::TransportError;
-use mxclock::{
+use crate::session::{session_deadline_ms, JOIN_POLL_MS, REPLY_GRACE_MS};
+use crate::transport::TransportError;
+use crate::{
     ClockConfig, Error, FakeTimeSource, HttpHeader, HttpRequest, HttpResponse, HttpTransport,
     SampleSource, ServerClock, SyncAction, SyncReport, SyncSession, TimeSource,
 };

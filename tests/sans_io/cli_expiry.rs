@@ -3,12 +3,11 @@
 //! be slow), so what is tested here is exactly what the binary runs.
 
 #[allow(dead_code)]
-#[path = "../examples/mxclock/expiry.rs"]
+#[path = "../../examples/mxclock/expiry.rs"]
 mod expiry_cli;
 
 use expiry_cli::{human_ms, iso_utc, json_line, parse_args, run, run_with_input, Args, Parsed};
-use mxclock::events::evaluate_events_json;
-use mxclock::expiry::ServerNow;
+use mxclock::{evaluate_events_json, ServerNow};
 use serde_json::Value;
 
 const T0: i64 = 1_700_000_000_000;

@@ -1,8 +1,6 @@
 //! The server clock, the Date header, the delays, routes and recording.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use mxclock_test_homeserver::{Delay, HomeserverConfig, TestHomeserver, VERSIONS_PATH};
 
 fn start(skew_ms: f64) -> TestHomeserver {

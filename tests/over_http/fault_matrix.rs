@@ -13,15 +13,6 @@
 //!
 //! Run with `--nocapture` to see the table of outcomes and durations.
 
-/// Without the `http` feature there is no built-in transport to test: say so
-/// loudly rather than pass with zero tests.
-#[cfg(not(feature = "http"))]
-#[test]
-fn needs_the_http_feature() {
-    eprintln!("SKIPPED fault_matrix: built without the `http` feature (no UreqTransport)");
-}
-
-#[cfg(feature = "http")]
 mod with_http {
     use std::cell::Cell;
     use std::net::TcpListener;
@@ -30,10 +21,8 @@ mod with_http {
     use std::sync::{Arc, Mutex, Once};
     use std::time::{Duration, Instant};
 
-    use mxclock::transport::{
-        HttpRequest, HttpResponse, HttpTransport, TransportError, UreqTransport,
-    };
     use mxclock::{ClockConfig, Error, Estimate, SampleSource, ServerClock, SyncReport};
+    use mxclock::{HttpRequest, HttpResponse, HttpTransport, TransportError, UreqTransport};
     use mxclock_test_homeserver::{Delay, Fault, HomeserverConfig, TestHomeserver};
 
     /// Per-request timeout of every case: long enough that a loopback reply is
@@ -420,7 +409,7 @@ mod with_http {
                 }),
                 expect: Err("RateLimited default", |e| {
                     matches!(e, Error::RateLimited { retry_after_ms }
-                        if *retry_after_ms == mxclock::protocol::DEFAULT_RETRY_AFTER_MS)
+                        if *retry_after_ms == mxclock::__internal::DEFAULT_RETRY_AFTER_MS)
                 }),
             },
             Case {

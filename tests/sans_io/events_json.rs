@@ -3,18 +3,16 @@
 //! naming the problem), the batch call (per-event errors, rings ended by
 //! their answers), the differences with the reference implementations that
 //! only show on whole events (each test cites its source; the versions read
-//! are listed in `tests/expiry_rules.rs` and `docs/expiry.md`), and property
+//! are listed in `tests/sans_io/expiry_rules.rs` and `docs/expiry.md`), and property
 //! tests that no JSON at all makes it panic.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use mxclock::events::{
-    evaluate_event, evaluate_event_json, evaluate_events_json, EventErrorKind, EventExpiry,
-    EventOutcome, ExpiryRule, CANONICAL_JSON_MAX_INT,
+use mxclock::{
+    evaluate_event, evaluate_event_json, evaluate_events_json, Error, EventErrorKind, EventExpiry,
+    EventOutcome, Expiry, ExpiryRule, ExpiryState, ServerNow, VerificationValidity,
 };
-use mxclock::expiry::{Expiry, ExpiryState, ServerNow, VerificationValidity};
-use mxclock::Error;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -806,7 +804,8 @@ fn future_origin_ts_does_not_extend_stickiness() {
 /// js_int's `UInt` stops at 2^53 − 1).
 #[test]
 fn integers_above_the_canonical_json_range_are_refused() {
-    assert_eq!(CANONICAL_JSON_MAX_INT, (1_i64 << 53) - 1);
+    // The bound itself is checked in src/events.rs.
+    const CANONICAL_JSON_MAX_INT: i64 = (1_i64 << 53) - 1;
     let invite = |ots: i64| {
         format!(
             r#"{{"type":"m.call.invite","origin_server_ts":{ots},"content":{{"lifetime":60000}}}}"#

@@ -1,12 +1,10 @@
 //! The `mxclock-test-homeserver` binary, as C and Kotlin tests use it.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mxclock-test-homeserver");
 

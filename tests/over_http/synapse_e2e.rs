@@ -27,8 +27,6 @@
 //! dropped), and by the harness's watchdog when this process dies without
 //! running it (`--watch-pid`).
 
-#![cfg(feature = "http")]
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -335,8 +333,8 @@ fn real_wall_ms() -> f64 {
         * 1000.0
 }
 
-const ENDPOINT_PATH: &str = mxclock::config::DEFAULT_ENDPOINT_PATH;
-const DATE_PROBE_PATH: &str = mxclock::config::DATE_PROBE_PATH;
+const ENDPOINT_PATH: &str = mxclock::DEFAULT_ENDPOINT_PATH;
+const DATE_PROBE_PATH: &str = mxclock::DATE_PROBE_PATH;
 
 /// One test at a time talks to the servers, even without
 /// `--test-threads=1`: the request counts read from Synapse's access log
@@ -977,41 +975,10 @@ fn call_membership_and_notification_expiry_use_the_server_clock() {
     );
 }
 
-/// `<target>/debug/examples/mxclock`, next to this test executable
-/// (`<target>/debug/deps/synapse_e2e-*`), or MXCLOCK_CLI_BIN.
-fn cli_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("MXCLOCK_CLI_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("<target>/<profile>/deps");
-    let bin = profile_dir.join("examples").join("mxclock");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --example mxclock` first (scripts/test-synapse.sh does)",
-        bin.display()
-    );
-    bin
-}
-
 fn cli_case(s: &Synapse, source: SampleSource, max_error_ms: f64) {
-    let bin = cli_binary();
     let mark = s.access_log_mark();
-    let out = Command::new(&bin)
-        .args(["sync", &s.base_url, "--json"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the mxclock CLI");
-    assert!(
-        out.status.success(),
-        "mxclock sync: {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    let v: Value = serde_json::from_str(&crate::cli::sync(&s.base_url, &["--json"]))
+        .expect("--json prints JSON");
     assert_eq!(v["source"], source.as_str(), "{v}");
     let offset_ms = v["offset_ms"].as_i64().expect("offset_ms");
     let u = v["uncertainty_ms"].as_i64().expect("uncertainty_ms");

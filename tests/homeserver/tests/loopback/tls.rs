@@ -1,15 +1,11 @@
 //! HTTPS with the self-signed certificate: verifying clients fail, clients
 //! that trust it succeed.
 
-#![cfg(feature = "tls")]
-
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use mxclock_test_homeserver::{HomeserverConfig, TestHomeserver, TLS_CERT_DER};
 use rustls::pki_types::{CertificateDer, ServerName};
 

@@ -4,12 +4,12 @@
 //! percent-encoded (either case of hex, doubled), JSON-escaped, HTML
 //! character references, case-folded, or a piece of 8 characters or more.
 
-use mxclock::protocol::{
+use crate::protocol::{
     redact_error, response_to_error, server_now_request, validate_access_token, HomeserverUrl,
     DEFAULT_ENDPOINT_PATH, MAX_ACCESS_TOKEN_BYTES,
 };
-use mxclock::transport::{HttpHeader, HttpRequest, HttpResponse, TransportError};
-use mxclock::Error;
+use crate::transport::{HttpHeader, HttpRequest, HttpResponse, TransportError};
+use crate::Error;
 use proptest::prelude::*;
 
 /// Tokens as homeservers issue them (Synapse `syt_…`, Conduit random
@@ -33,7 +33,7 @@ fn homeserver() -> HomeserverUrl {
     HomeserverUrl::parse("https://matrix.example.org", false).unwrap()
 }
 
-#[path = "support/spelling.rs"]
+#[path = "../../tests/support/spelling.rs"]
 mod spelling;
 
 use spelling::{json_escape_all, percent_encode, token_piece_in};
@@ -237,7 +237,7 @@ fn the_leak_checker_sees_every_spelling() {
 #[cfg(feature = "http")]
 mod over_the_network {
     use super::*;
-    use mxclock::transport::{HttpTransport, UreqTransport};
+    use crate::transport::{HttpTransport, UreqTransport};
     use std::net::TcpListener;
 
     proptest! {

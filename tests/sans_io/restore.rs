@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use mxclock::drift::Drift;
-use mxclock::estimate::{select, trim_window, Selection};
+// The estimator itself, to recompute what a restore must give.
+use mxclock::__internal::{select, trim_window, Drift, Selection};
 use mxclock::{ClockConfig, Error, Estimate, FakeTimeSource, Sample, ServerClock, TimeSource};
 use proptest::prelude::*;
 use serde_json::{json, Value};

@@ -1,8 +1,6 @@
 //! ServerClock::sync against the loopback test homeserver: skews, asymmetric
 //! delays, the Date-header fallback, single flight, and the token.
 
-#![cfg(feature = "http")]
-
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,15 +56,15 @@ fn endpoint_sync_covers_the_truth_at_any_skew_and_asymmetry() {
             // (at least 1 ms, rounded up, as soon as any time has passed).
             let rtt = report.min_rtt_ms.unwrap();
             let e = report.estimate;
-            let drift = mxclock::estimate::drift_widening_ms(
-                mxclock::estimate::DEFAULT_DRIFT_PPM,
+            let drift = mxclock::__internal::drift_widening_ms(
+                mxclock::__internal::DEFAULT_DRIFT_PPM,
                 e.boot_ms - e.newest_sample_boot_ms,
             );
             let u_at_sample = e.uncertainty_ms - drift;
             // No single reply sets an edge: the bound covers the slower of
             // the replies backing it (on a shared machine one of them may be
             // held up by scheduling), from an estimate that may sit at one
-            // end of it; never more. `sync_sim.rs` checks the round-trip
+            // end of it; never more. `src/tests/sync_sim.rs` checks the round-trip
             // bound itself on simulated time. + 1: a bounding sample that is
             // not the newest was widened by drift, rounded up.
             let state: serde_json::Value =
@@ -119,7 +117,11 @@ fn date_only_sync_refines_below_the_second() {
     let clock = ServerClock::new(config(&server)).unwrap();
     let report = clock.sync().unwrap();
     assert_eq!(report.source, SampleSource::DateHeader);
-    assert!(report.requests <= 10, "{report:?}");
+    // Within the budget. How many a calm network needs (about 9) is measured
+    // by the accuracy bench and printed by the Synapse test; on a busy or
+    // emulated machine (qemu) the probes' timing slips and bursts run longer.
+    let budget = mxclock::SyncPolicy::default().date_probe_budget;
+    assert!(report.requests <= budget, "{report:?}");
     let (err, u) = measure(&clock, &server);
     eprintln!(
         "Date only: one sample ±{u1} ms (error {err1:.1}); {} requests ±{u} ms (error {err:.1})",
@@ -341,36 +343,6 @@ impl Drop for Nginx {
     }
 }
 
-/// The mxclock CLI (`<target>/<profile>/examples/mxclock`, built by
-/// scripts/test-nginx.sh) run as `mxclock sync <url> [more]`: its stdout.
-fn cli_sync(url: &str, more: &[&str]) -> String {
-    let exe = std::env::current_exe().expect("test executable path");
-    let bin = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .expect("<target>/<profile>")
-        .join("examples")
-        .join("mxclock");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --example mxclock` (scripts/test-nginx.sh does)",
-        bin.display()
-    );
-    let out = std::process::Command::new(&bin)
-        .args(["sync", url])
-        .args(more)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run the mxclock CLI");
-    assert!(
-        out.status.success(),
-        "mxclock sync: {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// nginx in front of a homeserver whose clock is two hours ahead: nginx
 /// writes `Date` from its own (the machine's) clock, the endpoint's body
 /// comes from the homeserver's. The sync report and the CLI say so; the
@@ -401,12 +373,12 @@ fn a_reverse_proxy_with_another_clock_is_reported() {
     eprintln!("nginx in front of a homeserver 2 h ahead: Date disagreement {gap} ms, estimate error {err:.1} ± {u} ms");
 
     let json: serde_json::Value =
-        serde_json::from_str(&cli_sync(&proxy.base_url(), &["--json"])).unwrap();
+        serde_json::from_str(&crate::cli::sync(&proxy.base_url(), &["--json"])).unwrap();
     let cli_gap = json["date_disagreement_ms"]
         .as_i64()
         .expect("date_disagreement_ms in the CLI's JSON");
     assert!((cli_gap - gap).abs() <= 1_000, "CLI {cli_gap} vs {gap}");
-    let text = cli_sync(&proxy.base_url(), &[]);
+    let text = crate::cli::sync(&proxy.base_url(), &[]);
     let line = text
         .lines()
         .find(|l| l.starts_with("date header"))
@@ -425,9 +397,9 @@ fn a_reverse_proxy_with_another_clock_is_reported() {
         let report = clock.sync().unwrap();
         assert_eq!(report.date_disagreement_ms, None, "{report:?}");
     }
-    let text = cli_sync(&proxy.base_url(), &[]);
+    let text = crate::cli::sync(&proxy.base_url(), &[]);
     assert!(!text.contains("date header"), "{text}");
     let json: serde_json::Value =
-        serde_json::from_str(&cli_sync(&proxy.base_url(), &["--json"])).unwrap();
+        serde_json::from_str(&crate::cli::sync(&proxy.base_url(), &["--json"])).unwrap();
     assert!(json["date_disagreement_ms"].is_null(), "{json}");
 }

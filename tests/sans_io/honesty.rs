@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use mxclock::transport::TransportError;
+use mxclock::TransportError;
 use mxclock::{
     ClockConfig, Error, Estimate, FakeTimeSource, HttpHeader, HttpRequest, HttpResponse,
     HttpTransport, ServerClock, TimeSource,
