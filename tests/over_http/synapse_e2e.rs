@@ -1,4 +1,4 @@
-//! The Rust library against a real Synapse (issue 7, phase 2).
+//! The Rust library against a real Synapse.
 //!
 //! Each server runs under libfaketime with a random fractional offset that
 //! only this test knows; the library has to find it. Two servers are shared
@@ -44,7 +44,7 @@ use serde_json::{json, Value};
 /// estimate is whole ms, and `offset_ms` = θ − (wall − boot) is read from
 /// two clocks each truncated to the ms.
 const ROUNDING_MS: f64 = 2.0;
-/// Issue 7: error bounds on loopback.
+/// Error bounds on loopback.
 const MAX_ENDPOINT_ERROR_MS: f64 = 5.0;
 const MAX_DATE_ERROR_MS: f64 = 20.0;
 /// The offsets drawn stay at least this far from zero (up to a day): the
