@@ -771,21 +771,7 @@ fn main() {
         "rows": json_rows,
         "peers": peers,
     });
-    let dir = sim::target_dir().join("bench");
-    let path = dir.join("requests_per_day.json");
-    let written = std::fs::create_dir_all(&dir).and_then(|_| {
-        std::fs::write(
-            &path,
-            serde_json::to_string_pretty(&doc).expect("JSON of numbers"),
-        )
-    });
-    match written {
-        Ok(()) => println!("\nJSON: {}", path.display()),
-        Err(e) => {
-            eprintln!("requests_per_day: cannot write {}: {e}", path.display());
-            std::process::exit(1);
-        }
-    }
+    sim::write_json("requests_per_day", "requests_per_day.json", &doc);
     println!(
         "Simulated {} days in {:.1} s.",
         rows.len() as u64 * DAYS,

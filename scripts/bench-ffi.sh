@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# What a server-time read costs across the C ABI (issue 5): ns per
-# mxclock_server_now_ms call from C (static and shared library) next to a
+# What a server-time read costs across the C ABI (docs/design.md#fast-reads):
+# ns per mxclock_server_now_ms call from C (static and shared library) next to a
 # bare clock_gettime(CLOCK_BOOTTIME), and the same call from Rust
 # (ServerClock::server_now_ms and the extern "C" function), all in one run
 # of this script, release profile. Prints a table.

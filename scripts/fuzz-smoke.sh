@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Short fuzzing run for CI (issue 9): builds the cargo-fuzz targets of fuzz/
+# Short fuzzing run for CI (docs/fuzzing.md): builds the cargo-fuzz targets of fuzz/
 # and runs each for FUZZ_SECONDS (default 30 s; 5 targets ≈ 2.5 min plus the
 # build, which is cached under target/fuzz). A target passes when it ran its
 # time without a crash, leak, timeout or out-of-memory; the script fails on

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs tests/over_http/concurrency_stress.rs RUNS times in a row (default 100, issue 9)
+# Runs tests/over_http/concurrency_stress.rs RUNS times in a row (default 100)
 # and counts the runs that passed. Each run is a fresh process. The test binary
 # is built once; a failing run's output is kept in target/stress-loop/.
 #

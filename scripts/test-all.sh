@@ -92,6 +92,8 @@ step() {
 
 step fmt cargo fmt --all -- --check
 step scripts-lint bash scripts/lint-scripts.sh
+# Files refer only to things inside the repository (docs/design.md, ...).
+step references bash scripts/check-references.sh
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step rust-tests cargo test --workspace
 # The lean core (no uniffi, no C ABI, no HTTP), as a Rust crate depending

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The C tests (issue 5): tests/c/test_*.c against include/mxclock.h and the
+# The C tests (docs/c-api.md): tests/c/test_*.c against include/mxclock.h and the
 # built library only.
 #
 # 1. Builds the cdylib and the staticlib (debug profile: the same build as

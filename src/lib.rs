@@ -3,8 +3,9 @@
 //! One shared, correct notion of Matrix *server time* (MSC4094) and the
 //! expiry decisions built on it, for Rust, C, Kotlin and Swift.
 //!
-//! See `DESIGN.md` (in the steering repository) for the time model and the
-//! algorithms; each module's docs say which section it implements.
+//! How it works (time model, samples, estimator, sync policy, persistence,
+//! the sync session, errors, security) is `docs/design.md` in the
+//! repository; each module's docs cover its own part.
 //!
 //! ## Quick start
 //!

@@ -1,8 +1,8 @@
 //! Free functions exported to Kotlin and Swift (uniffi) that have no better
 //! home on an object.
 //!
-//! They serve the sans-I/O path of DESIGN.md section 3 ("app-supplied
-//! sample"): an app that measures with its own HTTP stack (OkHttp,
+//! They serve the sans-I/O path (`docs/design.md#samples`, app-supplied
+//! samples): an app that measures with its own HTTP stack (OkHttp,
 //! URLSession) timestamps the request on mxclock's boot clock
 //! ([`os_time_source`]) and turns what it saw into a [`Sample`] with the same
 //! interval arithmetic the Rust transport uses. Rust callers use

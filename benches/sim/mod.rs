@@ -182,3 +182,23 @@ pub fn target_dir() -> std::path::PathBuf {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from("target"))
 }
+
+/// Writes a bench's JSON to `bench/<file>` under the target directory (read
+/// by `scripts/plots.sh`); a bench that cannot write it exits with status 1.
+pub fn write_json(bench: &str, file: &str, doc: &serde_json::Value) {
+    let dir = target_dir().join("bench");
+    let path = dir.join(file);
+    let written = std::fs::create_dir_all(&dir).and_then(|_| {
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(doc).expect("JSON of numbers"),
+        )
+    });
+    match written {
+        Ok(()) => println!("\nJSON: {}", path.display()),
+        Err(e) => {
+            eprintln!("{bench}: cannot write {}: {e}", path.display());
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! The `extern "C"` functions. Each one checks its pointers, converts its
 //! arguments, calls one `ServerClock` method and converts the result: no
-//! decisions are taken here (DESIGN.md section 8).
+//! decisions are taken here (`docs/design.md#layers`).
 //!
 //! Rules that hold for every function (stated once here, repeated in the
 //! header's per-function docs where they matter):

@@ -1,5 +1,5 @@
 //! The C ABI: `extern "C"` functions prefixed `mxclock_`, declared in the
-//! generated `include/mxclock.h` (DESIGN.md sections 8, 9 and 11; issue 5).
+//! generated `include/mxclock.h` (`docs/design.md#layers`, `#errors`).
 //!
 //! Conventions, after rustls-ffi:
 //! - every fallible function returns [`mxclock_status`]; results go through

@@ -431,7 +431,7 @@ mod with_http {
     }
 
     /// Timeout errors arrive after the budget and, generously measured, not
-    /// much later (the issue asks for timeout + 10 %; a loaded 2-core machine
+    /// much later (the goal is timeout + 10 %; a loaded 2-core machine
     /// can add scheduling delay, so the hard bound is 1.5×; the 10 % verdict is
     /// printed).
     fn assert_timeout_in_budget(e: &Error, elapsed: Duration, timeout_ms: u64) {

@@ -1,4 +1,4 @@
-//! Concurrency stress (issue 9): many threads call `server_now_ms`,
+//! Concurrency stress: many threads call `server_now_ms`,
 //! `estimate`, `evaluate_events_json` and `sync` at once against a slow
 //! loopback server.
 //!

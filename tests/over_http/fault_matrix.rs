@@ -960,7 +960,7 @@ mod with_http {
         // The random samples stay in the window (they might have been a real
         // step); the recovering burst outvotes them by the newest-wins rule, so
         // the estimate may say `server_clock_stepped` although the server never
-        // stepped (reported to the lead; not asserted either way).
+        // stepped (not asserted either way).
         eprintln!(
             "after recovery: server_clock_stepped = {}",
             clock.estimate().unwrap().server_clock_stepped
@@ -999,8 +999,7 @@ mod with_http {
     /// What `sync()` actually promises: each request within the timeout, and
     /// at most `max_samples_per_sync` requests per endpoint burst. A server that
     /// answers every request well within the timeout can still make a whole sync
-    /// take longer than one timeout: there is no deadline for the burst as a
-    /// whole (reported to the lead).
+    /// take longer than one timeout (up to `promised_burst_bound`).
     #[test]
     fn slow_replies_under_the_timeout() {
         install_panic_counter();

@@ -4,6 +4,7 @@
 //! runs against Synapse (`scripts/test-synapse.sh`) and nginx
 //! (`scripts/test-nginx.sh`).
 
+mod cli;
 mod concurrency_stress;
 mod fault_matrix;
 mod synapse_e2e;

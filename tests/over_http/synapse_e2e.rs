@@ -1,4 +1,4 @@
-//! The Rust library against a real Synapse (issue 7, phase 2).
+//! The Rust library against a real Synapse.
 //!
 //! Each server runs under libfaketime with a random fractional offset that
 //! only this test knows; the library has to find it. Two servers are shared
@@ -44,7 +44,7 @@ use serde_json::{json, Value};
 /// estimate is whole ms, and `offset_ms` = θ − (wall − boot) is read from
 /// two clocks each truncated to the ms.
 const ROUNDING_MS: f64 = 2.0;
-/// Issue 7: error bounds on loopback.
+/// Error bounds on loopback.
 const MAX_ENDPOINT_ERROR_MS: f64 = 5.0;
 const MAX_DATE_ERROR_MS: f64 = 20.0;
 /// The offsets drawn stay at least this far from zero (up to a day): the
@@ -975,41 +975,10 @@ fn call_membership_and_notification_expiry_use_the_server_clock() {
     );
 }
 
-/// `<target>/debug/examples/mxclock`, next to this test executable
-/// (`<target>/debug/deps/synapse_e2e-*`), or MXCLOCK_CLI_BIN.
-fn cli_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("MXCLOCK_CLI_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("<target>/<profile>/deps");
-    let bin = profile_dir.join("examples").join("mxclock");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --example mxclock` first (scripts/test-synapse.sh does)",
-        bin.display()
-    );
-    bin
-}
-
 fn cli_case(s: &Synapse, source: SampleSource, max_error_ms: f64) {
-    let bin = cli_binary();
     let mark = s.access_log_mark();
-    let out = Command::new(&bin)
-        .args(["sync", &s.base_url, "--json"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the mxclock CLI");
-    assert!(
-        out.status.success(),
-        "mxclock sync: {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    let v: Value = serde_json::from_str(&crate::cli::sync(&s.base_url, &["--json"]))
+        .expect("--json prints JSON");
     assert_eq!(v["source"], source.as_str(), "{v}");
     let offset_ms = v["offset_ms"].as_i64().expect("offset_ms");
     let u = v["uncertainty_ms"].as_i64().expect("uncertainty_ms");

@@ -343,36 +343,6 @@ impl Drop for Nginx {
     }
 }
 
-/// The mxclock CLI (`<target>/<profile>/examples/mxclock`, built by
-/// scripts/test-nginx.sh) run as `mxclock sync <url> [more]`: its stdout.
-fn cli_sync(url: &str, more: &[&str]) -> String {
-    let exe = std::env::current_exe().expect("test executable path");
-    let bin = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .expect("<target>/<profile>")
-        .join("examples")
-        .join("mxclock");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --example mxclock` (scripts/test-nginx.sh does)",
-        bin.display()
-    );
-    let out = std::process::Command::new(&bin)
-        .args(["sync", url])
-        .args(more)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run the mxclock CLI");
-    assert!(
-        out.status.success(),
-        "mxclock sync: {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// nginx in front of a homeserver whose clock is two hours ahead: nginx
 /// writes `Date` from its own (the machine's) clock, the endpoint's body
 /// comes from the homeserver's. The sync report and the CLI say so; the
@@ -403,12 +373,12 @@ fn a_reverse_proxy_with_another_clock_is_reported() {
     eprintln!("nginx in front of a homeserver 2 h ahead: Date disagreement {gap} ms, estimate error {err:.1} ± {u} ms");
 
     let json: serde_json::Value =
-        serde_json::from_str(&cli_sync(&proxy.base_url(), &["--json"])).unwrap();
+        serde_json::from_str(&crate::cli::sync(&proxy.base_url(), &["--json"])).unwrap();
     let cli_gap = json["date_disagreement_ms"]
         .as_i64()
         .expect("date_disagreement_ms in the CLI's JSON");
     assert!((cli_gap - gap).abs() <= 1_000, "CLI {cli_gap} vs {gap}");
-    let text = cli_sync(&proxy.base_url(), &[]);
+    let text = crate::cli::sync(&proxy.base_url(), &[]);
     let line = text
         .lines()
         .find(|l| l.starts_with("date header"))
@@ -427,9 +397,9 @@ fn a_reverse_proxy_with_another_clock_is_reported() {
         let report = clock.sync().unwrap();
         assert_eq!(report.date_disagreement_ms, None, "{report:?}");
     }
-    let text = cli_sync(&proxy.base_url(), &[]);
+    let text = crate::cli::sync(&proxy.base_url(), &[]);
     assert!(!text.contains("date header"), "{text}");
     let json: serde_json::Value =
-        serde_json::from_str(&cli_sync(&proxy.base_url(), &["--json"])).unwrap();
+        serde_json::from_str(&crate::cli::sync(&proxy.base_url(), &["--json"])).unwrap();
     assert!(json["date_disagreement_ms"].is_null(), "{json}");
 }

@@ -1,5 +1,5 @@
-//! ServerClock without a network: the time model of DESIGN.md section 2 and
-//! persistence of section 6, driven by a fake time source.
+//! ServerClock without a network: the time model (`docs/design.md#time-model`)
+//! and persistence (`#persistence`), driven by a fake time source.
 
 use std::sync::Arc;
 

@@ -44,7 +44,7 @@
 //!
 //! With the default `tls` feature, [`TestHomeserver::start_tls`] serves the
 //! same thing over HTTPS with the self-signed [`TLS_CERT_DER`]: a verifying
-//! client fails the handshake (issue 9's "TLS failure"), a client that
+//! client fails the handshake (the "TLS failure" fault), a client that
 //! trusts that certificate works. Independently, a TLS client pointed at the
 //! plain port gets a plain-text 400 and fails at once.
 //!
