@@ -252,3 +252,43 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_memory_of_several_clocks_is_kept_checked_and_carried_over_a_reboot() {
+    let samples = [endpoint(BOOT_MS - 1_000, THETA)];
+    let policy = |until: Value| {
+        json!({"policy": {
+            "last_attempt_boot_ms": null, "consecutive_failures": 0, "retry_at_boot_ms": null,
+            "rate_limited": false, "endpoint_unsupported_until_boot_ms": null,
+            "network_changed": false, "reboot_detected": false,
+            "several_clocks_until_boot_ms": until
+        }})
+    };
+    let kept = |clock: &ServerClock| {
+        let exported: Value = serde_json::from_str(&clock.export_state().unwrap()).unwrap();
+        exported["policy"]["several_clocks_until_boot_ms"].as_i64()
+    };
+    // Same boot: kept as saved, and a forged one far ahead lasts a day.
+    let time = time_later(60_000);
+    let clock = restore(&state(&samples, policy(json!(BOOT_MS + 3_600_000))), &time).unwrap();
+    assert_eq!(kept(&clock), Some(BOOT_MS + 3_600_000));
+    let clock = restore(&state(&samples, policy(json!(i64::MAX))), &time).unwrap();
+    assert_eq!(kept(&clock), Some(BOOT_MS + 60_000 + 86_400_000));
+    // State saved before the field existed: nothing remembered.
+    let clock = restore(&state(&samples, json!({})), &time).unwrap();
+    assert_eq!(kept(&clock), None);
+    // Not a number: refused.
+    assert!(matches!(
+        restore(&state(&samples, policy(json!("soon"))), &time),
+        Err(Error::InvalidState(_))
+    ));
+    // After a reboot, what remains by the wall clock: an hour was left at
+    // the save, a minute has passed.
+    let rebooted = Arc::new(FakeTimeSource::new(5_000, WALL_MS + 60_000, "boot-2"));
+    let clock = restore(
+        &state(&samples, policy(json!(BOOT_MS + 3_600_000))),
+        &rebooted,
+    )
+    .unwrap();
+    assert_eq!(kept(&clock), Some(5_000 + 3_600_000 - 60_000));
+}
