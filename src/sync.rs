@@ -18,7 +18,7 @@
 //! | decision | method | pure function |
 //! |---|---|---|
 //! | which request next, or stop (budget, `max_sync_ms`) | [`Burst::plan`] | [`Burst::next_step`], [`Burst::within_sync_bound`] |
-//! | go on past the budget while there is no majority (endpoint) or one reply contradicts (`Date`) | [`Burst::next_step`] | [`burst_has_majority`], [`DateBurst::contradicted`], [`burst_request_limit`] |
+//! | go on past the budget while there is no majority (endpoint) or one reply contradicts, or the server showed two clocks before (`Date`) | [`Burst::next_step`] | [`burst_has_majority`], [`DateBurst::may_exceed_budget`], [`burst_request_limit`] |
 //! | when a `Date` probe leaves, and what for | [`Burst::plan`] | [`DateBurst::next_probe`] |
 //! | spacing between requests | [`Burst::send_at`] | [`BURST_MIN_GAP_MS`] |
 //! | what a reply is worth | [`Burst::endpoint_reply`], [`Burst::date_reply`] | `Sample::from_*`, [`protocol`] |
