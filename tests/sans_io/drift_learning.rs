@@ -203,12 +203,23 @@ fn a_same_boot_restore_keeps_learning_and_a_reboot_drops_it() {
     world.advance(HOUR_MS);
     let state = clock.export_state().unwrap();
     let due = clock.next_sync_due_in_ms();
-    let restored = world.restore(config(), &state).unwrap();
-    assert_eq!(restored.estimate(), clock.estimate());
-    assert_eq!(restored.next_sync_due_in_ms(), due);
     assert!(
         due > 10.0 as i64 * HOUR_MS as i64,
         "learned: due in {due} ms"
+    );
+    // The restored history moves the estimate as before, but bounds nothing
+    // until a sync of this process fits it: the fixed bound (plus the rate).
+    let restored = world.restore(config(), &state).unwrap();
+    let (r, c) = (restored.estimate().unwrap(), clock.estimate().unwrap());
+    assert_eq!(r.server_now_ms, c.server_now_ms);
+    assert!(r.uncertainty_ms > c.uncertainty_ms, "{r:?} {c:?}");
+    assert!(restored.next_sync_due_in_ms() < due);
+    world.check(&restored);
+    restored.sync().unwrap();
+    let due = restored.next_sync_due_in_ms();
+    assert!(
+        due > 10.0 as i64 * HOUR_MS as i64,
+        "learned again after one sync: due in {due} ms"
     );
     world.check(&restored);
 
@@ -345,5 +356,33 @@ fn the_snapshot_grows_by_the_learned_rate_and_bound_and_holds_the_truth() {
             snapshot.server_now_ms(boot) + snapshot.uncertainty_ms(boot)
                 >= e.server_now_ms + e.uncertainty_ms
         );
+    }
+}
+
+#[test]
+fn a_forged_drift_history_in_saved_state_cannot_narrow_the_bound() {
+    // The crystal runs at −30 ppm; the saved history is rewritten to claim
+    // +85 ppm with zero-width intervals (the samples are left as they were).
+    let world = World::new(-30.0);
+    let clock = learned(&world);
+    let mut state: serde_json::Value =
+        serde_json::from_str(&clock.export_state().unwrap()).unwrap();
+    let history = state["drift_history"].as_array_mut().unwrap();
+    let last = history.last().unwrap().clone();
+    let (boot_last, mid_last) = (
+        last["boot_ms"].as_i64().unwrap(),
+        last["mid_us"].as_i64().unwrap(),
+    );
+    for h in history.iter_mut() {
+        let boot = h["boot_ms"].as_i64().unwrap();
+        let theta_us = mid_last + (boot - boot_last) * 85 / 1_000;
+        h["lo_us"] = theta_us.into();
+        h["hi_us"] = theta_us.into();
+        h["mid_us"] = theta_us.into();
+    }
+    let restored = world.restore(config(), &state.to_string()).unwrap();
+    for _ in 0..10 {
+        world.advance(HOUR_MS);
+        world.check(&restored);
     }
 }
