@@ -25,8 +25,8 @@
 //! is off 60 s), network changes around 07:45, 08:30, 17:30 and 18:15, each
 //! jittered by up to ±30 min. The crystal: the boot clock runs fast or slow
 //! by a fixed rate uniform in ±50 ppm, plus a daily swing of up to ±3 ppm
-//! (temperature: phone in a pocket, on a desk, charging), plus up to ±3 ppm
-//! more while asleep (another oscillator, a colder phone). Mobile network
+//! (temperature: phone in a pocket, on a desk, charging), plus up to ±20 ppm
+//! more while asleep (the sleep crystal's tolerance: another oscillator). Mobile network
 //! delays (30 ms + exp 20 ms each way, 2 % +500 ms). Every hour the estimate
 //! is checked against the truth; every 5 minutes of the first day it is
 //! traced. Everything is seeded and simulated (no real sleeps): two runs
@@ -89,7 +89,7 @@ impl Crystal {
             offset: rng.uniform(-50e-6, 50e-6),
             swing: rng.uniform(0.0, 3e-6),
             phase: rng.uniform(0.0, 2.0 * std::f64::consts::PI),
-            asleep_extra: rng.uniform(-3e-6, 3e-6),
+            asleep_extra: rng.uniform(-20e-6, 20e-6),
             wake_ms: 7.0 * HOUR_MS + rng.uniform(-0.5 * HOUR_MS, 0.5 * HOUR_MS),
             sleep_ms: 23.0 * HOUR_MS + rng.uniform(-0.5 * HOUR_MS, 0.5 * HOUR_MS),
         }

@@ -407,7 +407,7 @@ typedef struct mxclock_config {
   uint32_t drift_ppm;
   /**
    * Learn the boot clock's drift from successive syncs on one boot and
-   * widen the estimate by what remains of it (at least 15 ppm) instead
+   * widen the estimate by what remains of it (at least 35 ppm) instead
    * of `drift_ppm` (default true).
    */
   bool learn_drift;

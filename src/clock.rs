@@ -17,7 +17,10 @@
 //! drift history ([`crate::drift`]); the learned drift moves the estimate
 //! and bounds its growth. The history is dropped on a reboot; the rate it
 //! learned is carried over to move the estimate (never to bound it) until
-//! the new boot learns its own ([`drift::learn_with_carried`]).
+//! the new boot learns its own ([`drift::learn_with_carried`]). A history
+//! restored on the same boot is treated the same way until a sync of this
+//! process is recorded with it: evidence from outside the process moves the
+//! estimate but never narrows its bound on its own.
 
 use std::sync::atomic::{fence, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -124,6 +127,11 @@ struct State {
     /// across reboots to move the estimate (never to bound it) until this
     /// boot learns its own ([`drift::learn_with_carried`]).
     previous_boot_history: Vec<SyncInterval>,
+    /// `drift_history` came from saved state and no sync of this process
+    /// has been recorded with it yet: its rate moves the estimate but bounds
+    /// nothing (as a carried rate) until a live sync fits it, so that a
+    /// corrupted or forged history cannot narrow the bound.
+    history_unconfirmed: bool,
 }
 
 /// θ at a reference boot time and the rate it moves at, readable without a
@@ -352,7 +360,13 @@ impl ServerClock {
 
     /// Recomputes the drift from the history (fixed when learning is off).
     fn relearn(&self, st: &mut State) {
-        st.drift = if self.config.learn_drift {
+        st.drift = if self.config.learn_drift && st.history_unconfirmed {
+            let carried = drift::carried_center_ppb(&st.drift_history, self.config.drift_ppm)
+                .or_else(|| {
+                    drift::carried_center_ppb(&st.previous_boot_history, self.config.drift_ppm)
+                });
+            drift::learn_with_carried(&[], self.config.drift_ppm, carried)
+        } else if self.config.learn_drift {
             let carried =
                 drift::carried_center_ppb(&st.previous_boot_history, self.config.drift_ppm);
             drift::learn_with_carried(&st.drift_history, self.config.drift_ppm, carried)
@@ -531,6 +545,7 @@ impl ServerClock {
                 st.policy = saved.policy;
                 st.policy.clamp_to_boot(&clock.config.policy, boot_ms);
                 st.drift_history = saved.drift_history;
+                st.history_unconfirmed = !st.drift_history.is_empty();
                 st.previous_boot_history = saved.previous_boot_drift_history;
                 clock.relearn(&mut st);
                 match clock.merge_samples(&mut st, &samples, false) {
@@ -964,6 +979,8 @@ impl ServerClock {
         if self.config.learn_drift {
             if let Some(entry) = burst_interval(new, self.config.drift_ppm) {
                 drift::record(&mut st.drift_history, entry, self.config.drift_ppm);
+                // Recorded with this sync (or dropped for not fitting it).
+                st.history_unconfirmed = false;
                 self.relearn(&mut st);
             }
         }

@@ -86,7 +86,7 @@ pub struct ClockConfig {
     #[cfg_attr(feature = "uniffi", uniffi(default = 100))]
     pub drift_ppm: u32,
     /// Learn the boot clock's drift from successive syncs on one boot and
-    /// widen the estimate by what remains of it (at least 15 ppm) instead of
+    /// widen the estimate by what remains of it (at least 35 ppm) instead of
     /// `drift_ppm` (see the `drift` module). Off: always `drift_ppm`, and the
     /// sync policy of earlier versions.
     #[cfg_attr(feature = "uniffi", uniffi(default = true))]

@@ -594,12 +594,12 @@ mod tests {
         // While learning: 201 ms at 100 ppm.
         assert_eq!(s.next_sync_due_in_ms(&p, Some(50), &learning, 0), 2_010_000);
         // A wide fresh estimate (a `Date` sync): measured from it, and far
-        // enough for the next sync to learn (2 × 200 × 100 / 85 ms more).
+        // enough for the next sync to learn (2 × 200 × 100 / 65 ms more).
         let wide = DriftStatus {
             fresh_uncertainty_ms: 200,
             ..learning
         };
-        assert_eq!(uncertainty_limit_ms(&p, &wide), 671);
+        assert_eq!(uncertainty_limit_ms(&p, &wide), 816);
         let wider = DriftStatus {
             fresh_uncertainty_ms: 900,
             ..learning
@@ -622,17 +622,17 @@ mod tests {
         assert_eq!(learning_growth_ms(&p, &narrow), 250);
         assert_eq!(uncertainty_limit_ms(&p, &narrow), 300);
         // A `Date` sync of ±210 ms: two such syncs learn a band below the
-        // fixed bound only once 2 × 210 ms / (100 − 15) ppm ≈ 82 min apart,
-        // over which the uncertainty grows by 495 ms (not 250).
+        // fixed bound only once 2 × 210 ms / (100 − 35) ppm ≈ 108 min apart,
+        // over which the uncertainty grows by 647 ms (not 250).
         let wide = DriftStatus {
             fresh_uncertainty_ms: 210,
             ..learning
         };
-        assert_eq!(learning_growth_ms(&p, &wide), 495);
-        assert_eq!(uncertainty_limit_ms(&p, &wide), 705);
+        assert_eq!(learning_growth_ms(&p, &wide), 647);
+        assert_eq!(uncertainty_limit_ms(&p, &wide), 857);
         // Two syncs that far apart do learn it.
         let h = |b: i64| crate::drift::SyncInterval::new(b, -210_000, 210_000, 0).unwrap();
-        let span_ms = 495 * 1_000_000_000 / 100_000;
+        let span_ms = 647 * 1_000_000_000 / 100_000;
         assert!(crate::drift::learn(&[h(0), h(span_ms + 1)], 100).learned);
         assert!(!crate::drift::learn(&[h(0), h(2_500_000)], 100).learned);
         // Never past the maximum; a growth at or below the floor learns

@@ -2442,7 +2442,7 @@ public struct ClockConfig: Equatable, Hashable, CustomDebugStringConvertible {
     public var driftPpm: UInt32
     /**
      * Learn the boot clock's drift from successive syncs on one boot and
-     * widen the estimate by what remains of it (at least 15 ppm) instead of
+     * widen the estimate by what remains of it (at least 35 ppm) instead of
      * `drift_ppm` (see the `drift` module). Off: always `drift_ppm`, and the
      * sync policy of earlier versions.
      */
@@ -2496,7 +2496,7 @@ public struct ClockConfig: Equatable, Hashable, CustomDebugStringConvertible {
          */driftPpm: UInt32 = UInt32(100), 
         /**
          * Learn the boot clock's drift from successive syncs on one boot and
-         * widen the estimate by what remains of it (at least 15 ppm) instead of
+         * widen the estimate by what remains of it (at least 35 ppm) instead of
          * `drift_ppm` (see the `drift` module). Off: always `drift_ppm`, and the
          * sync policy of earlier versions.
          */learnDrift: Bool = true, 

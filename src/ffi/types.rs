@@ -123,7 +123,7 @@ pub struct mxclock_config {
     /// Assumed worst-case drift of the boot clock against the server, ppm (default 100).
     pub drift_ppm: u32,
     /// Learn the boot clock's drift from successive syncs on one boot and
-    /// widen the estimate by what remains of it (at least 15 ppm) instead
+    /// widen the estimate by what remains of it (at least 35 ppm) instead
     /// of `drift_ppm` (default true).
     pub learn_drift: bool,
     /// Samples kept for selection (default 8).

@@ -164,9 +164,9 @@ fn a_learned_drift_keeps_the_truth_inside_and_the_error_small() {
     }
     let after = clock.estimate().unwrap().uncertainty_ms;
     let growth_ppm = (after - before) as f64 / (20.0 * HOUR_MS) * 1e6;
-    assert!(growth_ppm < 30.0, "grows {growth_ppm} ppm");
+    assert!(growth_ppm < 50.0, "grows {growth_ppm} ppm");
     assert!(
-        growth_ppm >= 15.0,
+        growth_ppm >= 35.0,
         "grows {growth_ppm} ppm, below the floor"
     );
     // Uncorrected, 40 ppm over 20 h is 2.9 s.
@@ -203,12 +203,20 @@ fn a_same_boot_restore_keeps_learning_and_a_reboot_drops_it() {
     world.advance(HOUR_MS);
     let state = clock.export_state().unwrap();
     let due = clock.next_sync_due_in_ms();
+    assert!(due > 5 * HOUR_MS as i64, "learned: due in {due} ms");
+    // The restored history moves the estimate as before, but bounds nothing
+    // until a sync of this process fits it: the fixed bound (plus the rate).
     let restored = world.restore(config(), &state).unwrap();
-    assert_eq!(restored.estimate(), clock.estimate());
-    assert_eq!(restored.next_sync_due_in_ms(), due);
+    let (r, c) = (restored.estimate().unwrap(), clock.estimate().unwrap());
+    assert_eq!(r.server_now_ms, c.server_now_ms);
+    assert!(r.uncertainty_ms > c.uncertainty_ms, "{r:?} {c:?}");
+    assert!(restored.next_sync_due_in_ms() < due);
+    world.check(&restored);
+    restored.sync().unwrap();
+    let due = restored.next_sync_due_in_ms();
     assert!(
-        due > 10.0 as i64 * HOUR_MS as i64,
-        "learned: due in {due} ms"
+        due > 5 * HOUR_MS as i64,
+        "learned again after one sync: due in {due} ms"
     );
     world.check(&restored);
 
@@ -274,7 +282,7 @@ fn a_date_refresh_of_a_learned_drift_sends_fewer_probes() {
     // Learned: the next sync only brings the uncertainty back under the
     // limit, and stops once its replies agree within ±125 ms.
     let due = clock.next_sync_due_in_ms();
-    assert!(due > (10.0 * HOUR_MS) as i64, "due in {due} ms");
+    assert!(due > (5.0 * HOUR_MS) as i64, "due in {due} ms");
     world.advance(due as f64 / (1.0 + world.rate) + 1_000.0);
     let report = clock.sync_if_needed().unwrap().expect("a refresh is due");
     assert_eq!(report.reason, Some(SyncReason::UncertaintyTooHigh));
@@ -322,7 +330,7 @@ fn the_snapshot_grows_by_the_learned_rate_and_bound_and_holds_the_truth() {
     let clock = learned(&world);
     let snapshot = clock.snapshot().expect("synced");
     // θ held fixed: the growth covers the 40 ppm the estimate follows, plus
-    // the bound (at least the 15 ppm floor), and stays below the fixed 100.
+    // the bound (at least the 35 ppm floor), and stays below the fixed 100.
     assert!(
         (55..100).contains(&snapshot.uncertainty_growth_ppm),
         "{snapshot:?}"
@@ -345,5 +353,33 @@ fn the_snapshot_grows_by_the_learned_rate_and_bound_and_holds_the_truth() {
             snapshot.server_now_ms(boot) + snapshot.uncertainty_ms(boot)
                 >= e.server_now_ms + e.uncertainty_ms
         );
+    }
+}
+
+#[test]
+fn a_forged_drift_history_in_saved_state_cannot_narrow_the_bound() {
+    // The crystal runs at −30 ppm; the saved history is rewritten to claim
+    // +85 ppm with zero-width intervals (the samples are left as they were).
+    let world = World::new(-30.0);
+    let clock = learned(&world);
+    let mut state: serde_json::Value =
+        serde_json::from_str(&clock.export_state().unwrap()).unwrap();
+    let history = state["drift_history"].as_array_mut().unwrap();
+    let last = history.last().unwrap().clone();
+    let (boot_last, mid_last) = (
+        last["boot_ms"].as_i64().unwrap(),
+        last["mid_us"].as_i64().unwrap(),
+    );
+    for h in history.iter_mut() {
+        let boot = h["boot_ms"].as_i64().unwrap();
+        let theta_us = mid_last + (boot - boot_last) * 85 / 1_000;
+        h["lo_us"] = theta_us.into();
+        h["hi_us"] = theta_us.into();
+        h["mid_us"] = theta_us.into();
+    }
+    let restored = world.restore(config(), &state.to_string()).unwrap();
+    for _ in 0..10 {
+        world.advance(HOUR_MS);
+        world.check(&restored);
     }
 }

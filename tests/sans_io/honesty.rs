@@ -992,12 +992,17 @@ mod loopback {
     /// `offsets_ms` (its own is 0; the other backend's, the clock before a
     /// step that has happened, ...).
     fn contains_one(clock: &ServerClock, server: &TestHomeserver, offsets_ms: &[f64]) -> bool {
+        // The truth is read between two readings of the clock, so that a
+        // pause of this thread (a loaded machine) cannot put them apart.
         let e = clock.estimate().expect("an estimate");
+        let before = clock.server_now_ms().unwrap() as f64;
         let truth = server.true_server_ms();
-        let est = clock.server_now_ms().unwrap() as f64;
-        offsets_ms
-            .iter()
-            .any(|off| (est - (truth + off)).abs() <= e.uncertainty_ms as f64 + 1.0)
+        let after = clock.server_now_ms().unwrap() as f64;
+        let u = e.uncertainty_ms as f64 + 1.0;
+        offsets_ms.iter().any(|off| {
+            let clock_ms = truth + off;
+            before - u <= clock_ms && clock_ms <= after + u
+        })
     }
 
     #[derive(Default)]

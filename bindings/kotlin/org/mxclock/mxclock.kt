@@ -4067,7 +4067,7 @@ data class ClockConfig (
     , 
     /**
      * Learn the boot clock's drift from successive syncs on one boot and
-     * widen the estimate by what remains of it (at least 15 ppm) instead of
+     * widen the estimate by what remains of it (at least 35 ppm) instead of
      * `drift_ppm` (see the `drift` module). Off: always `drift_ppm`, and the
      * sync policy of earlier versions.
      */
